@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""One-command set-up for portal-tui, needing nothing but Python 3.11+.
+
+    python3 dev.py app [ARGS...]   create .venv, install portal-tui, launch it (the demo when no key is set)
+    python3 dev.py test [ARGS...]  create .venv, install the test tools, run the whole test suite
+
+Both commands are idempotent: the virtual environment is reused and only re-installed when
+pyproject.toml changed since the last install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _ensure_venv(extra: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"portal-tui needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    stamp = VENV / f".installed-{extra or 'app'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    target = f".[{extra}]" if extra else "."
+    print(f"Installing portal-tui{f' with {extra} tools' if extra else ''} ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-e", target], cwd=ROOT, check=True)
+    stamp.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("app", [])
+    if command == "app":
+        _ensure_venv("")
+        return subprocess.call([str(BIN / "portal-tui"), *rest])
+    if command == "test":
+        _ensure_venv("test")
+        return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

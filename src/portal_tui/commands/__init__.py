@@ -1,0 +1,1 @@
+"""Entry points of the command line: the app launcher and the non-interactive commands."""

@@ -1,0 +1,1 @@
+"""Services: the Stripe gateway, the key store, the plan config store. No Textual."""

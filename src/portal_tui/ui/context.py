@@ -1,0 +1,74 @@
+"""What every screen can reach: the services, the connection state and the write-confirmation rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, cast
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.gateway import AccountInfo, StripeGateway
+    from portal_tui.services.keystore import KeyStore, StoredKey
+
+
+@dataclass
+class AppContext:
+    """Services and connection state shared by all screens (owned by the app, read by screens)."""
+
+    keystore: KeyStore
+    config_store: ConfigStore
+    api_base: str | None = None
+    demo: bool = False
+    stored_key: StoredKey | None = None
+    account: AccountInfo | None = None
+    _gateway: StripeGateway | None = field(default=None, repr=False)
+
+    @property
+    def connected(self) -> bool:
+        return self.stored_key is not None
+
+    @property
+    def livemode(self) -> bool:
+        return self.stored_key is not None and self.stored_key.key.mode == "live"
+
+    def gateway(self) -> StripeGateway:
+        """The gateway for the connected key; raises `NotConnectedError` before Connect Stripe."""
+        from portal_tui.services.errors import NotConnectedError
+        from portal_tui.services.gateway import StripeGateway
+
+        if self.stored_key is None:
+            raise NotConnectedError()
+        if self._gateway is None:
+            self._gateway = StripeGateway(self.stored_key.key, api_base=self.api_base)
+        return self._gateway
+
+    def connect(self, stored_key: StoredKey, account: AccountInfo) -> None:
+        self.stored_key, self.account, self._gateway = stored_key, account, None
+
+    def disconnect(self) -> None:
+        self.stored_key, self.account, self._gateway = None, None, None
+
+
+class PortalAppAPI(Protocol):
+    """What screens may call on the app (implemented by `PortalApp`)."""
+
+    context: AppContext
+
+    async def confirm_write(self, action: str, details: str = "") -> bool:
+        """True at once in test mode; in live mode asks the admin first (every live write)."""
+
+    def connection_changed(self) -> None:
+        """Refresh the header badge and the home screen after connect/disconnect."""
+
+    def open_step(self, step: str) -> None:
+        """Go to a step of the flow: "home", "connect", "builder", "catalog", "plans", "verify"."""
+
+    def link_price_to_plan(self, price_id: str) -> None:
+        """Open the plan editor with `price_id` ready to be linked to a plan."""
+
+
+def portal(node: DOMNode) -> PortalAppAPI:
+    """The running app, typed for screens: `portal(self).context.gateway()`."""
+    return cast("PortalAppAPI", node.app)
