@@ -1,0 +1,90 @@
+"""Shared fixtures: a live sandbox over HTTP, an in-memory keyring, real config files, and the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.memory_keyring import MemoryKeyring
+
+if TYPE_CHECKING:
+    from portal_tui.sandbox import Sandbox
+    from portal_tui.ui.app import PortalApp
+
+# Obviously fake keys, shaped like Stripe's (the sandbox accepts any plausible test key).
+TEST_KEY = "sk_test_" + "PortalTuiSandbox0000000000000000000000000000000001"
+LIVE_KEY = "sk_live_" + "PortalTuiSandbox0000000000000000000000000000000001"
+
+
+@pytest.fixture
+def memory_keyring() -> MemoryKeyring:
+    return MemoryKeyring()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """An empty sandbox on a free loopback port, fresh for each test."""
+    from portal_tui.sandbox import Sandbox
+
+    with Sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def seeded_sandbox() -> Iterator[Sandbox]:
+    """A sandbox holding the demo catalog (all six pricing models, meters, lookup keys)."""
+    from portal_tui.sandbox import Sandbox
+
+    with Sandbox(seed=True) as server:
+        yield server
+
+
+@pytest.fixture
+def live_sandbox() -> Iterator[Sandbox]:
+    """A sandbox playing a live-mode account (accepts sk_live_ keys), to test live-mode safeguards."""
+    from portal_tui.sandbox import Sandbox
+
+    with Sandbox(live=True, seed=True) as server:
+        yield server
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def make_app(
+    config_dir: Path, memory_keyring: MemoryKeyring
+) -> Callable[..., PortalApp]:
+    """Build the real app against a sandbox, with real config files in a temp dir.
+
+    `make_app(sandbox)` is connected with a test key; `make_app(sandbox, key=None)` starts disconnected;
+    `make_app(live_sandbox, key=LIVE_KEY)` is connected in live mode.
+    """
+
+    def factory(server: Sandbox, *, key: str | None = TEST_KEY, **app_kwargs: Any) -> PortalApp:
+        from portal_tui.services.config_store import ConfigStore
+        from portal_tui.services.gateway import StripeGateway
+        from portal_tui.services.keystore import KeyStore, parse_key
+        from portal_tui.ui.app import PortalApp
+        from portal_tui.ui.context import AppContext
+
+        keystore = KeyStore(config_dir, env={}, backend=memory_keyring)
+        context = AppContext(
+            keystore=keystore,
+            config_store=ConfigStore(config_dir / "plans.toml"),
+            api_base=server.url,
+        )
+        if key is not None:
+            secret = parse_key(key)
+            stored = keystore.save(secret)
+            context.connect(stored, StripeGateway(secret, api_base=server.url).verify())
+        return PortalApp(context, **app_kwargs)
+
+    return factory
