@@ -1,0 +1,189 @@
+"""Money as Stripe counts it: integer minor units per currency, parsed from and formatted for people."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# Stripe's amount fields hold at most 8 digits (99,999,999 minor units: $999,999.99).
+MAX_MINOR_UNITS = 99_999_999
+# unit_amount_decimal allows at most 12 decimal places of the minor unit.
+MAX_DECIMAL_PLACES = 12
+
+
+class AmountError(ValueError):
+    """An amount a person typed that cannot be billed exactly; `str(err)` is fit to show at the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Currency:
+    """One currency as Stripe uses it: lower-case code, minor-unit exponent, and a symbol when unambiguous."""
+
+    code: str
+    exponent: int
+    symbol: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.code.upper()
+
+
+_ZERO_DECIMAL = "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf"
+_THREE_DECIMAL = "bhd jod kwd omr tnd"
+_SYMBOLS = {
+    "usd": "$",
+    "eur": "€",
+    "gbp": "£",
+    "jpy": "¥",
+    "inr": "₹",
+    "krw": "₩",
+    "ils": "₪",
+    "ngn": "₦",
+    "php": "₱",
+    "thb": "฿",
+    "vnd": "₫",
+    "uah": "₴",
+    "try": "₺",
+    "pln": "zł",
+    "rub": "₽",
+    "cny": "CN¥",
+    "aud": "A$",
+    "cad": "CA$",
+    "nzd": "NZ$",
+    "hkd": "HK$",
+    "sgd": "S$",
+    "mxn": "MX$",
+    "brl": "R$",
+    "twd": "NT$",
+    "chf": "CHF ",
+    "zar": "R ",
+}
+# Every currency Stripe settles or presents (https://docs.stripe.com/currencies), lower-case like the API.
+_ALL = (
+    "aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn bzd cad cdf "
+    "chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg "
+    "huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk "
+    "mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub "
+    "rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx usd uyu uzs vnd "
+    "vuv wst xaf xcd xof xpf yer zar zmw"
+)
+
+
+def _exponent(code: str) -> int:
+    if code in _ZERO_DECIMAL.split():
+        return 0
+    if code in _THREE_DECIMAL.split():
+        return 3
+    return 2
+
+
+CURRENCIES: dict[str, Currency] = {
+    code: Currency(code, _exponent(code), _SYMBOLS.get(code)) for code in sorted(_ALL.split())
+}
+
+
+def get_currency(code: str) -> Currency:
+    """The currency for an ISO code in any case; AmountError for a code Stripe does not know."""
+    key = code.strip().lower()
+    try:
+        return CURRENCIES[key]
+    except KeyError:
+        shown = code.strip() or "(empty)"
+        raise AmountError(f"Unknown currency '{shown}'") from None
+
+
+_NUMBER = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d*))?$|^\.(?P<frac_only>\d+)$")
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def _clean_number(text: str) -> Decimal:
+    """Decimal value of what a person typed: '1,234.50', ' 12 ', '0.5', '$5'. Refuses anything ambiguous."""
+    raw = text.strip()
+    if not raw:
+        raise AmountError("Enter an amount")
+    stripped = raw.lstrip("$€£¥ ").replace("_", "")
+    if stripped.startswith("-"):
+        raise AmountError("The amount cannot be negative")
+    if "," in stripped:
+        if not _GROUPED.match(stripped):
+            raise AmountError(f"'{raw}' is not a number: use a dot for decimals, like 1234.50")
+        stripped = stripped.replace(",", "")
+    if not _NUMBER.match(stripped):
+        raise AmountError(f"'{raw}' is not a number")
+    try:
+        return Decimal(stripped)
+    except InvalidOperation:
+        raise AmountError(f"'{raw}' is not a number") from None
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Minor units for what a person typed: "1,234.50" USD -> 123450; refuses what is not exact."""
+    cur = get_currency(currency)
+    value = _clean_number(text)
+    if _places(value) > cur.exponent:
+        if cur.exponent == 0:
+            raise AmountError(f"{cur.label} has no decimals: enter a whole amount")
+        raise AmountError(f"Use at most {cur.exponent} decimals for {cur.label}")
+    minor = int(value.scaleb(cur.exponent))
+    if cur.exponent == 3 and minor % 10:
+        raise AmountError(f"Stripe requires {cur.label} amounts to end in 0 (e.g. 1.230)")
+    if minor > MAX_MINOR_UNITS:
+        biggest = format_money(MAX_MINOR_UNITS, cur.code)
+        raise AmountError(f"That is more than Stripe accepts for one price ({biggest})")
+    return minor
+
+
+def parse_unit_amount(text: str, currency: str) -> Decimal:
+    """Decimal minor units for a per-unit price, fractional minor units ("0.0004" USD -> 0.04)."""
+    cur = get_currency(currency)
+    value = _clean_number(text)
+    minor = value.scaleb(cur.exponent)
+    if _places(minor) > MAX_DECIMAL_PLACES:
+        smallest = Decimal(1).scaleb(-(MAX_DECIMAL_PLACES + cur.exponent))
+        raise AmountError(f"Too many decimals: the smallest {cur.label} unit price is {smallest:f}")
+    if minor > MAX_MINOR_UNITS:
+        biggest = format_money(MAX_MINOR_UNITS, cur.code)
+        raise AmountError(f"That is more than Stripe accepts for one price ({biggest})")
+    return minor.normalize() if minor != minor.to_integral_value() else minor.quantize(Decimal(1))
+
+
+def _group(digits: str) -> str:
+    return f"{int(digits):,}"
+
+
+def format_money(amount: int | Decimal, currency: str) -> str:
+    """ "$1,234.50", "¥1,235", "BHD 1.230", "$0.0004": the one way the app shows money."""
+    cur = get_currency(currency)
+    value = Decimal(amount).scaleb(-cur.exponent)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    places = max(cur.exponent, _places(value))
+    text = f"{value:.{places}f}"
+    whole, _, frac = text.partition(".")
+    body = _group(whole) + (f".{frac}" if frac else "")
+    if cur.symbol is None:
+        return f"{sign}{cur.label} {body}"
+    return f"{sign}{cur.symbol}{body}"
+
+
+def format_amount_input(amount: int | Decimal, currency: str) -> str:
+    """Plain text to pre-fill an amount field, the inverse of parse_amount: 123450 USD -> "1234.50"."""
+    cur = get_currency(currency)
+    value = Decimal(amount).scaleb(-cur.exponent)
+    places = max(cur.exponent, _places(value))
+    return f"{value:.{places}f}"
+
+
+def round_minor(value: Decimal) -> int:
+    """Whole minor units for a computed line total: nearest, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

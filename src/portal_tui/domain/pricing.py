@@ -1,0 +1,573 @@
+"""Pricing models, their validation, their Stripe form, and what Stripe bills for one line in one period.
+
+Everything here is pure: a `PriceDraft` is what the builder form edits, a Stripe Price is a plain JSON dict,
+and `amount_for` / `breakdown` compute a customer's bill from such a dict by the rules in STRIPE_NOTES.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from portal_tui.domain.money import (
+    CURRENCIES,
+    MAX_DECIMAL_PLACES,
+    MAX_MINOR_UNITS,
+    format_money,
+    round_minor,
+)
+
+if TYPE_CHECKING:
+    from stripe.params import PriceCreateParams
+
+Interval = Literal["day", "week", "month", "year"]
+INTERVALS: tuple[Interval, ...] = ("day", "week", "month", "year")
+# Stripe's limit on a recurring interval: three years in total.
+MAX_INTERVAL_COUNT: dict[str, int] = {"day": 1095, "week": 156, "month": 36, "year": 3}
+MAX_LOOKUP_KEY = 200
+TiersMode = Literal["volume", "graduated"]
+TaxBehavior = Literal["unspecified", "inclusive", "exclusive"]
+
+
+class PricingModel(StrEnum):
+    """The six pricing models of the setup guide."""
+
+    FLAT = "flat"
+    VOLUME = "volume"
+    GRADUATED = "graduated"
+    USAGE_PER_UNIT = "usage_per_unit"
+    USAGE_PACKAGE = "usage_package"
+    USAGE_PER_TIER = "usage_per_tier"
+
+    @property
+    def label(self) -> str:
+        return _MODEL_LABELS[self]
+
+    @property
+    def is_usage_based(self) -> bool:
+        return self in (PricingModel.USAGE_PER_UNIT, PricingModel.USAGE_PACKAGE, PricingModel.USAGE_PER_TIER)
+
+    @property
+    def is_tiered(self) -> bool:
+        return self in (PricingModel.VOLUME, PricingModel.GRADUATED, PricingModel.USAGE_PER_TIER)
+
+
+_MODEL_LABELS = {
+    PricingModel.FLAT: "Flat rate",
+    PricingModel.VOLUME: "Tiered · volume",
+    PricingModel.GRADUATED: "Tiered · graduated",
+    PricingModel.USAGE_PER_UNIT: "Usage-based · per unit",
+    PricingModel.USAGE_PACKAGE: "Usage-based · per package",
+    PricingModel.USAGE_PER_TIER: "Usage-based · per tier",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A rule broken by one field of a price; `field` is a stable key a form maps to its widget."""
+
+    field: str
+    message: str
+
+
+@dataclass
+class Tier:
+    """One tier: units up to `up_to` (None = unbounded) at `unit_amount` each, plus `flat_amount`."""
+
+    up_to: int | None
+    unit_amount: Decimal | None = None
+    flat_amount: int | None = None
+
+
+@dataclass
+class PriceDraft:
+    """Everything that defines a price, as the builder edits it; also built from any Stripe Price."""
+
+    currency: str = "usd"
+    model: PricingModel = PricingModel.FLAT
+    unit_amount: Decimal | None = None
+    tiers: list[Tier] = field(default_factory=list)
+    tiers_mode: TiersMode = "volume"
+    package_size: int | None = None
+    package_round: Literal["up", "down"] = "up"
+    recurring: bool = True
+    interval: Interval = "month"
+    interval_count: int = 1
+    meter_id: str | None = None
+    nickname: str | None = None
+    lookup_key: str | None = None
+    transfer_lookup_key: bool = False
+    tax_behavior: TaxBehavior | None = None
+
+    @property
+    def effective_tiers_mode(self) -> TiersMode:
+        if self.model is PricingModel.VOLUME:
+            return "volume"
+        if self.model is PricingModel.GRADUATED:
+            return "graduated"
+        return self.tiers_mode
+
+    # ---- validation ---------------------------------------------------------------------------------------
+
+    def validate(self) -> list[FieldError]:
+        """Every rule Stripe would reject, found before any API call, each naming its field."""
+        errors: list[FieldError] = []
+
+        def add(name: str, message: str) -> None:
+            errors.append(FieldError(name, message))
+
+        if self.currency.lower() not in CURRENCIES:
+            add("currency", f"Unknown currency '{self.currency}'")
+        if not self.recurring and self.model is not PricingModel.FLAT:
+            add("model", "A one-off price can only be a flat amount")
+        if self.recurring:
+            if self.interval not in INTERVALS:
+                add("interval", "Billing period must be day, week, month or year")
+            else:
+                limit = MAX_INTERVAL_COUNT[self.interval]
+                if self.interval_count < 1:
+                    add("interval_count", "Bill at least every 1 " + self.interval)
+                elif self.interval_count > limit:
+                    add("interval_count", f"At most every {limit} {self.interval}s (3 years at most)")
+        if self.model.is_tiered:
+            errors.extend(self._validate_tiers())
+            if self.package_size is not None:
+                add("package_size", "Package pricing cannot be combined with tiers")
+        else:
+            errors.extend(_check_unit_amount("unit_amount", self.unit_amount, required=True))
+            if self.model is PricingModel.USAGE_PACKAGE and self.package_size is None:
+                add("package_size", "Enter how many units make one package")
+        if self.package_size is not None and self.package_size < 1:
+            add("package_size", "A package holds at least 1 unit")
+        if self.package_round not in ("up", "down"):
+            add("package_round", "Round packages up or down")
+        if self.model.is_usage_based:
+            if not self.meter_id:
+                add("meter", "Usage-based prices need a billing meter: choose or create one")
+            elif not self.meter_id.startswith("mtr_"):
+                add("meter", f"'{self.meter_id}' is not a meter ID (they start with mtr_)")
+        if self.lookup_key is not None:
+            if not self.lookup_key.strip():
+                add("lookup_key", "A lookup key cannot be blank")
+            elif len(self.lookup_key) > MAX_LOOKUP_KEY:
+                add(
+                    "lookup_key",
+                    f"Lookup keys hold at most {MAX_LOOKUP_KEY} characters "
+                    f"(this one has {len(self.lookup_key)})",
+                )
+        if self.transfer_lookup_key and not self.lookup_key:
+            add("lookup_key", "Enter the lookup key to transfer")
+        if self.tax_behavior not in (None, "unspecified", "inclusive", "exclusive"):
+            add("tax_behavior", "Tax behaviour must be unspecified, inclusive or exclusive")
+        return errors
+
+    def _validate_tiers(self) -> list[FieldError]:
+        errors: list[FieldError] = []
+        if self.model is PricingModel.USAGE_PER_TIER and self.tiers_mode not in ("volume", "graduated"):
+            errors.append(FieldError("tiers_mode", "Choose volume or graduated tiers"))
+        if not self.tiers:
+            return [*errors, FieldError("tiers", "Add at least one tier")]
+        previous = 0
+        for index, tier in enumerate(self.tiers):
+            name, number = f"tiers[{index}]", index + 1
+            last = index == len(self.tiers) - 1
+            if tier.up_to is None and not last:
+                errors.append(FieldError(f"{name}.up_to", f"Only the last tier is unbounded (tier {number})"))
+            elif tier.up_to is not None:
+                if last:
+                    errors.append(FieldError(f"{name}.up_to", "The last tier must be unbounded (∞)"))
+                elif tier.up_to < 1:
+                    errors.append(FieldError(f"{name}.up_to", f"Tier {number} 'up to' must be at least 1"))
+                elif tier.up_to <= previous:
+                    errors.append(
+                        FieldError(f"{name}.up_to", f"Tier {number} 'up to' must be greater than {previous}")
+                    )
+                previous = max(previous, tier.up_to)
+            if tier.unit_amount is None and tier.flat_amount is None:
+                message = f"Tier {number} needs a per-unit price, a flat fee, or both"
+                errors.append(FieldError(f"{name}.unit_amount", message))
+            errors.extend(_check_unit_amount(f"{name}.unit_amount", tier.unit_amount, required=False))
+            if tier.flat_amount is not None and not 0 <= tier.flat_amount <= MAX_MINOR_UNITS:
+                errors.append(FieldError(f"{name}.flat_amount", f"Tier {number} flat fee is out of range"))
+        return errors
+
+    # ---- Stripe forms -----------------------------------------------------------------------------------
+
+    def to_stripe_params(self, product: str) -> PriceCreateParams:
+        """The params for `client.v1.prices.create` (call `validate()` first)."""
+        params: dict[str, Any] = {"currency": self.currency.lower(), "product": product}
+        if self.recurring:
+            recurring: dict[str, Any] = {"interval": self.interval, "interval_count": self.interval_count}
+            if self.model.is_usage_based:
+                recurring["usage_type"] = "metered"
+                recurring["meter"] = self.meter_id
+            else:
+                recurring["usage_type"] = "licensed"
+            params["recurring"] = recurring
+        if self.model.is_tiered:
+            params["billing_scheme"] = "tiered"
+            params["tiers_mode"] = self.effective_tiers_mode
+            params["tiers"] = [_tier_params(tier) for tier in self.tiers]
+        else:
+            params["billing_scheme"] = "per_unit"
+            params.update(_unit_amount_params("unit_amount", self.unit_amount or Decimal(0)))
+            if self.package_size is not None:
+                params["transform_quantity"] = {"divide_by": self.package_size, "round": self.package_round}
+        if self.nickname:
+            params["nickname"] = self.nickname
+        if self.lookup_key:
+            params["lookup_key"] = self.lookup_key
+            if self.transfer_lookup_key:
+                params["transfer_lookup_key"] = True
+        if self.tax_behavior:
+            params["tax_behavior"] = self.tax_behavior
+        return cast("PriceCreateParams", params)
+
+    @classmethod
+    def from_stripe(cls, price: Mapping[str, Any]) -> PriceDraft:
+        """The draft for any Stripe Price JSON (tiers expanded or not), Dashboard-made prices included."""
+        recurring = price.get("recurring") or None
+        metered = recurring is not None and recurring.get("usage_type") == "metered"
+        tiered = price.get("billing_scheme") == "tiered"
+        transform = price.get("transform_quantity") or None
+        mode: TiersMode = "graduated" if price.get("tiers_mode") == "graduated" else "volume"
+        if tiered:
+            model = PricingModel.USAGE_PER_TIER if metered else PricingModel(mode)
+        elif metered:
+            model = PricingModel.USAGE_PACKAGE if transform else PricingModel.USAGE_PER_UNIT
+        else:
+            model = PricingModel.FLAT
+        tiers = [
+            Tier(
+                up_to=_int_or_none(tier.get("up_to")),
+                unit_amount=_decimal_amount(tier, "unit_amount"),
+                flat_amount=_int_amount(tier, "flat_amount"),
+            )
+            for tier in (price.get("tiers") or [])
+        ]
+        return cls(
+            currency=str(price.get("currency") or "usd"),
+            model=model,
+            unit_amount=None if tiered else _decimal_amount(price, "unit_amount"),
+            tiers=tiers,
+            tiers_mode=mode,
+            package_size=int(transform["divide_by"]) if transform else None,
+            package_round="down" if transform and transform.get("round") == "down" else "up",
+            recurring=bool(recurring),
+            interval=cast("Interval", recurring.get("interval", "month")) if recurring else "month",
+            interval_count=int(recurring.get("interval_count") or 1) if recurring else 1,
+            meter_id=recurring.get("meter") if recurring else None,
+            nickname=price.get("nickname"),
+            lookup_key=price.get("lookup_key"),
+            tax_behavior=price.get("tax_behavior"),
+        )
+
+    def to_stripe_price(self) -> dict[str, Any]:
+        """A Price-shaped dict, as the API would return it with tiers expanded, for previews."""
+        price: dict[str, Any] = {
+            "object": "price",
+            "currency": self.currency.lower(),
+            "type": "recurring" if self.recurring else "one_time",
+            "billing_scheme": "tiered" if self.model.is_tiered else "per_unit",
+            "nickname": self.nickname,
+            "lookup_key": self.lookup_key,
+            "tax_behavior": self.tax_behavior or "unspecified",
+            "transform_quantity": None,
+            "tiers_mode": None,
+            "unit_amount": None,
+            "unit_amount_decimal": None,
+            "recurring": None,
+        }
+        if self.recurring:
+            price["recurring"] = {
+                "interval": self.interval,
+                "interval_count": self.interval_count,
+                "usage_type": "metered" if self.model.is_usage_based else "licensed",
+                "meter": self.meter_id if self.model.is_usage_based else None,
+            }
+        if self.model.is_tiered:
+            price["tiers_mode"] = self.effective_tiers_mode
+            price["tiers"] = [
+                {
+                    "up_to": tier.up_to,
+                    "unit_amount": _int_if_whole(tier.unit_amount),
+                    "unit_amount_decimal": None
+                    if tier.unit_amount is None
+                    else _decimal_text(tier.unit_amount),
+                    "flat_amount": tier.flat_amount,
+                    "flat_amount_decimal": None if tier.flat_amount is None else str(tier.flat_amount),
+                }
+                for tier in self.tiers
+            ]
+        else:
+            price["unit_amount"] = _int_if_whole(self.unit_amount)
+            price["unit_amount_decimal"] = (
+                None if self.unit_amount is None else _decimal_text(self.unit_amount)
+            )
+            if self.package_size is not None:
+                price["transform_quantity"] = {"divide_by": self.package_size, "round": self.package_round}
+        return price
+
+    def summary(self) -> str:
+        return describe_price(self.to_stripe_price())
+
+
+# ---- helpers for the Stripe forms ----------------------------------------------------------------
+
+
+def _check_unit_amount(name: str, value: Decimal | None, *, required: bool) -> list[FieldError]:
+    label = "Amount"
+    if name.startswith("tiers["):
+        label = f"Tier {int(name[6 : name.index(']')]) + 1} per-unit price"
+    if value is None:
+        return [FieldError(name, "Enter an amount")] if required else []
+    if value < 0:
+        return [FieldError(name, f"{label} cannot be negative")]
+    if value > MAX_MINOR_UNITS:
+        return [FieldError(name, f"{label} is more than Stripe accepts for one price")]
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
+        return [FieldError(name, f"{label} has more than {MAX_DECIMAL_PLACES} decimals of the smallest unit")]
+    return []
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text
+
+
+def _int_if_whole(value: Decimal | None) -> int | None:
+    if value is None or value != value.to_integral_value():
+        return None
+    return int(value)
+
+
+def _unit_amount_params(name: str, value: Decimal) -> dict[str, Any]:
+    whole = _int_if_whole(value)
+    return {name: whole} if whole is not None else {f"{name}_decimal": _decimal_text(value)}
+
+
+def _tier_params(tier: Tier) -> dict[str, Any]:
+    params: dict[str, Any] = {"up_to": "inf" if tier.up_to is None else tier.up_to}
+    if tier.unit_amount is not None:
+        params.update(_unit_amount_params("unit_amount", tier.unit_amount))
+    if tier.flat_amount is not None:
+        params["flat_amount"] = tier.flat_amount
+    return params
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value == "inf":
+        return None
+    return int(value)
+
+
+def _decimal_amount(source: Mapping[str, Any], name: str) -> Decimal | None:
+    """`unit_amount_decimal` when present (it keeps fractions), else the integer `unit_amount`."""
+    text = source.get(f"{name}_decimal")
+    if text not in (None, ""):
+        try:
+            return Decimal(str(text))
+        except InvalidOperation:
+            raise ValueError(f"{name}_decimal is not a number: {text!r}") from None
+    whole = source.get(name)
+    return None if whole is None else Decimal(int(whole))
+
+
+def _int_amount(source: Mapping[str, Any], name: str) -> int | None:
+    value = _decimal_amount(source, name)
+    return None if value is None else round_minor(value)
+
+
+# ---- describing prices ---------------------------------------------------------------------------
+
+
+def interval_label(interval: str, count: int) -> str:
+    """ "month", "3 months", "year"."""
+    return interval if count == 1 else f"{count} {interval}s"
+
+
+def _range_label(low: int, high: int | None) -> str:
+    if high is None:
+        return f"{low:,}+"
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def _tier_ranges(tiers: Sequence[Mapping[str, Any]]) -> list[tuple[int, int | None]]:
+    ranges: list[tuple[int, int | None]] = []
+    low = 1
+    for tier in tiers:
+        high = _int_or_none(tier.get("up_to"))
+        ranges.append((low, high))
+        if high is not None:
+            low = high + 1
+    return ranges
+
+
+def describe_price(price: Mapping[str, Any]) -> str:
+    """One line a person reads: "$20.00 / month", "$10.00 per 5 units, rounded up / month · metered"."""
+    currency = str(price.get("currency") or "usd")
+    recurring = price.get("recurring") or None
+    metered = recurring is not None and recurring.get("usage_type") == "metered"
+    if price.get("billing_scheme") == "tiered":
+        tiers = price.get("tiers")
+        mode = "Graduated" if price.get("tiers_mode") == "graduated" else "Volume"
+        if not tiers:
+            body = f"{mode} tiers"
+        else:
+            parts = []
+            for tier, (low, high) in zip(tiers, _tier_ranges(tiers), strict=True):
+                unit = _decimal_amount(tier, "unit_amount")
+                flat = _int_amount(tier, "flat_amount")
+                cost = []
+                if unit is not None and (unit != 0 or flat is None):
+                    cost.append(format_money(unit, currency))
+                if flat:
+                    cost.append(f"{format_money(flat, currency)}" + (" flat" if not cost else ""))
+                parts.append(f"{_range_label(low, high)} " + " + ".join(cost or [format_money(0, currency)]))
+            body = f"{mode} · " + " · ".join(parts)
+    elif price.get("custom_unit_amount"):
+        body = "Customer chooses the amount"
+    else:
+        unit = _decimal_amount(price, "unit_amount") or Decimal(0)
+        body = format_money(unit, currency)
+        transform = price.get("transform_quantity") or None
+        if transform:
+            size = int(transform.get("divide_by") or 1)
+            rounding = "rounded down" if transform.get("round") == "down" else "rounded up"
+            body += f" per {size:,} units, {rounding}"
+        elif metered:
+            body += " per unit"
+    if not recurring:
+        return f"{body} one-time"
+    every = interval_label(str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
+    text = f"{body} / {every}"
+    return f"{text} · metered" if metered else text
+
+
+# ---- the billing calculator ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One tier or step of a bill: "11–25: 15 × $1.00 + $5.00 flat = $20.00"."""
+
+    label: str
+    quantity: int
+    unit_amount: Decimal | None
+    flat_amount: int | None
+    amount: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """What a customer pays for one price at one quantity, row by row."""
+
+    rows: list[BreakdownRow]
+    total: int
+    currency: str
+    quantity: int = 0
+
+
+def _row(label: str, quantity: int, unit: Decimal | None, flat: int | None, currency: str) -> BreakdownRow:
+    amount = round_minor((unit or Decimal(0)) * quantity) + (flat or 0)
+    pieces = []
+    if unit is not None:
+        pieces.append(f"{quantity:,} × {format_money(unit, currency)}")
+    if flat:
+        pieces.append(f"{format_money(flat, currency)} flat")
+    text = f"{label}: {' + '.join(pieces) or format_money(0, currency)} = {format_money(amount, currency)}"
+    return BreakdownRow(label, quantity, unit, flat, amount, text)
+
+
+def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
+    """Rows and total Stripe bills for `price` (Price JSON, tiers expanded) at `quantity` in one period."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise TypeError("quantity must be an int")
+    if quantity < 0:
+        raise ValueError("quantity cannot be negative")
+    currency = str(price.get("currency") or "usd")
+    rows: list[BreakdownRow] = []
+    if price.get("billing_scheme") == "tiered":
+        tiers = price.get("tiers")
+        if not tiers:
+            raise ValueError("tiered price without tiers: retrieve it with expand=['tiers']")
+        ranges = _tier_ranges(tiers)
+        if price.get("tiers_mode") == "graduated":
+            for tier, (low, high) in zip(tiers, ranges, strict=True):
+                if quantity < low:
+                    break
+                units = (quantity if high is None else min(quantity, high)) - low + 1
+                label = _range_label(low, high)
+                rows.append(
+                    _row(
+                        label,
+                        units,
+                        _decimal_amount(tier, "unit_amount"),
+                        _int_amount(tier, "flat_amount"),
+                        currency,
+                    )
+                )
+        else:
+            for tier, (_low, high) in zip(tiers, ranges, strict=True):
+                if high is None or quantity <= high:
+                    label = f"all {quantity:,} units in tier {_range_label(_low, high)}"
+                    rows.append(
+                        _row(
+                            label,
+                            quantity,
+                            _decimal_amount(tier, "unit_amount"),
+                            _int_amount(tier, "flat_amount"),
+                            currency,
+                        )
+                    )
+                    break
+    else:
+        unit = _decimal_amount(price, "unit_amount") or Decimal(0)
+        transform = price.get("transform_quantity") or None
+        if transform:
+            size = int(transform.get("divide_by") or 1)
+            round_up = transform.get("round") != "down"
+            packages = math.ceil(quantity / size) if round_up else quantity // size
+            how = "rounded up" if round_up else "rounded down"
+            plural = "s" if packages != 1 else ""
+            label = f"{packages:,} package{plural} ({quantity:,} units ÷ {size:,}, {how})"
+            rows.append(_row(label, packages, unit, None, currency))
+        else:
+            label = f"{quantity:,} unit{'s' if quantity != 1 else ''}"
+            rows.append(_row(label, quantity, unit, None, currency))
+    return Breakdown(rows=rows, total=sum(row.amount for row in rows), currency=currency, quantity=quantity)
+
+
+def amount_for(price: Mapping[str, Any], quantity: int) -> int:
+    """Minor units Stripe bills for one line of `price` (Price JSON, tiers expanded) at `quantity`."""
+    return breakdown(price, quantity).total
+
+
+def sample_quantities(price: Mapping[str, Any]) -> list[int]:
+    """Quantities worth previewing for this price: tier edges, package edges, typical usage."""
+    recurring = price.get("recurring") or {}
+    metered = recurring.get("usage_type") == "metered"
+    found: set[int] = set()
+    if price.get("billing_scheme") == "tiered" and price.get("tiers"):
+        for _low, high in _tier_ranges(price["tiers"]):
+            if high is not None:
+                found.update({high, high + 1})
+        found.add(1)
+        top = max(found)
+        found.add(top * 2)
+    elif price.get("transform_quantity"):
+        size = int(price["transform_quantity"].get("divide_by") or 1)
+        found.update({1, size, size + 1, size * 10})
+    elif metered:
+        unit = _decimal_amount(price, "unit_amount") or Decimal(1)
+        base = 1000 if unit < 1 else 10
+        found.update({base, base * 10, base * 100})
+    else:
+        found.update({1, 5, 10})
+    return sorted(found)
