@@ -1,0 +1,137 @@
+"""`portal-tui quote PRICE QTY...`: what a customer pays for a Stripe price at given quantities."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TextIO
+
+from portal_tui.domain.money import AmountError, format_money, get_currency
+from portal_tui.domain.pricing import breakdown, describe_price
+
+USAGE_ERROR = 2
+
+
+class QuoteInputError(ValueError):
+    """Input the quote command cannot use; the message says what to fix."""
+
+
+def parse_quantity(text: str) -> int:
+    """A quantity as people write it: "12000", "12,000", "12_000"."""
+    raw = text.strip().replace(",", "").replace("_", "")
+    if not raw.isdigit():
+        if raw.startswith("-") and raw[1:].isdigit():
+            raise QuoteInputError(f"quantity {text!r} is negative: quantities start at 0")
+        raise QuoteInputError(f"quantity {text!r} is not a whole number")
+    return int(raw)
+
+
+def read_price(source: str, stdin: TextIO) -> dict[str, Any]:
+    """The Price JSON from a file path or '-' (standard input), checked enough to compute with."""
+    if source == "-":
+        text, where = stdin.read(), "standard input"
+    else:
+        path = Path(source).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise QuoteInputError(f"no such file: {source}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise QuoteInputError(f"cannot read {source}: {error}") from None
+        where = source
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise QuoteInputError(f"{where} is not valid JSON: {error.msg} at line {error.lineno}") from None
+    if isinstance(data, dict) and data.get("object") == "list" and isinstance(data.get("data"), list):
+        if len(data["data"]) != 1:
+            raise QuoteInputError(f"{where} holds a list of {len(data['data'])} prices: pass exactly one")
+        data = data["data"][0]
+    if not isinstance(data, dict):
+        raise QuoteInputError(f"{where} must hold one Stripe Price object (a JSON object)")
+    if data.get("object") not in (None, "price"):
+        raise QuoteInputError(f"{where} holds a {data.get('object')!r}, not a price")
+    check_price(data)
+    return data
+
+
+def check_price(price: dict[str, Any]) -> None:
+    currency = price.get("currency")
+    if not isinstance(currency, str):
+        raise QuoteInputError("the price has no currency")
+    try:
+        get_currency(currency)
+    except AmountError as error:
+        raise QuoteInputError(str(error)) from None
+    if price.get("billing_scheme") == "tiered":
+        tiers = price.get("tiers")
+        if not isinstance(tiers, list) or not tiers:
+            raise QuoteInputError(
+                "this tiered price has no tiers: Stripe omits them unless asked;"
+                " retrieve it with expand[]=tiers"
+            )
+        for index, tier in enumerate(tiers):
+            if not isinstance(tier, dict):
+                raise QuoteInputError(f"tier {index + 1} is not an object")
+            _check_number(tier, "unit_amount", f"tier {index + 1}")
+            _check_number(tier, "flat_amount", f"tier {index + 1}")
+            up_to = tier.get("up_to")
+            if up_to not in (None, "inf") and (isinstance(up_to, bool) or not isinstance(up_to, int)):
+                raise QuoteInputError(f"tier {index + 1} up_to must be a whole number or null")
+        if price.get("tiers_mode") not in ("volume", "graduated"):
+            raise QuoteInputError("a tiered price needs tiers_mode volume or graduated")
+    else:
+        if price.get("unit_amount") is None and price.get("unit_amount_decimal") is None:
+            if price.get("custom_unit_amount"):
+                raise QuoteInputError("the customer chooses this price's amount: there is nothing to quote")
+            raise QuoteInputError("the price has no unit_amount")
+        _check_number(price, "unit_amount", "the price")
+        transform = price.get("transform_quantity")
+        if transform is not None:
+            divide_by = transform.get("divide_by") if isinstance(transform, dict) else None
+            if isinstance(divide_by, bool) or not isinstance(divide_by, int) or divide_by < 1:
+                raise QuoteInputError("transform_quantity.divide_by must be a whole number of at least 1")
+
+
+def _check_number(source: dict[str, Any], name: str, owner: str) -> None:
+    for key in (name, f"{name}_decimal"):
+        value = source.get(key)
+        if value is None:
+            continue
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise QuoteInputError(f"{owner}: {key} is not a number ({value!r})") from None
+        if not number.is_finite() or number < 0:
+            raise QuoteInputError(f"{owner}: {key} must be a non-negative number")
+
+
+def render(price: dict[str, Any], quantities: Sequence[int]) -> str:
+    currency = str(price["currency"])
+    name = price.get("nickname") or price.get("id") or "Price"
+    lines = [f"{name}: {describe_price(price)}"]
+    for quantity in quantities:
+        result = breakdown(price, quantity)
+        lines.append("")
+        lines.append(f"Quantity {quantity:,}")
+        lines.extend(f"  {row.text}" for row in result.rows)
+        lines.append(f"  Total: {format_money(result.total, currency)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_quote(price: str, quantities: Sequence[str], *, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """Print the breakdown and total for each quantity; exit code 2 with a message for unusable input."""
+    try:
+        counts = [parse_quantity(text) for text in quantities]
+        data = read_price(price, stdin)
+        text = render(data, counts)
+    except QuoteInputError as error:
+        err.write(f"portal-tui quote: {error}\n")
+        return USAGE_ERROR
+    except (ValueError, TypeError, KeyError) as error:
+        err.write(f"portal-tui quote: this price cannot be computed: {error}\n")
+        return USAGE_ERROR
+    out.write(text)
+    return 0

@@ -1,0 +1,238 @@
+"""Portal plans: each plan's Stripe prices (test and live) and the resource quotas it grants."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from portal_tui.domain.pricing import FieldError
+
+SCHEMA_VERSION: Final = 1
+UNLIMITED: Final = "unlimited"
+Quota = int | float | Literal["unlimited"]
+PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+RESOURCE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
+
+
+class PlanConfigError(ValueError):
+    """A plan file whose content is not a valid plan config; `field` locates the problem."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something a plan grants a quota of: vCPU cores, memory, storage..."""
+
+    key: str
+    label: str
+    unit: str = ""
+
+
+DEFAULT_RESOURCES: tuple[Resource, ...] = (
+    Resource("vcpu", "vCPU", "cores"),
+    Resource("memory_gb", "Memory", "GB"),
+    Resource("storage_gb", "Storage", "GB"),
+    Resource("bandwidth_gb_month", "Bandwidth", "GB / month"),
+    Resource("instances", "Instances", "servers"),
+)
+
+
+@dataclass
+class Plan:
+    """One plan of the portal, linked to a Stripe price in each mode."""
+
+    id: str
+    name: str
+    test_price_id: str | None = None
+    live_price_id: str | None = None
+    quotas: dict[str, Quota] = field(default_factory=dict)
+
+    def price_id(self, mode: Literal["test", "live"]) -> str | None:
+        return self.test_price_id if mode == "test" else self.live_price_id
+
+
+def parse_quota(text: str) -> Quota:
+    """What a person types in a quota field: "4", "0.5", "unlimited" (or "∞"); ValueError with a message."""
+    raw = text.strip().lower()
+    if raw in ("unlimited", "∞", "inf", "infinite"):
+        return UNLIMITED
+    if not raw:
+        raise ValueError("Enter a number or 'unlimited'")
+    try:
+        value = float(raw.replace(",", "")) if "." in raw else int(raw.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"'{text.strip()}' is not a number (or 'unlimited')") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Enter a number or 'unlimited'")
+    if value < 0:
+        raise ValueError("A quota cannot be negative")
+    return value
+
+
+def format_quota(quota: Quota | None) -> str:
+    if quota is None:
+        return ""
+    if quota == UNLIMITED:
+        return "unlimited"
+    return f"{quota:g}" if isinstance(quota, float) else str(quota)
+
+
+def slugify(name: str) -> str:
+    """A plan id from its name: "Pro VPS (2024)" -> "pro-vps-2024"."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "plan"
+
+
+@dataclass
+class PlanConfig:
+    """The whole plan file: resources offered and the plans granting them."""
+
+    schema_version: int = SCHEMA_VERSION
+    resources: list[Resource] = field(default_factory=lambda: list(DEFAULT_RESOURCES))
+    plans: list[Plan] = field(default_factory=list)
+
+    def resource(self, key: str) -> Resource | None:
+        return next((r for r in self.resources if r.key == key), None)
+
+    def plan(self, plan_id: str) -> Plan | None:
+        return next((p for p in self.plans if p.id == plan_id), None)
+
+    def linked_count(self, mode: Literal["test", "live"] = "test") -> int:
+        return sum(1 for plan in self.plans if plan.price_id(mode))
+
+    def unique_plan_id(self, name: str) -> str:
+        base = slugify(name)
+        taken = {plan.id for plan in self.plans}
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def validate(self) -> list[FieldError]:
+        """Problems a person must fix before saving, each naming its field."""
+        errors: list[FieldError] = []
+        keys: set[str] = set()
+        for r_index, resource in enumerate(self.resources):
+            where = f"resources[{r_index}]"
+            if not RESOURCE_KEY.match(resource.key):
+                errors.append(
+                    FieldError(f"{where}.key", f"'{resource.key}': use lower-case letters, digits and _")
+                )
+            elif resource.key in keys:
+                errors.append(FieldError(f"{where}.key", f"Resource '{resource.key}' is defined twice"))
+            keys.add(resource.key)
+            if not resource.label.strip():
+                errors.append(FieldError(f"{where}.label", "Give the resource a name"))
+        ids: set[str] = set()
+        for index, plan in enumerate(self.plans):
+            where = f"plans[{index}]"
+            if not PLAN_ID.match(plan.id):
+                errors.append(
+                    FieldError(f"{where}.id", f"'{plan.id}': use lower-case letters, digits, - and _")
+                )
+            elif plan.id in ids:
+                errors.append(FieldError(f"{where}.id", f"Another plan already has the id '{plan.id}'"))
+            ids.add(plan.id)
+            if not plan.name.strip():
+                errors.append(FieldError(f"{where}.name", "Give the plan a name"))
+            for slot in ("test_price_id", "live_price_id"):
+                value = getattr(plan, slot)
+                if value is not None and not PRICE_ID.match(value):
+                    errors.append(FieldError(f"{where}.{slot}", f"'{value}' is not a price ID (price_…)"))
+            for key, quota in plan.quotas.items():
+                if key not in keys:
+                    errors.append(FieldError(f"{where}.quotas.{key}", f"Unknown resource '{key}'"))
+                elif quota != UNLIMITED and (isinstance(quota, bool) or not isinstance(quota, int | float)):
+                    errors.append(FieldError(f"{where}.quotas.{key}", "A quota is a number or 'unlimited'"))
+                elif quota != UNLIMITED and quota < 0:
+                    errors.append(FieldError(f"{where}.quotas.{key}", "A quota cannot be negative"))
+        return errors
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema_version": self.schema_version}
+        data["resources"] = [
+            {"key": r.key, "label": r.label, **({"unit": r.unit} if r.unit else {})} for r in self.resources
+        ]
+        plans = []
+        for plan in self.plans:
+            entry: dict[str, Any] = {"id": plan.id, "name": plan.name}
+            if plan.test_price_id:
+                entry["test_price_id"] = plan.test_price_id
+            if plan.live_price_id:
+                entry["live_price_id"] = plan.live_price_id
+            entry["quotas"] = dict(plan.quotas)
+            plans.append(entry)
+        data["plans"] = plans
+        return data
+
+    @classmethod
+    def from_toml_dict(cls, data: Mapping[str, Any]) -> PlanConfig:
+        """Read a parsed plan file; raises PlanConfigError naming the field that is wrong."""
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise PlanConfigError("schema_version", f"version {version!r} is not supported (expected 1)")
+        raw_resources = data.get("resources")
+        resources: list[Resource] = list(DEFAULT_RESOURCES)
+        if raw_resources is not None:
+            if not isinstance(raw_resources, list):
+                raise PlanConfigError("resources", "expected a list of [[resources]] tables")
+            resources = []
+            for index, item in enumerate(raw_resources):
+                where = f"resources[{index}]"
+                if not isinstance(item, Mapping):
+                    raise PlanConfigError(where, "expected a table")
+                resources.append(
+                    Resource(
+                        key=_text(item, "key", where, required=True),
+                        label=_text(item, "label", where) or _text(item, "key", where, required=True),
+                        unit=_text(item, "unit", where),
+                    )
+                )
+        raw_plans = data.get("plans", [])
+        if not isinstance(raw_plans, list):
+            raise PlanConfigError("plans", "expected a list of [[plans]] tables")
+        plans: list[Plan] = []
+        for index, item in enumerate(raw_plans):
+            where = f"plans[{index}]"
+            if not isinstance(item, Mapping):
+                raise PlanConfigError(where, "expected a table")
+            quotas_raw = item.get("quotas", {})
+            if not isinstance(quotas_raw, Mapping):
+                raise PlanConfigError(f"{where}.quotas", "expected a table of resource = number")
+            quotas: dict[str, Quota] = {}
+            for key, value in quotas_raw.items():
+                if value == UNLIMITED or (isinstance(value, int | float) and not isinstance(value, bool)):
+                    quotas[str(key)] = value
+                else:
+                    raise PlanConfigError(
+                        f"{where}.quotas.{key}", f'expected a number or "unlimited", got {value!r}'
+                    )
+            plans.append(
+                Plan(
+                    id=_text(item, "id", where, required=True),
+                    name=_text(item, "name", where) or _text(item, "id", where, required=True),
+                    test_price_id=_text(item, "test_price_id", where) or None,
+                    live_price_id=_text(item, "live_price_id", where) or None,
+                    quotas=quotas,
+                )
+            )
+        return cls(schema_version=SCHEMA_VERSION, resources=resources, plans=plans)
+
+
+def _text(item: Mapping[str, Any], name: str, where: str, *, required: bool = False) -> str:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise PlanConfigError(f"{where}.{name}", "is missing")
+        return ""
+    if not isinstance(value, str):
+        raise PlanConfigError(f"{where}.{name}", f"expected text, got {value!r}")
+    return value

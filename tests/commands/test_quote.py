@@ -1,0 +1,108 @@
+"""`portal-tui quote` as an admin runs it: a real subprocess, files and stdin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+API_CALLS = {
+    "id": "price_api",
+    "object": "price",
+    "currency": "usd",
+    "billing_scheme": "per_unit",
+    "unit_amount": None,
+    "unit_amount_decimal": "0.04",
+    "recurring": {"interval": "month", "interval_count": 1, "usage_type": "metered", "meter": "mtr_1"},
+    "nickname": "API calls",
+}
+GRADUATED = {
+    "object": "price",
+    "currency": "usd",
+    "billing_scheme": "tiered",
+    "tiers_mode": "graduated",
+    "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+    "tiers": [
+        {"up_to": 10, "unit_amount": 0, "flat_amount": 2000},
+        {"up_to": 25, "unit_amount": 100, "flat_amount": 500},
+        {"up_to": None, "unit_amount": 50},
+    ],
+}
+
+
+def quote(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "portal_tui", "quote", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_quote_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "price.json"
+    path.write_text(json.dumps(API_CALLS))
+    result = quote(str(path), "12,000", "13")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "API calls: $0.0004 per unit / month · metered\n"
+        "\n"
+        "Quantity 12,000\n"
+        "  12,000 units: 12,000 × $0.0004 = $4.80\n"
+        "  Total: $4.80\n"
+        "\n"
+        "Quantity 13\n"
+        "  13 units: 13 × $0.0004 = $0.01\n"
+        "  Total: $0.01\n"
+    )
+
+
+def test_quote_from_stdin_shows_every_tier() -> None:
+    result = quote("-", "30", stdin=json.dumps(GRADUATED))
+    assert result.returncode == 0, result.stderr
+    assert "  11–25: 15 × $1.00 + $5.00 flat = $20.00\n" in result.stdout
+    assert result.stdout.endswith("  Total: $42.50\n")
+
+
+@pytest.mark.parametrize(
+    ("stdin", "args", "message"),
+    [
+        ("{not json", ["5"], "is not valid JSON"),
+        ("[1, 2]", ["5"], "must hold one Stripe Price object"),
+        (json.dumps({**GRADUATED, "tiers": None}), ["5"], "expand[]=tiers"),
+        (json.dumps({**API_CALLS, "currency": "xyz"}), ["5"], "Unknown currency 'xyz'"),
+        (json.dumps({**API_CALLS, "unit_amount_decimal": None}), ["5"], "no unit_amount"),
+        (json.dumps({"object": "product", "currency": "usd"}), ["5"], "not a price"),
+        (json.dumps(API_CALLS), ["-3"], "is negative"),
+        (json.dumps(API_CALLS), ["lots"], "not a whole number"),
+        (json.dumps({**API_CALLS, "transform_quantity": {"divide_by": 0}}), ["5"], "divide_by"),
+    ],
+)
+def test_quote_refuses_malformed_input(stdin: str, args: list[str], message: str) -> None:
+    result = quote("-", *args, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_quote_missing_file() -> None:
+    result = quote("/nonexistent/price.json", "1")
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_quote_in_process_matches_calculator() -> None:
+    import io
+
+    from portal_tui.commands.quote import run_quote
+    from portal_tui.pricing import amount_for
+
+    out, err = io.StringIO(), io.StringIO()
+    price: dict[str, Any] = {**GRADUATED}
+    assert run_quote("-", ["12"], stdin=io.StringIO(json.dumps(price)), out=out, err=err) == 0
+    assert f"Total: ${amount_for(price, 12) / 100:.2f}" in out.getvalue()

@@ -1,0 +1,87 @@
+"""Plans and quotas: validation, TOML round trip, quota parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal_tui.domain.plans import (
+    UNLIMITED,
+    Plan,
+    PlanConfig,
+    PlanConfigError,
+    Resource,
+    format_quota,
+    parse_quota,
+)
+
+
+def sample() -> PlanConfig:
+    config = PlanConfig()
+    config.plans = [
+        Plan(
+            "starter", "Starter", "price_1Test", None, {"vcpu": 1, "memory_gb": 0.5, "instances": UNLIMITED}
+        ),
+        Plan("pro", "Pro", "price_2Test", "price_2Live", {"vcpu": 4}),
+    ]
+    config.resources.append(Resource("gpu_hours", "GPU", "hours"))
+    return config
+
+
+def test_round_trip_through_toml_dict() -> None:
+    config = sample()
+    again = PlanConfig.from_toml_dict(config.to_toml_dict())
+    assert again == config
+    assert again.linked_count("test") == 2 and again.linked_count("live") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "quota"), [("4", 4), (" 0.5 ", 0.5), ("unlimited", UNLIMITED), ("∞", UNLIMITED), ("1,000", 1000)]
+)
+def test_parse_quota(text: str, quota: object) -> None:
+    assert parse_quota(text) == quota
+    assert parse_quota(format_quota(parse_quota(text))) == quota
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("", "Enter a number"), ("-1", "negative"), ("lots", "not a number")]
+)
+def test_parse_quota_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_quota(text)
+
+
+def test_validate_names_fields() -> None:
+    config = sample()
+    config.plans.append(Plan("pro", "", "prod_wrong", None, {"nope": 1, "vcpu": -2}))
+    fields = {error.field for error in config.validate()}
+    assert fields == {
+        "plans[2].id",
+        "plans[2].name",
+        "plans[2].test_price_id",
+        "plans[2].quotas.nope",
+        "plans[2].quotas.vcpu",
+    }
+    assert sample().validate() == []
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"schema_version": 9}, "schema_version"),
+        ({"plans": {"a": 1}}, "plans"),
+        ({"plans": [{"name": "x"}]}, "plans[0].id"),
+        ({"plans": [{"id": "a", "quotas": {"vcpu": "many"}}]}, "plans[0].quotas.vcpu"),
+        ({"plans": [{"id": "a", "test_price_id": 5}]}, "plans[0].test_price_id"),
+        ({"resources": [{"label": "x"}]}, "resources[0].key"),
+    ],
+)
+def test_from_toml_dict_refuses_bad_shapes(data: dict[str, object], field: str) -> None:
+    with pytest.raises(PlanConfigError) as caught:
+        PlanConfig.from_toml_dict(data)
+    assert caught.value.field == field
+
+
+def test_unique_plan_id() -> None:
+    config = sample()
+    assert config.unique_plan_id("Pro") == "pro-2"
+    assert config.unique_plan_id("Enterprise Plus!") == "enterprise-plus"

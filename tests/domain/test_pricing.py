@@ -1,0 +1,373 @@
+"""The pricing engine: worked examples for every model and currency, validation, Stripe forms, properties."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal_tui.domain.pricing import (
+    PriceDraft,
+    PricingModel,
+    Tier,
+    breakdown,
+    describe_price,
+    sample_quantities,
+)
+from portal_tui.pricing import amount_for
+
+
+def price(**fields: Any) -> dict[str, Any]:
+    """A Price JSON dict as the API returns it (licensed monthly USD unless told otherwise)."""
+    base: dict[str, Any] = {
+        "object": "price",
+        "currency": "usd",
+        "type": "recurring",
+        "billing_scheme": "per_unit",
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed", "meter": None},
+        "transform_quantity": None,
+        "tiers_mode": None,
+    }
+    base.update(fields)
+    return base
+
+
+def metered(**fields: Any) -> dict[str, Any]:
+    recurring = {"interval": "month", "interval_count": 1, "usage_type": "metered", "meter": "mtr_1"}
+    return price(recurring=recurring, **fields)
+
+
+# Stripe's documented examples (docs.stripe.com/products-prices/pricing-models).
+STRIPE_VOLUME = price(
+    billing_scheme="tiered",
+    tiers_mode="volume",
+    tiers=[
+        {"up_to": 5, "unit_amount": 700, "flat_amount": None},
+        {"up_to": 10, "unit_amount": 650, "flat_amount": None},
+        {"up_to": None, "unit_amount": 600, "flat_amount": None},
+    ],
+)
+STRIPE_GRADUATED = price(
+    billing_scheme="tiered",
+    tiers_mode="graduated",
+    tiers=[
+        {"up_to": 5, "unit_amount": 500, "flat_amount": None},
+        {"up_to": 10, "unit_amount": 400, "flat_amount": None},
+        {"up_to": None, "unit_amount": 300, "flat_amount": None},
+    ],
+)
+GRADUATED_FLAT = price(
+    billing_scheme="tiered",
+    tiers_mode="graduated",
+    tiers=[
+        {"up_to": 10, "unit_amount": 0, "flat_amount": 2000},
+        {"up_to": 25, "unit_amount": 100, "flat_amount": 500},
+        {"up_to": None, "unit_amount": 50, "flat_amount": None},
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("the_price", "quantity", "expected"),
+    [
+        (price(unit_amount=2000), 1, 2000),  # $20 flat, one seat
+        (price(unit_amount=2000), 3, 6000),
+        (price(unit_amount=1500, currency="jpy"), 4, 6000),  # zero-decimal currency
+        (price(unit_amount=5000, currency="bhd"), 2, 10000),  # three-decimal currency
+        (STRIPE_VOLUME, 6, 3900),  # Stripe: 6 units at $6.50 = $39
+        (STRIPE_VOLUME, 5, 3500),
+        (STRIPE_VOLUME, 11, 6600),
+        (STRIPE_GRADUATED, 6, 2900),  # Stripe: 5×$5 + 1×$4 = $29
+        (STRIPE_GRADUATED, 12, 5100),  # 25 + 20 + 6
+        (GRADUATED_FLAT, 12, 2000 + 200 + 500),  # first tier flat, 2 units in tier 2 + its flat
+        (GRADUATED_FLAT, 0, 0),  # no unit in any tier: no flat fee
+        # Stripe's package example: $10 per hour, usage in minutes, divide_by 60, round up: 150 min bills $30.
+        (metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"}), 150, 3000),
+        (metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "down"}), 150, 2000),
+        # $0.0004 per API call: 12,000 calls = $4.80
+        (metered(unit_amount=None, unit_amount_decimal="0.04"), 12000, 480),
+        (metered(unit_amount=None, unit_amount_decimal="0.04"), 13, 1),  # 0.52 cents rounds to 1
+        (metered(unit_amount=None, unit_amount_decimal="0.04"), 12, 0),  # 0.48 cents rounds to 0
+        (metered(unit_amount=None, unit_amount_decimal="0.5", currency="jpy"), 3, 2),  # ¥1.5 -> ¥2
+        (metered(billing_scheme="tiered", tiers_mode="volume", tiers=STRIPE_VOLUME["tiers"]), 7, 4550),
+    ],
+)
+def test_worked_examples(the_price: dict[str, Any], quantity: int, expected: int) -> None:
+    assert amount_for(the_price, quantity) == expected
+
+
+def test_breakdown_rows_read_like_an_invoice() -> None:
+    rows = [row.text for row in breakdown(GRADUATED_FLAT, 30).rows]
+    assert rows == [
+        "1–10: 10 × $0.00 + $20.00 flat = $20.00",
+        "11–25: 15 × $1.00 + $5.00 flat = $20.00",
+        "26+: 5 × $0.50 = $2.50",
+    ]
+    package = breakdown(metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"}), 150)
+    assert package.rows[0].text == "3 packages (150 units ÷ 60, rounded up): 3 × $10.00 = $30.00"
+    assert breakdown(STRIPE_VOLUME, 6).rows[0].text == "all 6 units in tier 6–10: 6 × $6.50 = $39.00"
+
+
+def test_tiered_price_without_tiers_is_refused() -> None:
+    with pytest.raises(ValueError, match="expand"):
+        amount_for(price(billing_scheme="tiered", tiers_mode="volume"), 3)
+    with pytest.raises(ValueError, match="negative"):
+        amount_for(price(unit_amount=100), -1)
+
+
+@pytest.mark.parametrize(
+    ("the_price", "summary"),
+    [
+        (price(unit_amount=2000), "$20.00 / month"),
+        (price(unit_amount=20000, recurring={"interval": "year", "interval_count": 1}), "$200.00 / year"),
+        (price(unit_amount=5000, recurring={"interval": "month", "interval_count": 3}), "$50.00 / 3 months"),
+        (price(unit_amount=4900, type="one_time", recurring=None), "$49.00 one-time"),
+        (
+            price(
+                billing_scheme="tiered",
+                tiers_mode="graduated",
+                tiers=[
+                    {"up_to": 10, "unit_amount": 500},
+                    {"up_to": None, "unit_amount": 400, "flat_amount": 1000},
+                ],
+            ),
+            "Graduated · 1–10 $5.00 · 11+ $4.00 + $10.00 / month",
+        ),
+        (
+            metered(unit_amount=1000, transform_quantity={"divide_by": 5, "round": "up"}),
+            "$10.00 per 5 units, rounded up / month · metered",
+        ),
+        (metered(unit_amount=None, unit_amount_decimal="0.04"), "$0.0004 per unit / month · metered"),
+        (price(unit_amount=1500, currency="jpy"), "¥1,500 / month"),
+        (STRIPE_VOLUME, "Volume · 1–5 $7.00 · 6–10 $6.50 · 11+ $6.00 / month"),
+        (price(billing_scheme="tiered", tiers_mode="volume"), "Volume tiers / month"),  # tiers not expanded
+    ],
+)
+def test_summaries(the_price: dict[str, Any], summary: str) -> None:
+    assert describe_price(the_price) == summary
+
+
+def draft(**fields: Any) -> PriceDraft:
+    return PriceDraft(**fields)
+
+
+@pytest.mark.parametrize(
+    ("the_draft", "field", "message"),
+    [
+        (draft(), "unit_amount", "Enter an amount"),
+        (draft(unit_amount=Decimal(-1)), "unit_amount", "cannot be negative"),
+        (draft(unit_amount=Decimal(1), currency="xyz"), "currency", "Unknown currency"),
+        (draft(unit_amount=Decimal(1), interval_count=37), "interval_count", "At most every 36 months"),
+        (draft(unit_amount=Decimal(1), interval="week", interval_count=157), "interval_count", "156"),
+        (draft(unit_amount=Decimal(1), interval_count=0), "interval_count", "at least"),
+        (draft(model=PricingModel.GRADUATED), "tiers", "at least one tier"),
+        (
+            draft(
+                model=PricingModel.GRADUATED,
+                tiers=[Tier(10, Decimal(5)), Tier(10, Decimal(4)), Tier(None, Decimal(1))],
+            ),
+            "tiers[1].up_to",
+            "Tier 2 'up to' must be greater than 10",
+        ),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(10, Decimal(5))]),
+            "tiers[0].up_to",
+            "must be unbounded",
+        ),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(None, Decimal(5)), Tier(None, Decimal(4))]),
+            "tiers[0].up_to",
+            "Only the last tier",
+        ),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(None)]),
+            "tiers[0].unit_amount",
+            "per-unit price, a flat fee",
+        ),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(None, Decimal(1))], package_size=5),
+            "package_size",
+            "cannot be combined with tiers",
+        ),
+        (
+            draft(
+                model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1", package_size=0
+            ),
+            "package_size",
+            "at least 1",
+        ),
+        (
+            draft(model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1"),
+            "package_size",
+            "how many",
+        ),
+        (draft(model=PricingModel.USAGE_PER_UNIT, unit_amount=Decimal(1)), "meter", "need a billing meter"),
+        (
+            draft(model=PricingModel.USAGE_PER_UNIT, unit_amount=Decimal(1), meter_id="api"),
+            "meter",
+            "not a meter ID",
+        ),
+        (draft(unit_amount=Decimal(1), lookup_key="k" * 201), "lookup_key", "at most 200"),
+        (draft(unit_amount=Decimal(1), transfer_lookup_key=True), "lookup_key", "transfer"),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(None, Decimal(1))], recurring=False),
+            "model",
+            "one-off",
+        ),
+        (draft(unit_amount=Decimal("0.0000000000001")), "unit_amount", "12 decimals"),
+    ],
+)
+def test_validation_names_the_field(the_draft: PriceDraft, field: str, message: str) -> None:
+    errors = the_draft.validate()
+    assert any(e.field == field and message in e.message for e in errors), errors
+
+
+def test_valid_drafts_have_no_errors() -> None:
+    assert draft(unit_amount=Decimal(2000)).validate() == []
+    assert draft(unit_amount=Decimal(2000), recurring=False).validate() == []
+    assert (
+        draft(
+            model=PricingModel.GRADUATED, tiers=[Tier(10, Decimal(5), 100), Tier(None, None, 500)]
+        ).validate()
+        == []
+    )
+    assert (
+        draft(
+            model=PricingModel.USAGE_PER_TIER,
+            tiers_mode="graduated",
+            meter_id="mtr_1",
+            tiers=[Tier(None, Decimal("0.5"))],
+        ).validate()
+        == []
+    )
+
+
+def test_to_stripe_params_for_every_model() -> None:
+    flat = draft(
+        unit_amount=Decimal(2000), nickname="Pro", lookup_key="pro_monthly", tax_behavior="exclusive"
+    )
+    assert flat.to_stripe_params("prod_1") == {
+        "currency": "usd",
+        "product": "prod_1",
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+        "billing_scheme": "per_unit",
+        "unit_amount": 2000,
+        "nickname": "Pro",
+        "lookup_key": "pro_monthly",
+        "tax_behavior": "exclusive",
+    }
+    one_off = draft(unit_amount=Decimal(4900), recurring=False).to_stripe_params("prod_1")
+    assert "recurring" not in one_off
+    usage = draft(model=PricingModel.USAGE_PER_UNIT, unit_amount=Decimal("0.04"), meter_id="mtr_9")
+    params = usage.to_stripe_params("prod_1")
+    assert params["unit_amount_decimal"] == "0.04" and "unit_amount" not in params
+    assert params["recurring"] == {
+        "interval": "month",
+        "interval_count": 1,
+        "usage_type": "metered",
+        "meter": "mtr_9",
+    }
+    tiered = draft(
+        model=PricingModel.USAGE_PER_TIER,
+        tiers_mode="graduated",
+        meter_id="mtr_9",
+        tiers=[Tier(1000, Decimal(0), 500), Tier(None, Decimal("0.1"))],
+        lookup_key="bw",
+        transfer_lookup_key=True,
+    ).to_stripe_params("prod_1")
+    assert tiered["billing_scheme"] == "tiered" and tiered["tiers_mode"] == "graduated"
+    assert tiered["tiers"] == [
+        {"up_to": 1000, "unit_amount": 0, "flat_amount": 500},
+        {"up_to": "inf", "unit_amount_decimal": "0.1"},
+    ]
+    assert tiered["transfer_lookup_key"] is True
+    volume = draft(model=PricingModel.VOLUME, tiers=[Tier(None, Decimal(5))]).to_stripe_params("prod_1")
+    assert volume["tiers_mode"] == "volume"
+
+
+@pytest.mark.parametrize(
+    "the_price",
+    [
+        price(unit_amount=2000, nickname="Pro", lookup_key="pro"),
+        STRIPE_VOLUME,
+        STRIPE_GRADUATED,
+        GRADUATED_FLAT,
+        metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "down"}),
+        metered(unit_amount=None, unit_amount_decimal="0.04"),
+        metered(billing_scheme="tiered", tiers_mode="graduated", tiers=GRADUATED_FLAT["tiers"]),
+        price(unit_amount=4900, type="one_time", recurring=None),
+    ],
+)
+def test_from_stripe_round_trips_amounts_and_summary(the_price: dict[str, Any]) -> None:
+    rebuilt = PriceDraft.from_stripe(the_price)
+    assert rebuilt.summary() == describe_price(the_price)
+    for quantity in [0, 1, 5, 6, 11, 26, 150, 12000]:
+        assert amount_for(rebuilt.to_stripe_price(), quantity) == amount_for(the_price, quantity)
+
+
+def test_from_stripe_reads_the_model() -> None:
+    assert PriceDraft.from_stripe(STRIPE_GRADUATED).model is PricingModel.GRADUATED
+    assert PriceDraft.from_stripe(STRIPE_VOLUME).model is PricingModel.VOLUME
+    pkg = metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "down"})
+    assert PriceDraft.from_stripe(pkg).model is PricingModel.USAGE_PACKAGE
+    assert PriceDraft.from_stripe(metered(unit_amount=1)).meter_id == "mtr_1"
+
+
+def test_sample_quantities_cover_tier_edges() -> None:
+    assert sample_quantities(STRIPE_VOLUME) == [1, 5, 6, 10, 11, 22]
+    assert sample_quantities(price(unit_amount=100)) == [1, 5, 10]
+    assert 60 in sample_quantities(
+        metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"})
+    )
+
+
+# ---- properties --------------------------------------------------------------------------------------------
+
+amounts = st.integers(min_value=0, max_value=100_000)
+
+
+@st.composite
+def falling_tiers(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Tiers whose unit prices fall as volume grows, with ascending bounds and an unbounded last tier."""
+    bounds = sorted(draw(st.sets(st.integers(min_value=1, max_value=1000), min_size=0, max_size=4)))
+    prices = sorted(draw(st.lists(amounts, min_size=len(bounds) + 1, max_size=len(bounds) + 1)), reverse=True)
+    return [{"up_to": up, "unit_amount": unit} for up, unit in zip([*bounds, None], prices, strict=True)]
+
+
+@given(falling_tiers(), st.integers(min_value=0, max_value=5000))
+def test_graduated_never_exceeds_first_tier_price_for_all_units(
+    tiers: list[dict[str, Any]], qty: int
+) -> None:
+    graduated = price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
+    assert amount_for(graduated, qty) <= tiers[0]["unit_amount"] * qty
+
+
+@given(falling_tiers(), st.integers(min_value=0, max_value=5000))
+def test_graduated_is_monotonic_in_quantity(tiers: list[dict[str, Any]], qty: int) -> None:
+    graduated = price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
+    assert amount_for(graduated, qty) <= amount_for(graduated, qty + 1)
+
+
+@given(falling_tiers(), st.integers(min_value=0, max_value=5000))
+def test_breakdown_rows_sum_to_total(tiers: list[dict[str, Any]], qty: int) -> None:
+    for mode in ("graduated", "volume"):
+        result = breakdown(price(billing_scheme="tiered", tiers_mode=mode, tiers=tiers), qty)
+        assert sum(row.amount for row in result.rows) == result.total
+        assert sum(row.quantity for row in result.rows) == qty
+
+
+@given(st.integers(min_value=1, max_value=500), st.integers(min_value=0, max_value=100_000), amounts)
+def test_package_round_up_bills_at_least_round_down(size: int, qty: int, unit: int) -> None:
+    up = amount_for(metered(unit_amount=unit, transform_quantity={"divide_by": size, "round": "up"}), qty)
+    down = amount_for(metered(unit_amount=unit, transform_quantity={"divide_by": size, "round": "down"}), qty)
+    assert down <= up <= down + unit
+    assert up == -(-qty // size) * unit
+
+
+@given(st.decimals(min_value=0, max_value=1000, places=4), st.integers(min_value=0, max_value=10**6))
+def test_decimal_unit_amount_rounds_to_nearest_minor_unit(unit: Decimal, qty: int) -> None:
+    billed = amount_for(metered(unit_amount=None, unit_amount_decimal=str(unit)), qty)
+    assert abs(Decimal(billed) - unit * qty) <= Decimal("0.5")
