@@ -29,9 +29,9 @@ def plans_file(explicit: str | os.PathLike[str] | None = None) -> Path:
     return config_dir() / "plans.toml"
 
 
-def key_file(folder: Path) -> Path:
-    """The fallback key file (mode 0600), used only when no keyring works and the admin chose it."""
-    return folder / "secret-key"
+def key_file(folder: Path, mode: str = "test") -> Path:
+    """The fallback key file for a mode (0600), used only when no keyring works and the admin chose it."""
+    return folder / f"secret-key-{mode}"
 
 
 def state_file(folder: Path) -> Path:

@@ -1,0 +1,147 @@
+"""`portal-tui check`: validate the plan config and every linked price, for scripts and CI.
+
+Exit codes: 0 all good, 1 problems found, 2 could not check (bad config file, no key, Stripe unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from portal_tui.domain.plans import PlanConfig
+from portal_tui.services.plan_check import PriceCheck, Problem
+
+OK, PROBLEMS, COULD_NOT_CHECK = 0, 1, 2
+
+
+@dataclass
+class Report:
+    """Everything `check` found, printable as text or JSON."""
+
+    config_path: str
+    mode: str | None = None
+    account: str | None = None
+    key: str | None = None
+    checks: list[PriceCheck] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fatal: str | None = None
+    hint: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.fatal:
+            return COULD_NOT_CHECK
+        return PROBLEMS if self.problems else OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config_path,
+            "mode": self.mode,
+            "account": self.account,
+            "key": self.key,
+            "ok": self.exit_code == OK,
+            "exit_code": self.exit_code,
+            "error": self.fatal,
+            "hint": self.hint,
+            "prices": [
+                {
+                    "plan": c.plan_id,
+                    "slot": c.slot,
+                    "price_id": c.price_id,
+                    "summary": c.summary or None,
+                    "ok": c.ok,
+                    "problems": c.problems,
+                }
+                for c in self.checks
+            ],
+            "problems": [{"field": p.field, "plan": p.plan, "message": p.message} for p in self.problems],
+        }
+
+    def to_text(self) -> str:
+        lines = [f"Plan config: {self.config_path}"]
+        if self.account:
+            lines.append(f"Stripe: {self.account} ({self.mode} mode, key {self.key})")
+        for c in self.checks:
+            mark = "✓" if c.ok else "✗"
+            detail = c.summary if c.ok else "; ".join(c.problems)
+            lines.append(f"  {mark} {c.plan_id:<16} {c.slot:<4} {c.price_id or '—':<30} {detail}")
+        if self.fatal:
+            lines.append(f"Could not check: {self.fatal}")
+            if self.hint:
+                lines.append(f"  {self.hint}")
+        elif self.problems:
+            lines.append(f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}:")
+            lines.extend(f"  - {p.message}  [{p.field}]" for p in self.problems)
+        else:
+            lines.append("All plans are linked to active recurring prices.")
+        return "\n".join(lines) + "\n"
+
+
+def build_report(config_arg: str | None, api_base: str | None, env: dict[str, str] | None = None) -> Report:
+    from portal_tui import locations
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.errors import PortalError
+
+    store = ConfigStore(locations.plans_file(config_arg))
+    report = Report(config_path=str(store.path))
+    try:
+        if not store.exists():
+            raise_missing(store.path)
+        config = store.load()
+    except PortalError as error:
+        report.fatal, report.hint = error.message, error.hint
+        return report
+    report.problems.extend(Problem(e.field, e.message) for e in config.validate())
+    if not config.plans:
+        report.problems.append(Problem("plans", "The config has no plans yet"))
+    try:
+        check_prices(report, config, api_base, env if env is not None else dict(os.environ))
+    except PortalError as error:
+        report.fatal, report.hint = error.message, error.hint
+    return report
+
+
+def raise_missing(path: object) -> None:
+    from portal_tui.services.errors import ConfigFileError
+
+    raise ConfigFileError(
+        f"No plan config at {path}",
+        path=path,  # type: ignore[arg-type]
+        hint="Create plans in the app (portal-tui, step 4) or pass --config PATH.",
+    )
+
+
+def check_prices(report: Report, config: PlanConfig, api_base: str | None, env: dict[str, str]) -> None:
+    from portal_tui import locations
+    from portal_tui.services.errors import NotConnectedError
+    from portal_tui.services.gateway import StripeGateway
+    from portal_tui.services.keystore import KeyStore
+    from portal_tui.services.plan_check import check_plan_prices
+
+    stored = KeyStore(locations.config_dir(), env=env).current()
+    if stored is None:
+        raise NotConnectedError(
+            "No Stripe key: connect in the app or set STRIPE_API_KEY",
+            hint="portal-tui check reads the key saved by the app (keyring) or $STRIPE_API_KEY.",
+        )
+    gateway = StripeGateway(stored.key, api_base=api_base)
+    account = gateway.verify()
+    report.mode = "live" if account.livemode else "test"
+    report.account = f"{account.display_name} ({account.id})"
+    report.key = stored.key.masked
+    checks, problems = check_plan_prices(config, "live" if account.livemode else "test", gateway.retrieve_price)
+    report.checks = checks
+    report.problems.extend(problems)
+
+
+def run_check(*, config: str | None, api_base: str | None, as_json: bool, out: TextIO | None = None) -> int:
+    report = build_report(config, api_base)
+    stream = out or sys.stdout
+    if as_json:
+        stream.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        stream.write(report.to_text())
+    return report.exit_code

@@ -1,0 +1,148 @@
+"""The plan file on disk: read it (reporting the line of any problem), write it atomically, keep a backup."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from portal_tui.domain.plans import PlanConfig, PlanConfigError
+from portal_tui.services.errors import ConfigFileError
+
+_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_INDEXED = re.compile(r"^(\w+)\[(\d+)\]$")
+
+
+class ConfigStore:
+    """Loads and saves the portal's plan config (TOML). Never writes while loading; a broken file stays as it is."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def backup_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".bak")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> PlanConfig:
+        """The config on disk; an empty default one when the file does not exist yet."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return PlanConfig()
+        except UnicodeDecodeError:
+            raise ConfigFileError(
+                f"{self.path} is not UTF-8 text", path=self.path, hint="Save the file as UTF-8."
+            ) from None
+        except OSError as error:
+            raise ConfigFileError(
+                f"Cannot read {self.path}: {error.strerror}",
+                path=self.path,
+                hint="Check the file's permissions.",
+            ) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            match = _LINE.search(str(error))
+            line = int(match.group(1)) if match else None
+            reason = _LINE.sub("", str(error)).strip()
+            where = f" at line {line}" if line else ""
+            raise ConfigFileError(
+                f"{self.path.name} is not valid TOML{where}: {reason}",
+                path=self.path,
+                line=line,
+                hint="Fix the file in an editor; portal-tui left it untouched.",
+            ) from None
+        try:
+            config = PlanConfig.from_toml_dict(data)
+        except PlanConfigError as error:
+            line = locate(text, error.field)
+            where = f" (line {line})" if line else ""
+            raise ConfigFileError(
+                f"{self.path.name}{where}: {error.field} {error.message}",
+                path=self.path,
+                line=line,
+                field=error.field,
+                hint="Fix the file in an editor; portal-tui left it untouched.",
+            ) from None
+        return config
+
+    def save(self, config: PlanConfig) -> None:
+        """Write atomically: a temp file in the same folder, fsync, keep the previous file as .bak, rename."""
+        text = tomli_w.dumps(config.to_toml_dict())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self.path.exists():
+                os.chmod(tmp, self.path.stat().st_mode & 0o777)
+                # A hard link keeps the old content as .bak without a window where the plan file is missing.
+                self.backup_path.unlink(missing_ok=True)
+                try:
+                    os.link(self.path, self.backup_path)
+                except OSError:
+                    self.backup_path.write_bytes(self.path.read_bytes())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise ConfigFileError(
+                f"Could not save {self.path}: {error.strerror}",
+                path=self.path,
+                hint="Your changes are still in the editor; check the folder's permissions and free space.",
+            ) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def locate(text: str, field: str) -> int | None:
+    """Best-effort line number for a field like "plans[1].quotas.vcpu" in a TOML text."""
+    lines = text.splitlines()
+    start = 0
+    for part in field.split("."):
+        indexed = _INDEXED.match(part)
+        if indexed:
+            name, wanted = indexed.group(1), int(indexed.group(2))
+            header = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
+            seen = -1
+            for number in range(start, len(lines)):
+                if header.match(lines[number]):
+                    seen += 1
+                    if seen == wanted:
+                        start = number
+                        break
+            else:
+                return None
+            continue
+        key = re.compile(rf"^\s*(\[\s*)?([\w.]*\.)?{re.escape(part)}\s*(=|\])")
+        for number in range(start, len(lines)):
+            if key.match(lines[number]):
+                start = number
+                break
+        else:
+            return start + 1 if start else None
+    return start + 1

@@ -1,0 +1,414 @@
+"""The one seam to Stripe: typed calls through `stripe.StripeClient`, plain dicts out, app errors for failures.
+
+This is the only module that imports `stripe`, and it does so lazily so the app's first frame never waits for it.
+The real Stripe and the local sandbox sit behind the same class; only the base URL differs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlparse
+
+from portal_tui.locations import API_BASE_ENV
+from portal_tui.services.errors import (
+    CardError,
+    InvalidKeyError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortalError,
+    RateLimitedError,
+    StripeUnreachableError,
+)
+from portal_tui.services.keystore import SecretKey
+from portal_tui.services.redact import redact
+
+if TYPE_CHECKING:
+    import stripe
+
+T = TypeVar("T")
+STRIPE_API = "https://api.stripe.com"
+PAGE_SIZE = 100
+CATALOG_EXPAND = ["data.product", "data.tiers"]
+_PERMISSION = re.compile(r"'(rak_[a-z_]+)'")
+
+
+def new_idempotency_key(action: str) -> str:
+    """One key per user action; a retry of the same action reuses it, so Stripe replays instead of duplicating."""
+    return f"portal-tui-{action}-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who the key belongs to, as the Connect screen shows it."""
+
+    id: str
+    display_name: str
+    country: str | None
+    default_currency: str | None
+    livemode: bool
+    restricted: bool = False
+
+
+def _plain(obj: Any) -> Any:
+    """Stripe objects to plain JSON-like dicts and lists."""
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return to_dict(recursive=True)
+    if isinstance(obj, list):
+        return [_plain(item) for item in obj]
+    return obj
+
+
+class StripeGateway:
+    """Everything the screens ask of Stripe. Every failure is raised as a `PortalError` without the key in it."""
+
+    def __init__(
+        self,
+        key: SecretKey,
+        *,
+        api_base: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 20.0,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.key = key
+        self.api_base = (api_base or os.environ.get(API_BASE_ENV) or STRIPE_API).rstrip("/")
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.retry_delay = retry_delay
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self._client: stripe.StripeClient | None = None
+
+    @property
+    def livemode(self) -> bool:
+        return self.key.mode == "live"
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.api_base).netloc or self.api_base
+
+    # ---- the client -------------------------------------------------------------------------------------------
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.request_count += 1
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        if self._client is None:
+            import stripe
+
+            gateway = self
+
+            class CountingClient(stripe.RequestsClient):
+                """Counts every HTTP attempt (retries included) and keeps retry back-off configurable."""
+
+                def request(self, *args: Any, **kwargs: Any) -> Any:
+                    gateway._count()
+                    return super().request(*args, **kwargs)
+
+                def _sleep_time_seconds(self, num_retries: int) -> float:
+                    return float(min(gateway.retry_delay * (2 ** (num_retries - 1)), 5.0))
+
+            base = None if self.api_base == STRIPE_API else {"api": self.api_base}
+            self._client = stripe.StripeClient(
+                self.key.reveal(),
+                base_addresses=cast("Any", base),
+                max_network_retries=self.max_retries,
+                http_client=CountingClient(timeout=self.timeout),
+            )
+        return self._client
+
+    def _call(self, action: Callable[[], T]) -> T:
+        """Run one SDK call, turning Stripe's exceptions into PortalErrors (never chained: no key in tracebacks)."""
+        import stripe
+
+        try:
+            return action()
+        except stripe.AuthenticationError:
+            error: PortalError = InvalidKeyError()
+        except stripe.PermissionError as exc:
+            message = redact(str(exc.user_message or ""))
+            match = _PERMISSION.search(message)
+            error = PermissionDeniedError(
+                f"The restricted key {self.key.masked} may not do this: {message}" if message else None,
+                permission=match.group(1) if match else None,
+            )
+        except stripe.RateLimitError:
+            error = RateLimitedError()
+        except stripe.CardError as exc:
+            error = CardError(redact(str(exc.user_message or "The card was declined.")), decline_code=exc.code)
+        except stripe.InvalidRequestError as exc:
+            message = redact(str(exc.user_message or "Stripe refused the request."))
+            if exc.code == "resource_missing" or exc.http_status == 404:
+                error = NotFoundError(message, param=exc.param)
+            else:
+                error = InvalidRequestError(message, param=exc.param)
+        except stripe.APIConnectionError:
+            error = StripeUnreachableError(f"Stripe could not be reached at {self.host}.")
+        except stripe.StripeError as exc:
+            status = exc.http_status or 0
+            if status >= 500 or status == 0:
+                error = StripeUnreachableError(
+                    f"Stripe at {self.host} answered with an internal error ({status}) after retries."
+                )
+            else:
+                error = InvalidRequestError(redact(str(exc.user_message or f"Stripe answered {status}.")))
+        raise error from None
+
+    # ---- account ------------------------------------------------------------------------------------------
+
+    def verify(self) -> AccountInfo:
+        """Check the key against Stripe; restricted keys that may not read the account fall back to the balance."""
+        try:
+            account = self._call(lambda: _plain(self.client.v1.accounts.retrieve_current()))
+        except PermissionDeniedError:
+            balance = self._call(lambda: _plain(self.client.v1.balance.retrieve()))
+            return AccountInfo(
+                id="(restricted key)",
+                display_name="Restricted key",
+                country=None,
+                default_currency=None,
+                livemode=bool(balance.get("livemode", self.livemode)),
+                restricted=True,
+            )
+        settings = account.get("settings") or {}
+        profile = account.get("business_profile") or {}
+        name = (
+            (settings.get("dashboard") or {}).get("display_name")
+            or profile.get("name")
+            or account.get("email")
+            or account["id"]
+        )
+        return AccountInfo(
+            id=account["id"],
+            display_name=str(name),
+            country=account.get("country"),
+            default_currency=account.get("default_currency"),
+            livemode=self.livemode,
+            restricted=self.key.restricted,
+        )
+
+    # ---- catalog ----------------------------------------------------------------------------------------------
+
+    def iter_catalog_pages(self, *, include_archived: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """Prices with product and tiers expanded, 100 per request, each page yielded as it arrives."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE, "expand": CATALOG_EXPAND}
+        if not include_archived:
+            params["active"] = True
+        while True:
+            page = self._call(lambda: self.client.v1.prices.list(params=cast("Any", dict(params))))
+            items = [_plain(price) for price in page.data]
+            if items:
+                yield items
+            if not page.has_more or not items:
+                return
+            params["starting_after"] = items[-1]["id"]
+
+    def retrieve_price(self, price_id: str) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(self.client.v1.prices.retrieve(price_id, params={"expand": ["tiers", "product"]}))
+            ),
+        )
+
+    def find_price_by_lookup_key(self, lookup_key: str) -> dict[str, Any] | None:
+        page = self._call(
+            lambda: self.client.v1.prices.list(params={"lookup_keys": [lookup_key], "expand": CATALOG_EXPAND})
+        )
+        return _plain(page.data[0]) if page.data else None
+
+    def list_products(self, *, active: bool | None = True) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        if active is not None:
+            params["active"] = active
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call(lambda: self.client.v1.products.list(params=cast("Any", dict(params))))
+            found.extend(_plain(item) for item in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = found[-1]["id"]
+
+    def create_product(self, name: str, description: str | None, *, idempotency_key: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"name": name}
+        if description:
+            params["description"] = description
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.products.create(
+                        params=cast("Any", params), options={"idempotency_key": idempotency_key}
+                    )
+                )
+            ),
+        )
+
+    def create_price(self, params: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        body = {**params, "expand": ["tiers", "product"]}
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.prices.create(params=cast("Any", body), options={"idempotency_key": idempotency_key})
+                )
+            ),
+        )
+
+    def update_price(
+        self, price_id: str, params: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.prices.update(
+                        price_id, params=cast("Any", dict(params)), options=cast("Any", options)
+                    )
+                )
+            ),
+        )
+
+    # ---- meters -----------------------------------------------------------------------------------------------
+
+    def list_meters(self) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": PAGE_SIZE, "status": "active"}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call(lambda: self.client.v1.billing.meters.list(params=cast("Any", dict(params))))
+            found.extend(_plain(item) for item in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = found[-1]["id"]
+
+    def create_meter(
+        self,
+        display_name: str,
+        event_name: str,
+        aggregation: str,
+        customer_key: str = "stripe_customer_id",
+        value_key: str = "value",
+        *,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "display_name": display_name,
+            "event_name": event_name,
+            "default_aggregation": {"formula": aggregation},
+            "customer_mapping": {"type": "by_id", "event_payload_key": customer_key},
+        }
+        if aggregation != "count":
+            params["value_settings"] = {"event_payload_key": value_key}
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.billing.meters.create(
+                        params=cast("Any", params), options={"idempotency_key": idempotency_key}
+                    )
+                )
+            ),
+        )
+
+    def send_meter_event(
+        self,
+        event_name: str,
+        customer_id: str,
+        value: int,
+        *,
+        timestamp: int | None = None,
+        identifier: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "event_name": event_name,
+            "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+        }
+        if timestamp is not None:
+            params["timestamp"] = timestamp
+        if identifier is not None:
+            params["identifier"] = identifier
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.billing.meter_events.create(params=cast("Any", params)))),
+        )
+
+    # ---- test-mode helpers (the walkthrough) -------------------------------------------------------------------
+
+    def create_test_clock(self, frozen_time: int, name: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"frozen_time": frozen_time, "name": name[:300]}
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.test_helpers.test_clocks.create(params=cast("Any", params)))),
+        )
+
+    def advance_test_clock(self, clock_id: str, frozen_time: int) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.test_helpers.test_clocks.advance(clock_id, params={"frozen_time": frozen_time})
+                )
+            ),
+        )
+
+    def retrieve_test_clock(self, clock_id: str) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.test_helpers.test_clocks.retrieve(clock_id))),
+        )
+
+    def delete_test_clock(self, clock_id: str) -> None:
+        self._call(lambda: self.client.v1.test_helpers.test_clocks.delete(clock_id))
+
+    def create_customer(self, *, name: str, email: str, payment_method: str, test_clock: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "name": name,
+            "email": email,
+            "payment_method": payment_method,
+            "invoice_settings": {"default_payment_method": payment_method},
+        }
+        if test_clock:
+            params["test_clock"] = test_clock
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.customers.create(params=cast("Any", params)))),
+        )
+
+    def create_subscription(self, customer_id: str, price_id: str, quantity: int | None) -> dict[str, Any]:
+        item: dict[str, Any] = {"price": price_id}
+        if quantity is not None:
+            item["quantity"] = quantity
+        params: dict[str, Any] = {
+            "customer": customer_id,
+            "items": [item],
+            "expand": ["latest_invoice"],
+        }
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.subscriptions.create(params=cast("Any", params)))),
+        )
+
+    def preview_invoice(self, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        params = {"customer": customer_id, "subscription": subscription_id}
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.invoices.create_preview(params=cast("Any", params)))),
+        )
+
+    def list_invoices(self, *, customer_id: str, subscription_id: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"customer": customer_id, "limit": PAGE_SIZE}
+        if subscription_id:
+            params["subscription"] = subscription_id
+        page = self._call(lambda: self.client.v1.invoices.list(params=cast("Any", params)))
+        return [_plain(item) for item in page.data]

@@ -1,0 +1,277 @@
+"""Where the admin's Stripe secret key lives: $STRIPE_API_KEY, the OS keyring, or (only if chosen) a 0600 file.
+
+The raw key leaves a `SecretKey` only through `reveal()`, which the gateway calls to talk to Stripe. Everything
+else sees the masked form. The non-secret state file remembers which mode (test/live) is active.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import tomli_w
+
+from portal_tui import locations
+from portal_tui.services.errors import KeyFormatError, KeyStorageError
+from portal_tui.services.redact import mask_key
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+Mode = Literal["test", "live"]
+ENV_VAR = "STRIPE_API_KEY"
+SERVICE = "portal-tui"
+# Real secret keys are ~100 characters; anything shorter than this is certainly a truncated paste.
+MIN_KEY_LENGTH = 24
+_PREFIX = re.compile(r"^(sk|rk)_(test|live)_")
+_BODY = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class KeySource(StrEnum):
+    ENVIRONMENT = "environment"
+    KEYRING = "keyring"
+    FILE = "file"
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A validated Stripe secret or restricted key. Its repr and str are masked."""
+
+    _raw: str = field(repr=False)
+    mode: Mode = "test"
+    restricted: bool = False
+
+    def reveal(self) -> str:
+        return self._raw
+
+    @property
+    def masked(self) -> str:
+        return mask_key(self._raw)
+
+    def __repr__(self) -> str:
+        return f"SecretKey({self.masked}, mode={self.mode})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+
+def _clean(text: str) -> str:
+    # A paste may carry a newline, spaces, or a wrap in the middle of a long key.
+    return "".join(text.split())
+
+
+def parse_key(text: str) -> SecretKey:
+    """A SecretKey from what the admin pasted; KeyFormatError with a specific message otherwise."""
+    raw = _clean(text)
+    if not raw:
+        raise KeyFormatError("Paste your secret key: it starts with sk_test_ or sk_live_.")
+    if raw.startswith("pk_"):
+        raise KeyFormatError(
+            "That is the publishable key (pk_…). portal-tui needs the secret key (sk_…), "
+            "shown under Dashboard → Developers → API keys → Secret key."
+        )
+    if raw.startswith("whsec_"):
+        raise KeyFormatError(
+            "That is a webhook signing secret (whsec_…), not an API key. "
+            "Paste the secret key (sk_…) from Dashboard → Developers → API keys."
+        )
+    match = _PREFIX.match(raw)
+    if not match:
+        if raw.startswith(("sk_", "rk_")):
+            raise KeyFormatError("The key should start with sk_test_, sk_live_, rk_test_ or rk_live_.")
+        raise KeyFormatError("This does not look like a Stripe key: secret keys start with sk_test_ or sk_live_.")
+    if not _BODY.match(raw):
+        raise KeyFormatError("The key contains characters Stripe keys never have: copy it again.")
+    if len(raw) < MIN_KEY_LENGTH:
+        raise KeyFormatError("The key is too short: it looks cut off. Copy the whole key again.")
+    return SecretKey(raw, mode="live" if match.group(2) == "live" else "test", restricted=match.group(1) == "rk")
+
+
+def check_partial(text: str) -> str | None:
+    """A hint while the admin is still typing or pasting; None when the text is (so far) plausible."""
+    raw = _clean(text)
+    if not raw:
+        return None
+    for start in ("sk_test_", "sk_live_", "rk_test_", "rk_live_"):
+        if start.startswith(raw):
+            return None  # still typing the prefix
+    try:
+        parse_key(raw)
+    except KeyFormatError as error:
+        return error.message
+    return None
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A key and where it is kept: "$STRIPE_API_KEY", the keyring's name, or the file's path."""
+
+    key: SecretKey
+    source: KeySource
+    location: str
+
+    @property
+    def description(self) -> str:
+        if self.source is KeySource.ENVIRONMENT:
+            return f"from the environment variable {self.location}"
+        if self.source is KeySource.KEYRING:
+            return f"in the system keyring ({self.location})"
+        return f"in the file {self.location} (mode 0600)"
+
+
+def _username(mode: Mode) -> str:
+    return f"secret-key-{mode}"
+
+
+class KeyStore:
+    """Finds, saves and removes the secret key; one keyring entry per mode."""
+
+    def __init__(
+        self,
+        config_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        service: str = SERVICE,
+        backend: KeyringBackend | None = None,
+    ) -> None:
+        self.config_dir = config_dir
+        self.env = os.environ if env is None else env
+        self.service = service
+        self._backend = backend
+
+    # ---- backend ----------------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> KeyringBackend:
+        if self._backend is None:
+            import keyring
+
+            self._backend = keyring.get_keyring()
+        return self._backend
+
+    def keyring_available(self) -> bool:
+        """False for keyring's fail/null backends (headless servers) or when the backend cannot be used."""
+        try:
+            backend = self.backend
+            name = type(backend).__module__ + "." + type(backend).__name__
+            if name.startswith(("keyring.backends.fail", "keyring.backends.null")):
+                return False
+            priority = getattr(backend, "priority", 1)
+            return bool(priority is None or priority > 0)
+        except Exception:
+            return False
+
+    def keyring_name(self) -> str:
+        backend = self.backend
+        return str(getattr(backend, "name", type(backend).__name__))
+
+    def file_path(self, mode: Mode) -> Path:
+        return locations.key_file(self.config_dir, mode)
+
+    # ---- active mode (non-secret state) -----------------------------------------------------------------
+
+    @property
+    def active_mode(self) -> Mode:
+        try:
+            data = tomllib.loads(locations.state_file(self.config_dir).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return "test"
+        return "live" if data.get("active_mode") == "live" else "test"
+
+    @active_mode.setter
+    def active_mode(self, mode: Mode) -> None:
+        path = locations.state_file(self.config_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(tomli_w.dumps({"active_mode": mode}), encoding="utf-8")
+        os.replace(tmp, path)
+
+    # ---- lookup -------------------------------------------------------------------------------------------
+
+    def from_environment(self) -> StoredKey | None:
+        value = self.env.get(ENV_VAR, "").strip()
+        if not value:
+            return None
+        return StoredKey(parse_key(value), KeySource.ENVIRONMENT, f"${ENV_VAR}")
+
+    def get(self, mode: Mode) -> StoredKey | None:
+        """The key saved for `mode` in the keyring or the fallback file (not the environment)."""
+        if self.keyring_available():
+            try:
+                value = self.backend.get_password(self.service, _username(mode))
+            except Exception as error:
+                raise KeyStorageError(f"The keyring could not be read: {type(error).__name__}") from None
+            if value:
+                return StoredKey(parse_key(value), KeySource.KEYRING, self.keyring_name())
+        path = self.file_path(mode)
+        if path.exists():
+            try:
+                value = path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise KeyStorageError(f"Cannot read {path}: {error.strerror}") from None
+            return StoredKey(parse_key(value), KeySource.FILE, str(path))
+        return None
+
+    def current(self) -> StoredKey | None:
+        """$STRIPE_API_KEY first, then the active mode's saved key, then the other mode's."""
+        env = self.from_environment()
+        if env is not None:
+            return env
+        active = self.active_mode
+        other: Mode = "live" if active == "test" else "test"
+        return self.get(active) or self.get(other)
+
+    # ---- changes ------------------------------------------------------------------------------------------
+
+    def save(self, key: SecretKey, *, allow_file: bool = False) -> StoredKey:
+        """Keep the key in the keyring; in a 0600 file only when no keyring works and the admin chose it."""
+        if self.keyring_available():
+            try:
+                self.backend.set_password(self.service, _username(key.mode), key.reveal())
+            except Exception as error:
+                raise KeyStorageError(f"The keyring refused the key: {type(error).__name__}") from None
+            self.file_path(key.mode).unlink(missing_ok=True)
+            stored = StoredKey(key, KeySource.KEYRING, self.keyring_name())
+        elif allow_file:
+            stored = StoredKey(key, KeySource.FILE, str(self._write_file(key)))
+        else:
+            raise KeyStorageError(
+                "No system keyring is available on this machine.",
+                hint="Choose 'store in a file' to keep the key in a file only you can read (mode 0600).",
+            )
+        self.active_mode = key.mode
+        return stored
+
+    def _write_file(self, key: SecretKey) -> Path:
+        path = self.file_path(key.mode)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            # Created 0600 from the first byte: never readable by others, not even for an instant.
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(key.reveal())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise KeyStorageError(f"Cannot write {path}: {error.strerror}") from None
+        return path
+
+    def remove(self, mode: Mode) -> None:
+        """Forget the key for `mode` wherever it was saved (the environment variable is not ours to remove)."""
+        if self.keyring_available():
+            try:
+                if self.backend.get_password(self.service, _username(mode)) is not None:
+                    self.backend.delete_password(self.service, _username(mode))
+            except Exception as error:
+                raise KeyStorageError(f"The keyring could not remove the key: {type(error).__name__}") from None
+        self.file_path(mode).unlink(missing_ok=True)

@@ -1,0 +1,124 @@
+"""The plan file on disk: real files, atomic saves, backups, and broken files reported with their line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.services.config_store import ConfigStore
+from portal_tui.services.errors import ConfigFileError
+
+
+def test_missing_file_loads_defaults_without_writing(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    config = store.load()
+    assert config.plans == [] and len(config.resources) == 5
+    assert not store.exists()
+
+
+def test_save_then_load(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "sub" / "plans.toml")
+    config = PlanConfig(plans=[Plan("pro", "Pro", "price_123", None, {"vcpu": 4, "instances": "unlimited"})])
+    store.save(config)
+    assert store.load() == config
+    on_disk = tomllib.loads(store.path.read_text())
+    assert on_disk["plans"][0]["quotas"] == {"vcpu": 4, "instances": "unlimited"}
+    assert not store.backup_path.exists()
+    config.plans[0].quotas["vcpu"] = 8
+    store.save(config)
+    assert tomllib.loads(store.backup_path.read_text())["plans"][0]["quotas"]["vcpu"] == 4
+    assert store.load().plans[0].quotas["vcpu"] == 8
+    assert [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_save_keeps_file_permissions(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    store.save(PlanConfig())
+    os.chmod(store.path, 0o640)
+    store.save(PlanConfig(plans=[Plan("a", "A")]))
+    assert store.path.stat().st_mode & 0o777 == 0o640
+
+
+def test_broken_toml_is_reported_with_its_line_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    broken = 'schema_version = 1\n\n[[plans]]\nid = "pro"\nname = "Pro\n'
+    path.write_text(broken)
+    with pytest.raises(ConfigFileError) as caught:
+        ConfigStore(path).load()
+    assert caught.value.line == 5
+    assert "line 5" in str(caught.value)
+    assert path.read_text() == broken
+
+
+def test_wrong_value_is_reported_with_field_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            schema_version = 1
+
+            [[plans]]
+            id = "starter"
+
+            [[plans]]
+            id = "pro"
+
+            [plans.quotas]
+            vcpu = 4
+            memory_gb = "lots"
+            """
+        )
+    )
+    with pytest.raises(ConfigFileError) as caught:
+        ConfigStore(path).load()
+    assert caught.value.field == "plans[1].quotas.memory_gb"
+    assert caught.value.line == 11
+
+
+def test_unwritable_folder_gives_a_clear_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root ignores folder permissions, so the failure cannot be provoked")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chmod(folder, 0o500)
+    with pytest.raises(ConfigFileError, match="Could not save"):
+        ConfigStore(folder / "plans.toml").save(PlanConfig())
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.services.config_store import ConfigStore
+store = ConfigStore(Path(sys.argv[1]))
+n = 0
+while True:
+    n += 1
+    store.save(PlanConfig(plans=[Plan(f"plan-{i}", "x" * 2000, quotas={"vcpu": n}) for i in range(50)]))
+    print(n, flush=True)
+"""
+
+
+def test_sigkill_during_saves_never_leaves_a_torn_file(tmp_path: Path) -> None:
+    """Kill a process that saves in a loop; the file must always hold one whole config."""
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(PlanConfig(plans=[Plan("seed", "Seed")]))
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for _ in range(5):  # let it complete a few saves, then kill it mid-stream
+            proc.stdout.readline()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        config = ConfigStore(path).load()
+        assert len(config.plans) in (1, 50)
+        if len(config.plans) == 50:
+            assert len({p.quotas["vcpu"] for p in config.plans}) == 1
