@@ -17,9 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"portal-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help="plan config file (default: user config dir)")
     parser.add_argument("--api-base", metavar="URL", help="Stripe API base URL (e.g. a local sandbox)")
-    parser.add_argument(
-        "--demo", action="store_true", help="run against a built-in sandbox with a demo catalog"
-    )
+    parser.add_argument("--demo", action="store_true", help="run against a built-in sandbox with a demo catalog")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     quote = sub.add_parser("quote", help="what a customer pays for a price at given quantities")

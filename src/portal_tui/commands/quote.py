@@ -69,8 +69,7 @@ def check_price(price: dict[str, Any]) -> None:
         tiers = price.get("tiers")
         if not isinstance(tiers, list) or not tiers:
             raise QuoteInputError(
-                "this tiered price has no tiers: Stripe omits them unless asked;"
-                " retrieve it with expand[]=tiers"
+                "this tiered price has no tiers: Stripe omits them unless asked; retrieve it with expand[]=tiers"
             )
         for index, tier in enumerate(tiers):
             if not isinstance(tier, dict):

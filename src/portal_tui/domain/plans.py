@@ -123,9 +123,7 @@ class PlanConfig:
         for r_index, resource in enumerate(self.resources):
             where = f"resources[{r_index}]"
             if not RESOURCE_KEY.match(resource.key):
-                errors.append(
-                    FieldError(f"{where}.key", f"'{resource.key}': use lower-case letters, digits and _")
-                )
+                errors.append(FieldError(f"{where}.key", f"'{resource.key}': use lower-case letters, digits and _"))
             elif resource.key in keys:
                 errors.append(FieldError(f"{where}.key", f"Resource '{resource.key}' is defined twice"))
             keys.add(resource.key)
@@ -135,9 +133,7 @@ class PlanConfig:
         for index, plan in enumerate(self.plans):
             where = f"plans[{index}]"
             if not PLAN_ID.match(plan.id):
-                errors.append(
-                    FieldError(f"{where}.id", f"'{plan.id}': use lower-case letters, digits, - and _")
-                )
+                errors.append(FieldError(f"{where}.id", f"'{plan.id}': use lower-case letters, digits, - and _"))
             elif plan.id in ids:
                 errors.append(FieldError(f"{where}.id", f"Another plan already has the id '{plan.id}'"))
             ids.add(plan.id)
@@ -212,9 +208,7 @@ class PlanConfig:
                 if value == UNLIMITED or (isinstance(value, int | float) and not isinstance(value, bool)):
                     quotas[str(key)] = value
                 else:
-                    raise PlanConfigError(
-                        f"{where}.quotas.{key}", f'expected a number or "unlimited", got {value!r}'
-                    )
+                    raise PlanConfigError(f"{where}.quotas.{key}", f'expected a number or "unlimited", got {value!r}')
             plans.append(
                 Plan(
                     id=_text(item, "id", where, required=True),

@@ -156,8 +156,7 @@ class PriceDraft:
             elif len(self.lookup_key) > MAX_LOOKUP_KEY:
                 add(
                     "lookup_key",
-                    f"Lookup keys hold at most {MAX_LOOKUP_KEY} characters "
-                    f"(this one has {len(self.lookup_key)})",
+                    f"Lookup keys hold at most {MAX_LOOKUP_KEY} characters (this one has {len(self.lookup_key)})",
                 )
         if self.transfer_lookup_key and not self.lookup_key:
             add("lookup_key", "Enter the lookup key to transfer")
@@ -183,9 +182,7 @@ class PriceDraft:
                 elif tier.up_to < 1:
                     errors.append(FieldError(f"{name}.up_to", f"Tier {number} 'up to' must be at least 1"))
                 elif tier.up_to <= previous:
-                    errors.append(
-                        FieldError(f"{name}.up_to", f"Tier {number} 'up to' must be greater than {previous}")
-                    )
+                    errors.append(FieldError(f"{name}.up_to", f"Tier {number} 'up to' must be greater than {previous}"))
                 previous = max(previous, tier.up_to)
             if tier.unit_amount is None and tier.flat_amount is None:
                 message = f"Tier {number} needs a per-unit price, a flat fee, or both"
@@ -295,9 +292,7 @@ class PriceDraft:
                 {
                     "up_to": tier.up_to,
                     "unit_amount": _int_if_whole(tier.unit_amount),
-                    "unit_amount_decimal": None
-                    if tier.unit_amount is None
-                    else _decimal_text(tier.unit_amount),
+                    "unit_amount_decimal": None if tier.unit_amount is None else _decimal_text(tier.unit_amount),
                     "flat_amount": tier.flat_amount,
                     "flat_amount_decimal": None if tier.flat_amount is None else str(tier.flat_amount),
                 }
@@ -305,9 +300,7 @@ class PriceDraft:
             ]
         else:
             price["unit_amount"] = _int_if_whole(self.unit_amount)
-            price["unit_amount_decimal"] = (
-                None if self.unit_amount is None else _decimal_text(self.unit_amount)
-            )
+            price["unit_amount_decimal"] = None if self.unit_amount is None else _decimal_text(self.unit_amount)
             if self.package_size is not None:
                 price["transform_quantity"] = {"divide_by": self.package_size, "round": self.package_round}
         return price

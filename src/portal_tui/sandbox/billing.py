@@ -1,0 +1,520 @@
+"""Billing endpoints: test clocks, customers with test cards, subscriptions, invoices and invoice previews.
+
+Invoice amounts come from the project's calculator (`portal_tui.pricing.amount_for`), so the walkthrough compares
+Stripe-shaped invoices with the same rules; `invoice_skew` lets a test make the sandbox bill wrongly on purpose.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from portal_tui.sandbox.catalog import render_price
+from portal_tui.sandbox.errors import ApiError, invalid, missing_param
+from portal_tui.sandbox.params import check_known, choice, integer, mapping, text
+from portal_tui.sandbox.store import Obj, World, expansions, page
+
+# Stripe's magic test payment methods: id -> (brand, last4, behaviour)
+TEST_CARDS: dict[str, tuple[str, str, str]] = {
+    "pm_card_visa": ("visa", "4242", "succeeds"),
+    "pm_card_mastercard": ("mastercard", "4444", "succeeds"),
+    "pm_card_chargeDeclined": ("visa", "0002", "declined"),
+    "pm_card_authenticationRequired": ("visa", "3155", "requires_action"),
+}
+
+
+def add_interval(timestamp: int, interval: str, count: int) -> int:
+    """Calendar arithmetic like Stripe's billing periods (month ends clamp: Jan 31 + 1 month = Feb 28/29)."""
+    if interval == "day":
+        return timestamp + 86400 * count
+    if interval == "week":
+        return timestamp + 7 * 86400 * count
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    months = count * (12 if interval == "year" else 1)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+# ---- test clocks -----------------------------------------------------------------------------------------------
+
+
+def create_clock(world: World, params: dict[str, Any]) -> Obj:
+    check_known(params, "test_helpers.TestClockCreateParams")
+    frozen = integer(params, "frozen_time")
+    if frozen is None:
+        raise missing_param("frozen_time")
+    return world.add(
+        "test_helpers.test_clock",
+        {
+            "deletes_after": frozen + 30 * 86400,
+            "frozen_time": frozen,
+            "name": text(params, "name"),
+            "status": "ready",
+            "status_details": {},
+        },
+    )
+
+
+def retrieve_clock(world: World, clock_id: str) -> Obj:
+    clock = world.get("test_helpers.test_clock", clock_id)
+    if clock["status"] == "advancing":  # Stripe advances asynchronously; the sandbox finishes by the next read
+        clock["status"] = "ready"
+    return clock
+
+
+def advance_clock(world: World, clock_id: str, params: dict[str, Any], skew: int) -> Obj:
+    check_known(params, "test_helpers.TestClockAdvanceParams")
+    clock = world.get("test_helpers.test_clock", clock_id)
+    target = integer(params, "frozen_time")
+    if target is None:
+        raise missing_param("frozen_time")
+    if target <= clock["frozen_time"]:
+        raise invalid("The test clock can only be advanced to a time after its current frozen time.", "frozen_time")
+    if clock["status"] == "advancing":
+        raise ApiError(400, "The test clock is already advancing.", code="test_clock_advancing")
+    customers = [c for c in world.objects["customer"].values() if c.get("test_clock") == clock_id]
+    for customer in customers:
+        for sub in list(world.objects["subscription"].values()):
+            if sub["customer"] == customer["id"] and sub["status"] not in ("canceled", "incomplete_expired"):
+                _bill_until(world, sub, target, skew)
+    clock["frozen_time"] = target
+    clock["status"] = "advancing"
+    return dict(clock)
+
+
+def delete_clock(world: World, clock_id: str) -> Obj:
+    world.get("test_helpers.test_clock", clock_id)
+    for customer in [c for c in world.objects["customer"].values() if c.get("test_clock") == clock_id]:
+        _delete_customer_objects(world, customer["id"])
+    world.remove("test_helpers.test_clock", clock_id)
+    return {"id": clock_id, "object": "test_helpers.test_clock", "deleted": True}
+
+
+# ---- customers -------------------------------------------------------------------------------------------------
+
+
+def _payment_method(world: World, magic: str, customer_id: str) -> Obj:
+    card = TEST_CARDS.get(magic)
+    if card is None:
+        existing = world.objects["payment_method"].get(magic)
+        if existing is None:
+            raise invalid(f"No such PaymentMethod: '{magic}'", "payment_method", "resource_missing")
+        existing["customer"] = customer_id
+        return existing
+    brand, last4, behaviour = card
+    return world.add(
+        "payment_method",
+        {
+            "type": "card",
+            "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034, "country": "US"},
+            "customer": customer_id,
+            "billing_details": {},
+            "metadata": {},
+            "_behaviour": behaviour,
+        },
+    )
+
+
+def render_payment_method(pm: Obj) -> Obj:
+    return {key: value for key, value in pm.items() if not key.startswith("_")}
+
+
+def create_customer(world: World, params: dict[str, Any]) -> Obj:
+    check_known(params, "CustomerCreateParams")
+    clock_id = text(params, "test_clock")
+    if clock_id:
+        world.get("test_helpers.test_clock", clock_id, param="test_clock")
+    customer = world.add(
+        "customer",
+        {
+            "email": text(params, "email"),
+            "name": text(params, "name"),
+            "description": text(params, "description"),
+            "invoice_settings": {"default_payment_method": None, "custom_fields": None, "footer": None},
+            "metadata": mapping(params, "metadata"),
+            "test_clock": clock_id,
+            "balance": 0,
+            "currency": None,
+            "delinquent": False,
+        },
+    )
+    attached: dict[str, str] = {}
+    magic = text(params, "payment_method")
+    try:
+        if magic:
+            attached[magic] = _payment_method(world, magic, customer["id"])["id"]
+        settings = mapping(params, "invoice_settings")
+        default = settings.get("default_payment_method")
+        if default:
+            if default not in attached:
+                param = "invoice_settings[default_payment_method]"
+                if default in TEST_CARDS or default not in world.objects["payment_method"]:
+                    raise invalid(f"The payment method `{default}` must be attached to the customer first.", param)
+                attached[default] = default
+            customer["invoice_settings"]["default_payment_method"] = attached[default]
+    except ApiError:
+        world.remove("customer", customer["id"])
+        raise
+    return customer
+
+
+def _delete_customer_objects(world: World, customer_id: str) -> None:
+    for sub in [s for s in world.objects["subscription"].values() if s["customer"] == customer_id]:
+        world.remove("subscription", sub["id"])
+    for invoice in [i for i in world.objects["invoice"].values() if i["customer"] == customer_id]:
+        world.remove("invoice", invoice["id"])
+    for pm in [p for p in world.objects["payment_method"].values() if p.get("customer") == customer_id]:
+        world.remove("payment_method", pm["id"])
+    world.remove("customer", customer_id)
+
+
+def delete_customer(world: World, customer_id: str) -> Obj:
+    world.get("customer", customer_id)
+    _delete_customer_objects(world, customer_id)
+    return {"id": customer_id, "object": "customer", "deleted": True}
+
+
+def _customer_now(world: World, customer: Obj) -> int:
+    clock_id = customer.get("test_clock")
+    if clock_id and clock_id in world.objects["test_helpers.test_clock"]:
+        return int(world.objects["test_helpers.test_clock"][clock_id]["frozen_time"])
+    return world.now()
+
+
+# ---- usage and amounts -----------------------------------------------------------------------------------------
+
+
+def usage(world: World, meter_id: str | None, customer_id: str, start: int, end: int) -> int:
+    """The meter's aggregate for the customer over [start, end), per its formula."""
+    meter = world.objects["billing.meter"].get(meter_id or "")
+    if meter is None:
+        return 0
+    customer_key = meter["customer_mapping"]["event_payload_key"]
+    value_key = meter["value_settings"]["event_payload_key"]
+    events = [
+        e
+        for e in world.meter_events
+        if e["event_name"] == meter["event_name"]
+        and e["payload"].get(customer_key) == customer_id
+        and start <= e["timestamp"] < end
+    ]
+    formula = meter["default_aggregation"]["formula"]
+    if formula == "count":
+        return len(events)
+    if not events:
+        return 0
+    if formula == "last":
+        return int(Decimal(str(max(events, key=lambda e: e["timestamp"])["payload"].get(value_key, 0))))
+    return int(sum(Decimal(str(e["payload"].get(value_key, 0))) for e in events))
+
+
+def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int, skew: int) -> Obj:
+    from portal_tui.pricing import amount_for
+
+    price = world.objects["price"][item["price"]["id"]]
+    amount = amount_for(render_price(world, price, {"tiers"}), quantity) + skew
+    product = world.objects["product"].get(price["product"], {})
+    return world.add(
+        "line_item",
+        {
+            "amount": amount,
+            "currency": price["currency"],
+            "description": f"{quantity} × {product.get('name', 'Product')} (at price {price['id']})",
+            "discountable": True,
+            "livemode": world.livemode,
+            "metadata": {},
+            "parent": {
+                "type": "subscription_item_details",
+                "subscription_item_details": {
+                    "subscription": sub["id"],
+                    "subscription_item": item["id"],
+                    "proration": False,
+                },
+            },
+            "period": {"start": start, "end": end},
+            "pricing": {
+                "type": "price_details",
+                "price_details": {"price": price["id"], "product": price["product"]},
+                "unit_amount_decimal": price.get("unit_amount_decimal"),
+            },
+            "quantity": quantity,
+        },
+    )
+
+
+def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, end: int, *, preview: bool) -> Obj:
+    total = sum(line["amount"] for line in lines)
+    fields = {
+        "account_country": "GB",
+        "amount_due": total,
+        "amount_paid": 0,
+        "amount_remaining": total,
+        "attempt_count": 0,
+        "attempted": False,
+        "billing_reason": reason,
+        "collection_method": "charge_automatically",
+        "currency": sub["currency"],
+        "customer": sub["customer"],
+        "last_finalization_error": None,
+        "lines": {"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
+        "period_start": start,
+        "period_end": end,
+        "status": "draft",
+        "subtotal": total,
+        "total": total,
+        "test_clock": sub.get("test_clock"),
+    }
+    if preview:
+        fields["created"] = end
+        obj: Obj = {"id": f"upcoming_{sub['id']}", "object": "invoice", "livemode": world.livemode, **fields}
+        return obj
+    return world.add("invoice", {**fields, "created": end})
+
+
+def _collect(world: World, invoice: Obj) -> bool:
+    """Finalize and try to pay with the customer's default card; True when paid."""
+    invoice["status"] = "open"
+    invoice["number"] = f"SBX-{len(world.objects['invoice']):04d}"
+    if invoice["amount_due"] <= 0:
+        invoice["status"] = "paid"
+        return True
+    customer = world.objects["customer"].get(invoice["customer"], {})
+    pm_id = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    pm = world.objects["payment_method"].get(pm_id or "")
+    invoice["attempted"] = True
+    invoice["attempt_count"] = 1
+    if pm is not None and pm.get("_behaviour") == "succeeds":
+        invoice["status"] = "paid"
+        invoice["amount_paid"] = invoice["amount_due"]
+        invoice["amount_remaining"] = 0
+        return True
+    return False
+
+
+def _period(sub: Obj) -> tuple[int, int]:
+    item = sub["items"]["data"][0]
+    return int(item["current_period_start"]), int(item["current_period_end"])
+
+
+def _bill_until(world: World, sub: Obj, target: int, skew: int) -> None:
+    """Bill every period that ends by `target`: usage for the ended period, licensed quantities in advance."""
+    while True:
+        start, end = _period(sub)
+        if end > target:
+            return
+        recurring = sub["items"]["data"][0]["price"]["recurring"]
+        next_end = add_interval(end, recurring["interval"], recurring["interval_count"])
+        lines = _lines(world, sub, (start, end), (end, next_end), skew)
+        invoice = _invoice(world, sub, lines, "subscription_cycle", start, end, preview=False)
+        paid = _collect(world, invoice)
+        sub["latest_invoice"] = invoice["id"]
+        if sub["status"] in ("active", "past_due"):
+            sub["status"] = "active" if paid else "past_due"
+        for item in sub["items"]["data"]:
+            item["current_period_start"], item["current_period_end"] = end, next_end
+
+
+def _lines(world: World, sub: Obj, used: tuple[int, int], ahead: tuple[int, int], skew: int) -> list[Obj]:
+    lines = []
+    for item in sub["items"]["data"]:
+        price = world.objects["price"][item["price"]["id"]]
+        if price["recurring"]["usage_type"] == "metered":
+            quantity = usage(world, price["recurring"]["meter"], sub["customer"], *used)
+            lines.append(_line(world, sub, item, quantity, used[0], used[1], skew))
+        else:
+            lines.append(_line(world, sub, item, int(item["quantity"]), ahead[0], ahead[1], skew))
+    return lines
+
+
+# ---- subscriptions ---------------------------------------------------------------------------------------------
+
+
+def render_subscription(world: World, sub: Obj, expand: set[str]) -> Obj:
+    out = dict(sub)
+    out["items"] = {**sub["items"], "data": [dict(item) for item in sub["items"]["data"]]}
+    if "latest_invoice" in expand and sub.get("latest_invoice"):
+        out["latest_invoice"] = world.objects["invoice"].get(sub["latest_invoice"], sub["latest_invoice"])
+    if "customer" in expand:
+        out["customer"] = world.objects["customer"].get(sub["customer"], sub["customer"])
+    return out
+
+
+def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
+    check_known(params, "SubscriptionCreateParams")
+    customer_id = text(params, "customer")
+    if not customer_id:
+        raise missing_param("customer")
+    customer = world.get("customer", customer_id, param="customer")
+    raw_items = params.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise missing_param("items")
+    behaviour = (
+        choice(
+            params,
+            "payment_behavior",
+            ("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"),
+        )
+        or "allow_incomplete"
+    )
+    prices: list[tuple[Obj, int | None]] = []
+    for index, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise invalid("Invalid hash", f"items[{index}]", "parameter_invalid_hash")
+        price_id = text(raw, "price", f"items[{index}][price]")
+        if not price_id:
+            raise missing_param(f"items[{index}][price]")
+        price = world.get("price", price_id, param=f"items[{index}][price]")
+        if not price["active"]:
+            raise invalid(
+                "The price specified is inactive. This field only accepts active prices.", f"items[{index}][price]"
+            )
+        if price["type"] != "recurring":
+            raise invalid(
+                "The price specified is set to `type=one_time` but this field only accepts prices with "
+                "`type=recurring`.",
+                f"items[{index}][price]",
+            )
+        quantity = integer(raw, "quantity", f"items[{index}][quantity]")
+        if price["recurring"]["usage_type"] == "metered" and quantity is not None:
+            raise invalid(
+                "Quantity should not be specified where usage_type is `metered`. Remove quantity from "
+                f"`line_items[{index}]`.",
+                f"items[{index}][quantity]",
+            )
+        prices.append((price, quantity))
+    first = prices[0][0]
+    for index, (price, _qty) in enumerate(prices[1:], start=1):
+        if (price["recurring"]["interval"], price["recurring"]["interval_count"]) != (
+            first["recurring"]["interval"],
+            first["recurring"]["interval_count"],
+        ):
+            raise invalid(
+                "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
+                f"items[{index}][price]",
+            )
+        if price["currency"] != first["currency"]:
+            raise invalid("All prices on a subscription must have the same currency.", f"items[{index}][price]")
+    start = _customer_now(world, customer)
+    end = add_interval(start, first["recurring"]["interval"], first["recurring"]["interval_count"])
+    sub = world.add(
+        "subscription",
+        {
+            "billing_cycle_anchor": start,
+            "cancel_at_period_end": False,
+            "canceled_at": None,
+            "collection_method": "charge_automatically",
+            "currency": first["currency"],
+            "customer": customer_id,
+            "default_payment_method": text(params, "default_payment_method"),
+            "latest_invoice": None,
+            "metadata": mapping(params, "metadata"),
+            "start_date": start,
+            "status": "incomplete",
+            "test_clock": customer.get("test_clock"),
+            "items": {"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"},
+        },
+    )
+    for price, quantity in prices:
+        item = world.add(
+            "subscription_item",
+            {
+                "price": render_price(world, price, set()),
+                "quantity": None if price["recurring"]["usage_type"] == "metered" else (quantity or 1),
+                "subscription": sub["id"],
+                "current_period_start": start,
+                "current_period_end": end,
+                "metadata": {},
+            },
+        )
+        sub["items"]["data"].append(item)
+    lines = _lines(world, sub, (start, start), (start, end), skew)
+    invoice = _invoice(world, sub, lines, "subscription_create", start, start, preview=False)
+    if behaviour == "default_incomplete" and invoice["amount_due"] > 0:
+        invoice["status"] = "open"
+        paid = False
+    else:
+        paid = _collect(world, invoice)
+    if not paid and behaviour == "error_if_incomplete":
+        _delete_customer_subscription(world, sub, invoice)
+        raise ApiError(402, "Your card was declined.", type="card_error", code="card_declined")
+    sub["latest_invoice"] = invoice["id"]
+    sub["status"] = "active" if paid else "incomplete"
+    return render_subscription(world, sub, expansions(params))
+
+
+def _delete_customer_subscription(world: World, sub: Obj, invoice: Obj) -> None:
+    world.remove("invoice", invoice["id"])
+    world.remove("subscription", sub["id"])
+
+
+def cancel_subscription(world: World, sub_id: str) -> Obj:
+    sub = world.get("subscription", sub_id)
+    sub["status"] = "canceled"
+    sub["canceled_at"] = world.now()
+    return render_subscription(world, sub, set())
+
+
+def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
+    check_known(params, "SubscriptionListParams")
+    items = list(world.objects["subscription"].values())
+    customer = text(params, "customer")
+    if customer:
+        items = [s for s in items if s["customer"] == customer]
+    expand = expansions(params)
+    return page(world, items, params, "/v1/subscriptions", lambda s: render_subscription(world, s, expand))
+
+
+# ---- invoices --------------------------------------------------------------------------------------------------
+
+
+def list_invoices(world: World, params: dict[str, Any]) -> Obj:
+    check_known(params, "InvoiceListParams")
+    items = list(world.objects["invoice"].values())
+    customer = text(params, "customer")
+    if customer:
+        items = [i for i in items if i["customer"] == customer]
+    subscription = text(params, "subscription")
+    if subscription:
+        items = [i for i in items if i["parent"]["subscription_details"]["subscription"] == subscription]
+    status = choice(params, "status", ("draft", "open", "paid", "uncollectible", "void"))
+    if status:
+        items = [i for i in items if i["status"] == status]
+    return page(world, items, params, "/v1/invoices", lambda i: i)
+
+
+def create_preview(world: World, params: dict[str, Any], skew: int) -> Obj:
+    """The next invoice of a subscription: this period's usage and the next period's licensed quantities."""
+    check_known(params, "InvoiceCreatePreviewParams")
+    sub_id = text(params, "subscription")
+    customer_id = text(params, "customer")
+    if not sub_id and not customer_id:
+        raise invalid("You must specify either `customer` or `subscription`.", "customer")
+    if sub_id:
+        sub = world.get("subscription", sub_id, param="subscription")
+        if customer_id and sub["customer"] != customer_id:
+            raise invalid(f"The subscription `{sub_id}` does not belong to customer `{customer_id}`.", "subscription")
+    else:
+        assert customer_id is not None
+        world.get("customer", customer_id, param="customer")
+        subs = [
+            s
+            for s in world.objects["subscription"].values()
+            if s["customer"] == customer_id and s["status"] != "canceled"
+        ]
+        if not subs:
+            raise invalid(f"No upcoming invoices for customer: {customer_id}", "customer", "invoice_upcoming_none")
+        sub = subs[0]
+    if sub["status"] == "canceled":
+        raise invalid(
+            "The subscription is canceled: it has no upcoming invoice.", "subscription", "invoice_upcoming_none"
+        )
+    start, end = _period(sub)
+    recurring = sub["items"]["data"][0]["price"]["recurring"]
+    next_end = add_interval(end, recurring["interval"], recurring["interval_count"])
+    lines = _lines(world, sub, (start, end), (end, next_end), skew)
+    return _invoice(world, sub, lines, "upcoming", start, end, preview=True)

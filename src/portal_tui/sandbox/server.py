@@ -1,0 +1,471 @@
+"""The sandbox's HTTP side: Stripe's auth, routing, idempotency keys, recorded requests and injected faults."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from portal_tui.sandbox import billing, catalog
+from portal_tui.sandbox.errors import ApiError
+from portal_tui.sandbox.params import decode
+from portal_tui.sandbox.store import Obj, World, expansions
+
+DEMO_KEY = "sk_test_" + "PortalTuiDemo" + "0" * 36 + "1"
+TEST_ACCOUNT = "acct_1PortalSandbox01"
+LIVE_ACCOUNT = "acct_1PortalSandbox01"
+_KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{8,}$")
+FaultKind = Literal["500", "429", "drop", "latency"]
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the sandbox received it (the API key is never recorded)."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+    idempotency_key: str | None
+    status: int = 0
+
+
+@dataclass
+class Fault:
+    method: str | None
+    path: str | None
+    kind: FaultKind
+    times: int
+    delay: float
+    when: Literal["before", "after"]
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times <= 0:
+            return False
+        if self.method and self.method.upper() != method:
+            return False
+        if self.path is None:
+            return True
+        if self.path.endswith("*"):
+            return path.startswith(self.path[:-1])
+        return path == self.path
+
+
+@dataclass
+class FaultPlan:
+    """Faults to inject on chosen requests: latency, 429, 500, or a dropped connection, before or after handling."""
+
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        kind: FaultKind = "500",
+        times: int = 1,
+        delay: float = 0.0,
+        when: Literal["before", "after"] = "before",
+    ) -> Fault:
+        fault = Fault(method, path, kind, times, delay, when)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str, when: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.when == when and fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+
+Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj]]
+
+
+def _mask(key: str) -> str:
+    return key[:8] + "*" * 12 + key[-4:] if len(key) > 12 else "*" * len(key)
+
+
+class Sandbox:
+    """A local server that speaks Stripe's API for every call portal-tui makes, on 127.0.0.1."""
+
+    def __init__(self, *, port: int = 0, seed: bool = False, latency: float = 0.0, live: bool = False) -> None:
+        self.port = port
+        self.latency = latency
+        self.live = live
+        self.requests: list[RecordedRequest] = []
+        self.faults = FaultPlan()
+        self.invoice_skew = 0
+        self.worlds = {False: World(livemode=False), True: World(livemode=True)}
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.routes: list[Route] = self._routes()
+        if seed:
+            self.seed_catalog()
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Sandbox:
+        handler = type("Handler", (_Handler,), {"sandbox": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (for `portal-tui sandbox`)."""
+        handler = type("Handler", (_Handler,), {"sandbox": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- data helpers for tests and the demo ------------------------------------------------------------------
+
+    @property
+    def test_world(self) -> World:
+        return self.worlds[False]
+
+    def seed_catalog(self) -> None:
+        from portal_tui.sandbox.seed import seed_catalog
+
+        with self._lock:
+            seed_catalog(self.worlds[False])
+            if self.live:
+                seed_catalog(self.worlds[True])
+
+    def bulk_prices(self, n: int, *, live: bool = False) -> None:
+        from portal_tui.sandbox.seed import bulk_prices
+
+        with self._lock:
+            bulk_prices(self.worlds[live], n)
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
+
+    # ---- routing ---------------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        table: list[tuple[str, str, str | None, Callable[..., Obj]]] = [
+            ("GET", r"/v1/account", None, lambda w, p, m, a: catalog.account(w, a)),
+            ("GET", r"/v1/balance", None, lambda w, p, m, a: catalog.balance(w)),
+            ("POST", r"/v1/products", None, lambda w, p, m, a: catalog.create_product(w, p)),
+            ("GET", r"/v1/products", None, lambda w, p, m, a: catalog.list_products(w, p)),
+            (
+                "GET",
+                r"/v1/products/(?P<id>[^/]+)",
+                "ProductRetrieveParams",
+                lambda w, p, m, a: w.get("product", m["id"]),
+            ),
+            ("POST", r"/v1/products/(?P<id>[^/]+)", None, lambda w, p, m, a: catalog.update_product(w, m["id"], p)),
+            ("POST", r"/v1/prices", None, lambda w, p, m, a: self._render_price(w, catalog.create_price(w, p), p)),
+            ("GET", r"/v1/prices", None, lambda w, p, m, a: catalog.list_prices(w, p)),
+            (
+                "GET",
+                r"/v1/prices/(?P<id>[^/]+)",
+                "PriceRetrieveParams",
+                lambda w, p, m, a: self._render_price(w, w.get("price", m["id"]), p),
+            ),
+            (
+                "POST",
+                r"/v1/prices/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: self._render_price(w, catalog.update_price(w, m["id"], p), p),
+            ),
+            ("POST", r"/v1/billing/meters", None, lambda w, p, m, a: catalog.create_meter(w, p)),
+            ("GET", r"/v1/billing/meters", None, lambda w, p, m, a: catalog.list_meters(w, p)),
+            (
+                "GET",
+                r"/v1/billing/meters/(?P<id>[^/]+)",
+                "billing.MeterRetrieveParams",
+                lambda w, p, m, a: w.get("billing.meter", m["id"]),
+            ),
+            ("POST", r"/v1/billing/meter_events", None, lambda w, p, m, a: catalog.create_meter_event(w, p)),
+            ("POST", r"/v1/test_helpers/test_clocks", None, lambda w, p, m, a: billing.create_clock(w, p)),
+            (
+                "GET",
+                r"/v1/test_helpers/test_clocks/(?P<id>[^/]+)",
+                "test_helpers.TestClockRetrieveParams",
+                lambda w, p, m, a: billing.retrieve_clock(w, m["id"]),
+            ),
+            (
+                "POST",
+                r"/v1/test_helpers/test_clocks/(?P<id>[^/]+)/advance",
+                None,
+                lambda w, p, m, a: billing.advance_clock(w, m["id"], p, self.invoice_skew),
+            ),
+            (
+                "DELETE",
+                r"/v1/test_helpers/test_clocks/(?P<id>[^/]+)",
+                "test_helpers.TestClockDeleteParams",
+                lambda w, p, m, a: billing.delete_clock(w, m["id"]),
+            ),
+            ("POST", r"/v1/customers", None, lambda w, p, m, a: billing.create_customer(w, p)),
+            (
+                "GET",
+                r"/v1/customers/(?P<id>[^/]+)",
+                "CustomerRetrieveParams",
+                lambda w, p, m, a: w.get("customer", m["id"]),
+            ),
+            (
+                "DELETE",
+                r"/v1/customers/(?P<id>[^/]+)",
+                "CustomerDeleteParams",
+                lambda w, p, m, a: billing.delete_customer(w, m["id"]),
+            ),
+            (
+                "GET",
+                r"/v1/payment_methods/(?P<id>[^/]+)",
+                "PaymentMethodRetrieveParams",
+                lambda w, p, m, a: billing.render_payment_method(w.get("payment_method", m["id"])),
+            ),
+            (
+                "POST",
+                r"/v1/subscriptions",
+                None,
+                lambda w, p, m, a: billing.create_subscription(w, p, self.invoice_skew),
+            ),
+            ("GET", r"/v1/subscriptions", None, lambda w, p, m, a: billing.list_subscriptions(w, p)),
+            (
+                "GET",
+                r"/v1/subscriptions/(?P<id>[^/]+)",
+                "SubscriptionRetrieveParams",
+                lambda w, p, m, a: billing.render_subscription(w, w.get("subscription", m["id"]), expansions(p)),
+            ),
+            (
+                "DELETE",
+                r"/v1/subscriptions/(?P<id>[^/]+)",
+                "SubscriptionCancelParams",
+                lambda w, p, m, a: billing.cancel_subscription(w, m["id"]),
+            ),
+            (
+                "POST",
+                r"/v1/invoices/create_preview",
+                None,
+                lambda w, p, m, a: billing.create_preview(w, p, self.invoice_skew),
+            ),
+            ("GET", r"/v1/invoices", None, lambda w, p, m, a: billing.list_invoices(w, p)),
+            (
+                "GET",
+                r"/v1/invoices/(?P<id>[^/]+)",
+                "InvoiceRetrieveParams",
+                lambda w, p, m, a: w.get("invoice", m["id"]),
+            ),
+        ]
+        return [(method, re.compile(pattern + "$"), params, fn) for method, pattern, params, fn in table]
+
+    @staticmethod
+    def _render_price(world: World, price: Obj, params: dict[str, Any]) -> Obj:
+        return catalog.render_price(world, price, expansions(params))
+
+    # ---- request handling ------------------------------------------------------------------------------------------
+
+    def authenticate(self, header: str | None, path: str) -> tuple[World, str]:
+        """The world the key opens, or Stripe's 401/403 refusal. Never echoes the whole key."""
+        if not header:
+            raise ApiError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the Authorization header, "
+                "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+                type="invalid_request_error",
+            )
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                value = base64.b64decode(value).decode().partition(":")[0]
+            except Exception:
+                value = ""
+        key = value.strip()
+        if not _KEY.match(key):
+            raise ApiError(401, f"Invalid API Key provided: {_mask(key)}", type="invalid_request_error")
+        if key.startswith("pk_"):
+            raise ApiError(
+                401,
+                "This API call cannot be made with a publishable API key. Please use a secret API key.",
+                type="invalid_request_error",
+            )
+        live = "_live_" in key[:8]
+        if live and not self.live:
+            raise ApiError(
+                401,
+                f"Invalid API Key provided: {_mask(key)} (this local sandbox plays a test-mode account only)",
+                type="invalid_request_error",
+            )
+        if "_revoked" in key:
+            raise ApiError(401, f"Expired API Key provided: {_mask(key)}", type="invalid_request_error")
+        if key.startswith("rk_") and "restricted" in key and path == "/v1/account":
+            raise ApiError(
+                403,
+                f"The provided key '{_mask(key)}' does not have the required permissions for this endpoint on "
+                f"account '{TEST_ACCOUNT}'. Having the 'rak_accounts_kyc_basic_read' permission would allow this "
+                "request to continue.",
+                type="invalid_request_error",
+                code=None,
+            )
+        if live and path.startswith("/v1/test_helpers"):
+            raise ApiError(400, "Test clocks are only available in test mode.", code="livemode_mismatch")
+        return self.worlds[live], (LIVE_ACCOUNT if live else TEST_ACCOUNT)
+
+    def handle(self, method: str, raw_path: str, body: str, headers: dict[str, str]) -> tuple[int, Obj, dict[str, str]]:
+        split = urlsplit(raw_path)
+        path = split.path.rstrip("/")
+        try:
+            params = decode(split.query if method in ("GET", "DELETE") else body)
+        except ApiError as error:
+            return error.status, error.body(), {}
+        idem = headers.get("idempotency-key")
+        record = RecordedRequest(method, path, params, idem)
+        with self._lock:
+            self.requests.append(record)
+        try:
+            world, account_id = self.authenticate(headers.get("authorization"), path)
+            with self._lock:
+                status, body_out, extra = self._dispatch(world, account_id, method, path, params, idem)
+        except ApiError as error:
+            status, body_out, extra = error.status, error.body(), error.headers
+        record.status = status
+        return status, body_out, extra
+
+    def _dispatch(
+        self, world: World, account_id: str, method: str, path: str, params: dict[str, Any], idem: str | None
+    ) -> tuple[int, Obj, dict[str, str]]:
+        fingerprint = hashlib.sha256(json.dumps([path, params], sort_keys=True).encode()).hexdigest()
+        if method == "POST" and idem:
+            if len(idem) > 255:
+                raise ApiError(400, "Idempotency-Key must be at most 255 characters.", param=None)
+            stored = world.idempotency.get(idem)
+            if stored is not None:
+                stored_path, stored_print, status, body = stored
+                if stored_path != path or stored_print != fingerprint:
+                    raise ApiError(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters they were first "
+                        f"used with. Try using a key other than '{idem}' if you meant to execute a different request.",
+                        type="idempotency_error",
+                    )
+                return status, body, {"Idempotent-Replayed": "true"}
+        for route_method, pattern, params_class, fn in self.routes:
+            if route_method != method:
+                continue
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if params_class is not None:
+                from portal_tui.sandbox.params import check_known
+
+                check_known(params, params_class)
+            body = fn(world, params, match.groupdict(), account_id)
+            if method == "POST" and idem:
+                world.idempotency[idem] = (path, fingerprint, 200, body)
+            return 200, body, {}
+        raise ApiError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+            code=None,
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: Sandbox
+    protocol_version = "HTTP/1.1"
+    server_version = "portal-tui-sandbox"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: requests are recorded on the sandbox, and headers carry the key
+
+    def _serve(self) -> None:
+        sandbox = self.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else ""
+        path = urlsplit(self.path).path.rstrip("/")
+        if sandbox.latency:
+            time.sleep(sandbox.latency)
+        fault = sandbox.faults.take(self.command, path, "before")
+        if fault is not None and self._apply(fault):
+            return
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        status, payload, extra = sandbox.handle(self.command, self.path, body, headers)
+        fault = sandbox.faults.take(self.command, path, "after")
+        if fault is not None and self._apply(fault):
+            return
+        self._send(status, payload, extra)
+
+    def _apply(self, fault: Fault) -> bool:
+        """Carry out a fault; True when it replaced the response."""
+        if fault.kind == "latency":
+            time.sleep(fault.delay)
+            return False
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.kind == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if fault.kind == "429":
+            error = ApiError(
+                429,
+                "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+                type="invalid_request_error",
+                code="rate_limit",
+            )
+            self._send(429, error.body(), {"Stripe-Should-Retry": "true", "Retry-After": "0"})
+            return True
+        error = ApiError(500, "An unknown error occurred in the local sandbox (injected fault).", type="api_error")
+        self._send(500, error.body(), {})
+        return True
+
+    def _send(self, status: int, payload: Obj, extra: dict[str, str]) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", f"req_sandbox{len(self.sandbox.requests):08d}")
+        self.send_header("Stripe-Version", self.headers.get("Stripe-Version") or "2026-10-28.endive")
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_DELETE = _serve

@@ -1,0 +1,125 @@
+"""The sandbox's objects: one world per mode (test, live), Stripe-like ids, lists with cursors, expansion."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from portal_tui.sandbox.errors import ApiError, invalid, no_such
+from portal_tui.sandbox.params import integer, text
+
+Obj = dict[str, Any]
+KIND_PREFIX = {
+    "product": "prod",
+    "price": "price",
+    "billing.meter": "mtr",
+    "customer": "cus",
+    "payment_method": "pm",
+    "subscription": "sub",
+    "subscription_item": "si",
+    "test_helpers.test_clock": "clock",
+    "invoice": "in",
+    "line_item": "il",
+}
+KIND_NAME = {
+    "product": "product",
+    "price": "price",
+    "billing.meter": "meter",
+    "customer": "customer",
+    "payment_method": "PaymentMethod",
+    "subscription": "subscription",
+    "test_helpers.test_clock": "test_clock",
+    "invoice": "invoice",
+}
+
+
+@dataclass
+class World:
+    """Everything one account holds in one mode; livemode is stamped on every object."""
+
+    livemode: bool
+    objects: dict[str, dict[str, Obj]] = field(default_factory=lambda: {kind: {} for kind in KIND_PREFIX})
+    meter_events: list[Obj] = field(default_factory=list)
+    event_identifiers: set[str] = field(default_factory=set)
+    idempotency: dict[str, tuple[str, str, int, Obj]] = field(default_factory=dict)
+    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    clock: Callable[[], float] = time.time
+
+    def new_id(self, kind: str) -> str:
+        number = next(self.counter)
+        mode = "Live" if self.livemode else "Sbx"
+        return f"{KIND_PREFIX[kind]}_1Portal{mode}{number:07d}"
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def add(self, kind: str, fields: Obj, *, object_id: str | None = None) -> Obj:
+        obj: Obj = {"id": object_id or self.new_id(kind), "object": kind}
+        if kind not in ("line_item",):
+            obj["created"] = fields.pop("created", self.now())
+            obj["livemode"] = self.livemode
+        obj.update(fields)
+        if kind != "line_item":
+            self.objects[kind][obj["id"]] = obj
+        return obj
+
+    def get(self, kind: str, object_id: str, *, param: str | None = None) -> Obj:
+        found = self.objects[kind].get(object_id)
+        if found is None:
+            raise no_such(KIND_NAME.get(kind, kind), object_id, param, 400 if param else 404)
+        return found
+
+    def remove(self, kind: str, object_id: str) -> None:
+        self.objects[kind].pop(object_id, None)
+
+
+def page(
+    world: World,
+    items: list[Obj],
+    params: dict[str, Any],
+    url: str,
+    render: Callable[[Obj], Obj],
+) -> Obj:
+    """One page of a Stripe list: newest first, `limit` 1..100, `starting_after` / `ending_before` cursors."""
+    limit = integer(params, "limit")
+    if limit is None:
+        limit = 10
+    if not 1 <= limit <= 100:
+        raise invalid(
+            "This value must be greater than or equal to 1 and less than or equal to 100."
+            if limit > 100 or limit < 1
+            else "Invalid limit",
+            "limit",
+            "parameter_invalid_integer",
+        )
+    ordered = sorted(items, key=lambda obj: (obj.get("created", 0), obj["id"]), reverse=True)
+    after, before = text(params, "starting_after"), text(params, "ending_before")
+    if after:
+        index = next((i for i, obj in enumerate(ordered) if obj["id"] == after), None)
+        if index is None:
+            raise ApiError(400, f"No such object: '{after}'", code="resource_missing", param="starting_after")
+        ordered = ordered[index + 1 :]
+    elif before:
+        index = next((i for i, obj in enumerate(ordered) if obj["id"] == before), None)
+        if index is None:
+            raise ApiError(400, f"No such object: '{before}'", code="resource_missing", param="ending_before")
+        ordered = ordered[max(0, index - limit) : index]
+    chunk = ordered[:limit]
+    return {
+        "object": "list",
+        "data": [render(obj) for obj in chunk],
+        "has_more": len(ordered) > limit,
+        "url": url,
+    }
+
+
+def expansions(params: dict[str, Any]) -> set[str]:
+    raw = params.get("expand") or []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise invalid("Invalid array", "expand", "parameter_invalid_array")
+    return set(raw)
