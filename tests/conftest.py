@@ -11,8 +11,9 @@ import pytest
 from tests.support.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
-    from portal_tui.sandbox import Sandbox
     from portal_tui.ui.app import PortalApp
+
+    from portal_tui.sandbox import Sandbox
 
 # Obviously fake keys, shaped like Stripe's (the sandbox accepts any plausible test key).
 TEST_KEY = "sk_test_" + "PortalTuiSandbox0000000000000000000000000000000001"
@@ -59,9 +60,7 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_app(
-    config_dir: Path, memory_keyring: MemoryKeyring
-) -> Callable[..., PortalApp]:
+def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., PortalApp]:
     """Build the real app against a sandbox, with real config files in a temp dir.
 
     `make_app(sandbox)` is connected with a test key; `make_app(sandbox, key=None)` starts disconnected;
@@ -69,10 +68,11 @@ def make_app(
     """
 
     def factory(server: Sandbox, *, key: str | None = TEST_KEY, **app_kwargs: Any) -> PortalApp:
+        from portal_tui.ui.app import PortalApp
+
         from portal_tui.services.config_store import ConfigStore
         from portal_tui.services.gateway import StripeGateway
         from portal_tui.services.keystore import KeyStore, parse_key
-        from portal_tui.ui.app import PortalApp
         from portal_tui.ui.context import AppContext
 
         keystore = KeyStore(config_dir, env={}, backend=memory_keyring)

@@ -18,9 +18,7 @@ from portal_tui.domain.plans import (
 def sample() -> PlanConfig:
     config = PlanConfig()
     config.plans = [
-        Plan(
-            "starter", "Starter", "price_1Test", None, {"vcpu": 1, "memory_gb": 0.5, "instances": UNLIMITED}
-        ),
+        Plan("starter", "Starter", "price_1Test", None, {"vcpu": 1, "memory_gb": 0.5, "instances": UNLIMITED}),
         Plan("pro", "Pro", "price_2Test", "price_2Live", {"vcpu": 4}),
     ]
     config.resources.append(Resource("gpu_hours", "GPU", "hours"))
@@ -42,9 +40,7 @@ def test_parse_quota(text: str, quota: object) -> None:
     assert parse_quota(format_quota(parse_quota(text))) == quota
 
 
-@pytest.mark.parametrize(
-    ("text", "message"), [("", "Enter a number"), ("-1", "negative"), ("lots", "not a number")]
-)
+@pytest.mark.parametrize(("text", "message"), [("", "Enter a number"), ("-1", "negative"), ("lots", "not a number")])
 def test_parse_quota_refuses(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_quota(text)

@@ -193,9 +193,7 @@ def draft(**fields: Any) -> PriceDraft:
             "cannot be combined with tiers",
         ),
         (
-            draft(
-                model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1", package_size=0
-            ),
+            draft(model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1", package_size=0),
             "package_size",
             "at least 1",
         ),
@@ -229,10 +227,7 @@ def test_valid_drafts_have_no_errors() -> None:
     assert draft(unit_amount=Decimal(2000)).validate() == []
     assert draft(unit_amount=Decimal(2000), recurring=False).validate() == []
     assert (
-        draft(
-            model=PricingModel.GRADUATED, tiers=[Tier(10, Decimal(5), 100), Tier(None, None, 500)]
-        ).validate()
-        == []
+        draft(model=PricingModel.GRADUATED, tiers=[Tier(10, Decimal(5), 100), Tier(None, None, 500)]).validate() == []
     )
     assert (
         draft(
@@ -246,9 +241,7 @@ def test_valid_drafts_have_no_errors() -> None:
 
 
 def test_to_stripe_params_for_every_model() -> None:
-    flat = draft(
-        unit_amount=Decimal(2000), nickname="Pro", lookup_key="pro_monthly", tax_behavior="exclusive"
-    )
+    flat = draft(unit_amount=Decimal(2000), nickname="Pro", lookup_key="pro_monthly", tax_behavior="exclusive")
     assert flat.to_stripe_params("prod_1") == {
         "currency": "usd",
         "product": "prod_1",
@@ -319,9 +312,7 @@ def test_from_stripe_reads_the_model() -> None:
 def test_sample_quantities_cover_tier_edges() -> None:
     assert sample_quantities(STRIPE_VOLUME) == [1, 5, 6, 10, 11, 22]
     assert sample_quantities(price(unit_amount=100)) == [1, 5, 10]
-    assert 60 in sample_quantities(
-        metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"})
-    )
+    assert 60 in sample_quantities(metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"}))
 
 
 # ---- properties --------------------------------------------------------------------------------------------
@@ -338,9 +329,7 @@ def falling_tiers(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @given(falling_tiers(), st.integers(min_value=0, max_value=5000))
-def test_graduated_never_exceeds_first_tier_price_for_all_units(
-    tiers: list[dict[str, Any]], qty: int
-) -> None:
+def test_graduated_never_exceeds_first_tier_price_for_all_units(tiers: list[dict[str, Any]], qty: int) -> None:
     graduated = price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
     assert amount_for(graduated, qty) <= tiers[0]["unit_amount"] * qty
 

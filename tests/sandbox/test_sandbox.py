@@ -1,0 +1,385 @@
+"""The sandbox behaves like Stripe for the real `stripe` client over HTTP: shapes, lists, refusals, faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+
+from portal_tui.pricing import amount_for
+from portal_tui.sandbox import Sandbox
+from tests.conftest import LIVE_KEY, TEST_KEY
+
+
+def client(sandbox: Sandbox, key: str = TEST_KEY, retries: int = 0) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": sandbox.url}, max_network_retries=retries)
+
+
+@pytest.fixture
+def sc(sandbox: Sandbox) -> stripe.StripeClient:
+    return client(sandbox)
+
+
+def product(sc: stripe.StripeClient, name: str = "Pro VPS") -> str:
+    return sc.v1.products.create(params={"name": name}).id
+
+
+def refused(call: Any) -> stripe.StripeError:
+    with pytest.raises(stripe.StripeError) as caught:
+        call()
+    return caught.value
+
+
+# ---- shapes, lists, expand -----------------------------------------------------------------------------------
+
+
+def test_price_shape_and_tiers_only_when_expanded(sc: stripe.StripeClient) -> None:
+    prod = product(sc)
+    created = sc.v1.prices.create(
+        params={
+            "product": prod,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "tiers": [{"up_to": 10, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400, "flat_amount": 100}],
+        }
+    ).to_dict()
+    assert created["id"].startswith("price_") and created["livemode"] is False
+    assert "tiers" not in created
+    assert created["recurring"]["usage_type"] == "licensed" and created["type"] == "recurring"
+    again = sc.v1.prices.retrieve(created["id"], params={"expand": ["tiers"]}).to_dict()
+    assert again["tiers"][1]["up_to"] is None and again["tiers"][0]["up_to"] == 10
+    listed = sc.v1.prices.list(params={"expand": ["data.tiers", "data.product"]}).data[0].to_dict()
+    assert listed["tiers"] == again["tiers"] and listed["product"]["name"] == "Pro VPS"
+
+
+def test_pagination_and_filters(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    prod = product(sc)
+    other = product(sc, "Other")
+    ids = [sc.v1.prices.create(params={"product": prod, "currency": "usd", "unit_amount": n}).id for n in range(25)]
+    sc.v1.prices.create(params={"product": other, "currency": "usd", "unit_amount": 1, "lookup_key": "k1"})
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 10, "product": prod}
+        if after:
+            params["starting_after"] = after
+        page = sc.v1.prices.list(params=params)  # type: ignore[arg-type]
+        seen.extend(p.id for p in page.data)
+        if not page.has_more:
+            break
+        after = page.data[-1].id
+    assert sorted(seen) == sorted(ids) and len(seen) == 25
+    assert [p.lookup_key for p in sc.v1.prices.list(params={"lookup_keys": ["k1"]}).data] == ["k1"]
+    sc.v1.prices.update(ids[0], params={"active": False})
+    assert len(sc.v1.prices.list(params={"active": True, "product": prod, "limit": 100}).data) == 24
+    error = refused(lambda: sc.v1.prices.list(params={"limit": 101}))
+    assert error.http_status == 400 and getattr(error, "param", None) == "limit"
+
+
+# ---- refusals --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "words"),
+    [
+        ({"unit_amout": 5}, "unit_amout", "Received unknown parameter: unit_amout"),
+        ({"unit_amount": 5, "recurring": {"interval": "month", "intervall": 1}}, "recurring[intervall]", "unknown"),
+        ({"unit_amount": 5, "unit_amount_decimal": "5"}, "unit_amount", "only specify one"),
+        ({"currency": "xyz", "unit_amount": 5}, "currency", "Invalid currency"),
+        (
+            {"unit_amount": 5, "recurring": {"interval": "month", "interval_count": 37}},
+            "recurring[interval_count]",
+            "3 years",
+        ),
+        ({"unit_amount": 5, "recurring": {"interval": "month", "usage_type": "metered"}}, "recurring[meter]", "meter"),
+        (
+            {"unit_amount": 5, "recurring": {"interval": "month", "usage_type": "metered", "meter": "mtr_nope"}},
+            "recurring[meter]",
+            "No such meter",
+        ),
+        (
+            {"billing_scheme": "tiered", "recurring": {"interval": "month"}, "tiers_mode": "volume"},
+            "tiers",
+            "Tiers must",
+        ),
+        (
+            {
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers": [{"up_to": "inf", "unit_amount": 1}],
+            },
+            "tiers_mode",
+            "tiers_mode",
+        ),
+        (
+            {
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers_mode": "volume",
+                "tiers": [
+                    {"up_to": 10, "unit_amount": 1},
+                    {"up_to": 5, "unit_amount": 1},
+                    {"up_to": "inf", "unit_amount": 1},
+                ],
+            },
+            "tiers[1][up_to]",
+            "ascending",
+        ),
+        (
+            {
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers_mode": "volume",
+                "tiers": [{"up_to": 10, "unit_amount": 1}],
+            },
+            "tiers[0][up_to]",
+            "last tier",
+        ),
+        (
+            {
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers_mode": "volume",
+                "tiers": [{"up_to": "inf"}],
+            },
+            "tiers[0]",
+            "Each tier",
+        ),
+        (
+            {
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers_mode": "volume",
+                "tiers": [{"up_to": "inf", "unit_amount": 1}],
+                "transform_quantity": {"divide_by": 5, "round": "up"},
+            },
+            "transform_quantity",
+            "cannot be used",
+        ),
+        (
+            {"unit_amount": 5, "transform_quantity": {"divide_by": 0, "round": "up"}},
+            "transform_quantity[divide_by]",
+            "at least 1",
+        ),
+        ({"unit_amount": 5, "lookup_key": "k" * 201}, "lookup_key", "200"),
+        ({"recurring": {"interval": "month"}}, "unit_amount", "unit_amount"),
+    ],
+)
+def test_price_rules_are_refused_like_stripe(
+    sc: stripe.StripeClient, params: dict[str, Any], param: str, words: str
+) -> None:
+    body = {"product": product(sc), "currency": "usd", **params}
+    error = refused(lambda: sc.v1.prices.create(params=body))  # type: ignore[arg-type]
+    assert error.http_status == 400
+    assert isinstance(error, stripe.InvalidRequestError)
+    assert error.param == param
+    assert words in str(error.user_message)
+    assert error.json_body and error.json_body["error"]["type"] == "invalid_request_error"
+
+
+def test_missing_product_and_lookup_key_transfer(sc: stripe.StripeClient) -> None:
+    error = refused(lambda: sc.v1.prices.create(params={"product": "prod_nope", "currency": "usd", "unit_amount": 1}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.code == "resource_missing"
+    prod = product(sc)
+    first = sc.v1.prices.create(params={"product": prod, "currency": "usd", "unit_amount": 1, "lookup_key": "pro"})
+    error = refused(
+        lambda: sc.v1.prices.create(params={"product": prod, "currency": "usd", "unit_amount": 2, "lookup_key": "pro"})
+    )
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "lookup_key"
+    second = sc.v1.prices.create(
+        params={"product": prod, "currency": "usd", "unit_amount": 2, "lookup_key": "pro", "transfer_lookup_key": True}
+    )
+    assert second.lookup_key == "pro"
+    assert sc.v1.prices.retrieve(first.id).lookup_key is None
+
+
+def test_auth_refusals(sandbox: Sandbox) -> None:
+    assert isinstance(refused(lambda: client(sandbox, "sk_test_short").v1.products.list()), stripe.AuthenticationError)
+    revoked = "sk_test_revoked" + "0" * 30
+    error = refused(lambda: client(sandbox, revoked).v1.products.list())
+    assert isinstance(error, stripe.AuthenticationError) and revoked not in str(error.user_message)
+    assert isinstance(refused(lambda: client(sandbox, LIVE_KEY).v1.products.list()), stripe.AuthenticationError)
+    restricted = client(sandbox, "rk_test_restricted" + "0" * 30)
+    assert isinstance(refused(lambda: restricted.v1.accounts.retrieve_current()), stripe.PermissionError)
+    assert restricted.v1.balance.retrieve().livemode is False
+
+
+def test_live_sandbox_keeps_modes_apart(live_sandbox: Sandbox) -> None:
+    live, test = client(live_sandbox, LIVE_KEY), client(live_sandbox, TEST_KEY)
+    live_price = live.v1.prices.list().data[0]
+    assert live_price.livemode is True
+    error = refused(lambda: test.v1.prices.retrieve(live_price.id))
+    assert isinstance(error, stripe.InvalidRequestError) and error.http_status == 404
+    assert isinstance(
+        refused(lambda: live.v1.test_helpers.test_clocks.create(params={"frozen_time": 1})), stripe.InvalidRequestError
+    )
+
+
+# ---- idempotency and faults ------------------------------------------------------------------------------------
+
+
+def test_idempotency_key_replays_the_first_answer(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    options: Any = {"idempotency_key": "same-action"}
+    first = sc.v1.products.create(params={"name": "A"}, options=options)
+    again = sc.v1.products.create(params={"name": "A"}, options=options)
+    assert first.id == again.id
+    assert len(sc.v1.products.list().data) == 1
+    error = refused(lambda: sc.v1.products.create(params={"name": "B"}, options=options))
+    assert isinstance(error, stripe.IdempotencyError)
+
+
+@pytest.mark.parametrize("kind", ["500", "429", "drop"])
+def test_fault_after_create_is_healed_by_idempotent_retry(sandbox: Sandbox, kind: str) -> None:
+    sc = client(sandbox, retries=2)
+    sandbox.faults.add(method="POST", path="/v1/products", kind=kind, when="after")  # type: ignore[arg-type]
+    created = sc.v1.products.create(params={"name": "Once"})
+    assert created.name == "Once"
+    assert sandbox.count("POST", "/v1/products") == 2  # the first answer was lost, the retry replayed it
+    assert [p.id for p in sc.v1.products.list().data] == [created.id]
+
+
+def test_faults_without_retries_surface(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    sandbox.faults.add(path="/v1/products", kind="500")
+    assert refused(lambda: sc.v1.products.list()).http_status == 500
+    sandbox.faults.add(path="/v1/products", kind="429")
+    assert isinstance(refused(lambda: sc.v1.products.list()), stripe.RateLimitError)
+    sandbox.faults.add(path="/v1/products", kind="drop")
+    assert isinstance(refused(lambda: sc.v1.products.list()), stripe.APIConnectionError)
+    sandbox.faults.add(path="/v1/products", kind="latency", delay=0.3)
+    started = time.monotonic()
+    sc.v1.products.list()
+    assert time.monotonic() - started >= 0.3
+
+
+# ---- billing ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def metered_setup(sc: stripe.StripeClient) -> Iterator[dict[str, Any]]:
+    meter = sc.v1.billing.meters.create(
+        params={"display_name": "API", "event_name": "api", "default_aggregation": {"formula": "sum"}}
+    )
+    price = sc.v1.prices.create(
+        params={
+            "product": product(sc),
+            "currency": "usd",
+            "unit_amount_decimal": "0.04",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
+    yield {"meter": meter, "price": price}
+
+
+def test_metered_subscription_preview_uses_the_calculator(
+    sandbox: Sandbox, sc: stripe.StripeClient, metered_setup: dict[str, Any]
+) -> None:
+    clock = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
+    customer = sc.v1.customers.create(
+        params={
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+            "test_clock": clock.id,
+        }
+    )
+    assert customer.invoice_settings.default_payment_method.startswith("pm_")  # type: ignore[union-attr]
+    sub = sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": metered_setup["price"].id}]})
+    assert sub.status == "active"
+    for n in range(3):
+        sc.v1.billing.meter_events.create(
+            params={
+                "event_name": "api",
+                "payload": {"stripe_customer_id": customer.id, "value": "4000"},
+                "timestamp": 1_767_225_600 + n,
+                "identifier": f"e{n}",
+            }
+        )
+    preview = sc.v1.invoices.create_preview(params={"customer": customer.id, "subscription": sub.id}).to_dict()
+    line = preview["lines"]["data"][0]
+    assert line["quantity"] == 12000 and line["amount"] == 480
+    assert line["pricing"]["price_details"]["price"] == metered_setup["price"].id
+    price = sc.v1.prices.retrieve(metered_setup["price"].id, params={"expand": ["tiers"]}).to_dict()
+    assert preview["total"] == amount_for(price, 12000)
+    sandbox.invoice_skew = 7
+    skewed = sc.v1.invoices.create_preview(params={"customer": customer.id, "subscription": sub.id})
+    assert skewed.total == 487
+    sandbox.invoice_skew = 0
+    # advancing past the period end bills the usage and rolls the period
+    advanced = sc.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": 1_767_225_600 + 32 * 86400})
+    assert advanced.status == "advancing"
+    assert sc.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready"
+    invoices = sc.v1.invoices.list(params={"customer": customer.id}).data
+    cycle = [i for i in invoices if i.billing_reason == "subscription_cycle"]
+    assert len(cycle) == 1 and cycle[0].total == 480 and cycle[0].status == "paid"
+    sc.v1.test_helpers.test_clocks.delete(clock.id)
+    assert isinstance(refused(lambda: sc.v1.customers.retrieve(customer.id)), stripe.InvalidRequestError)
+    assert isinstance(refused(lambda: sc.v1.subscriptions.retrieve(sub.id)), stripe.InvalidRequestError)
+
+
+@pytest.mark.parametrize(
+    ("card", "status", "invoice_status"),
+    [
+        ("pm_card_visa", "active", "paid"),
+        ("pm_card_chargeDeclined", "incomplete", "open"),
+        ("pm_card_authenticationRequired", "incomplete", "open"),
+    ],
+)
+def test_test_cards_decide_the_first_payment(
+    sc: stripe.StripeClient, card: str, status: str, invoice_status: str
+) -> None:
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 2000, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(
+        params={"payment_method": card, "invoice_settings": {"default_payment_method": card}}
+    )
+    sub = sc.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": price.id, "quantity": 3}], "expand": ["latest_invoice"]}
+    ).to_dict()
+    assert sub["status"] == status
+    assert sub["latest_invoice"]["status"] == invoice_status and sub["latest_invoice"]["total"] == 6000
+
+
+def test_subscription_refusals(sc: stripe.StripeClient, metered_setup: dict[str, Any]) -> None:
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    error = refused(
+        lambda: sc.v1.subscriptions.create(
+            params={"customer": customer.id, "items": [{"price": metered_setup["price"].id, "quantity": 2}]}
+        )
+    )
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "items[0][quantity]"
+    error = refused(lambda: sc.v1.customers.create(params={"payment_method": "pm_card_nope"}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "payment_method"
+
+
+def test_seed_has_every_model(seeded_sandbox: Sandbox) -> None:
+    sc = client(seeded_sandbox)
+    prices = [p.to_dict() for p in sc.v1.prices.list(params={"limit": 100, "expand": ["data.tiers"]}).data]
+    schemes = {
+        (
+            p["billing_scheme"],
+            p.get("tiers_mode"),
+            (p["recurring"] or {}).get("usage_type"),
+            bool(p["transform_quantity"]),
+        )
+        for p in prices
+    }
+    assert ("per_unit", None, "licensed", False) in schemes
+    assert ("tiered", "volume", "licensed", False) in schemes
+    assert ("tiered", "graduated", "licensed", False) in schemes
+    assert ("per_unit", None, "metered", False) in schemes
+    assert ("per_unit", None, "metered", True) in schemes
+    assert ("tiered", "graduated", "metered", False) in schemes
+    assert any(p["type"] == "one_time" for p in prices)
+    assert {p["currency"] for p in prices} >= {"usd", "eur", "jpy"}
+    assert len(sc.v1.billing.meters.list().data) == 3
+    archived = sc.v1.prices.list(params={"active": False}).data
+    assert len(archived) == 1
+    # stable ids: a second seeded sandbox has the same catalog
+    with Sandbox(seed=True) as other:
+        again = [p.id for p in client(other).v1.prices.list(params={"limit": 100}).data]
+    assert again == [p["id"] for p in prices]
