@@ -1,0 +1,161 @@
+"""The Stripe gateway against the sandbox over HTTP: verification, catalog streaming, errors, idempotency."""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from decimal import Decimal
+
+import pytest
+
+from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier
+from portal_tui.sandbox import Sandbox
+from portal_tui.services.errors import (
+    InvalidKeyError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    StripeUnreachableError,
+)
+from portal_tui.services.gateway import StripeGateway, new_idempotency_key
+from portal_tui.services.keystore import parse_key
+from tests.conftest import LIVE_KEY, TEST_KEY
+
+
+def gateway(sandbox: Sandbox, key: str = TEST_KEY, **kwargs: object) -> StripeGateway:
+    return StripeGateway(parse_key(key), api_base=sandbox.url, retry_delay=0.01, **kwargs)  # type: ignore[arg-type]
+
+
+def test_verify_reports_the_account(sandbox: Sandbox) -> None:
+    account = gateway(sandbox).verify()
+    assert account.id.startswith("acct_") and account.display_name == "Sandbox Hosting Ltd"
+    assert account.country == "GB" and account.livemode is False and not account.restricted
+
+
+def test_restricted_key_falls_back_to_balance(sandbox: Sandbox) -> None:
+    account = gateway(sandbox, "rk_test_restricted" + "0" * 30).verify()
+    assert account.restricted and account.livemode is False
+    assert [r.path for r in sandbox.requests] == ["/v1/account", "/v1/balance"]
+
+
+@pytest.mark.parametrize("key", ["sk_test_revoked" + "1" * 30, LIVE_KEY])
+def test_refused_keys(sandbox: Sandbox, key: str) -> None:
+    with pytest.raises(InvalidKeyError) as caught:
+        gateway(sandbox, key).verify()
+    text = "".join(traceback.format_exception(caught.value)) + repr(caught.value) + str(caught.value.hint)
+    assert key not in text
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_catalog_of_ten_thousand_prices_costs_one_hundred_requests(sandbox: Sandbox) -> None:
+    sandbox.bulk_prices(10_000)
+    g = gateway(sandbox)
+    sizes = [len(page) for page in g.iter_catalog_pages()]
+    assert sizes == [100] * 100
+    assert g.request_count == 100
+    assert len([r for r in sandbox.requests if r.path.startswith("/v1/prices")]) == 100
+    assert all(r.params["expand"] == ["data.product", "data.tiers"] for r in sandbox.requests)
+
+
+def test_catalog_pages_arrive_one_at_a_time(seeded_sandbox: Sandbox) -> None:
+    g = gateway(seeded_sandbox)
+    pages = g.iter_catalog_pages(include_archived=True)
+    first = next(pages)
+    assert g.request_count == 1 and len(first) == 12
+    assert isinstance(first[0]["product"], dict)
+    tiered = [p for p in first if p["billing_scheme"] == "tiered"]
+    assert tiered and all(p["tiers"] for p in tiered)
+    active_only = [p for page in g.iter_catalog_pages() for p in page]
+    assert len(active_only) == 11
+
+
+def test_create_with_idempotency_survives_a_lost_response(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    key = new_idempotency_key("create")
+    product = g.create_product("Pro VPS", "4 vCPU", idempotency_key=f"{key}-product")
+    sandbox.faults.add(method="POST", path="/v1/prices", kind="drop", when="after")
+    draft = PriceDraft(unit_amount=Decimal(2000))
+    price = g.create_price(draft.to_stripe_params(product["id"]), idempotency_key=f"{key}-price")
+    assert price["unit_amount"] == 2000 and price["product"]["id"] == product["id"]
+    assert sandbox.count("POST", "/v1/prices") == 2
+    assert len(sandbox.test_world.objects["price"]) == 1
+    # the same action retried again replays instead of creating another
+    again = g.create_price(draft.to_stripe_params(product["id"]), idempotency_key=f"{key}-price")
+    assert again["id"] == price["id"] and len(sandbox.test_world.objects["price"]) == 1
+
+
+def test_server_errors_and_rate_limits_are_retried_then_reported(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    sandbox.faults.add(path="/v1/products", kind="500", times=1)
+    assert g.list_products() == []
+    sandbox.faults.add(path="/v1/products", kind="429", times=5)
+    with pytest.raises(RateLimitedError):
+        g.list_products()
+    sandbox.faults.clear()
+    sandbox.faults.add(path="/v1/products", kind="500", times=5)
+    with pytest.raises(StripeUnreachableError, match="internal error"):
+        g.list_products()
+
+
+def test_unreachable_stripe_never_shows_the_key() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    g = StripeGateway(parse_key(TEST_KEY), api_base=f"http://127.0.0.1:{port}", max_retries=1, retry_delay=0.01)
+    with pytest.raises(StripeUnreachableError) as caught:
+        g.verify()
+    text = "".join(traceback.format_exception(caught.value)) + repr(caught.value)
+    assert TEST_KEY not in text and f"127.0.0.1:{port}" in caught.value.message
+    assert g.request_count == 2
+
+
+def test_invalid_requests_name_the_parameter(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    product = g.create_product("P", None, idempotency_key="p1")
+    bad = {
+        "currency": "usd",
+        "product": product["id"],
+        "billing_scheme": "tiered",
+        "tiers_mode": "volume",
+        "recurring": {"interval": "month"},
+        "tiers": [{"up_to": 5, "unit_amount": 1}],
+    }
+    with pytest.raises(InvalidRequestError) as caught:
+        g.create_price(bad, idempotency_key="p2")
+    assert caught.value.param == "tiers[0][up_to]"
+    with pytest.raises(NotFoundError):
+        g.retrieve_price("price_missing")
+
+
+def test_every_model_round_trips_through_stripe(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    product = g.create_product("All models", None, idempotency_key="p")
+    meter = g.create_meter("API", "api", "sum", idempotency_key="m")
+    drafts = [
+        PriceDraft(unit_amount=Decimal(2000), lookup_key="flat"),
+        PriceDraft(model=PricingModel.VOLUME, tiers=[Tier(10, Decimal(500)), Tier(None, Decimal(400))]),
+        PriceDraft(model=PricingModel.GRADUATED, tiers=[Tier(10, Decimal(0), 1000), Tier(None, Decimal(400))]),
+        PriceDraft(model=PricingModel.USAGE_PER_UNIT, unit_amount=Decimal("0.04"), meter_id=meter["id"]),
+        PriceDraft(model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(10), package_size=60, meter_id=meter["id"]),
+        PriceDraft(
+            model=PricingModel.USAGE_PER_TIER,
+            tiers_mode="graduated",
+            meter_id=meter["id"],
+            tiers=[Tier(1000, Decimal(0)), Tier(None, Decimal("1.5"))],
+        ),
+        PriceDraft(unit_amount=Decimal(4900), recurring=False),
+    ]
+    for index, draft in enumerate(drafts):
+        assert draft.validate() == []
+        created = g.create_price(draft.to_stripe_params(product["id"]), idempotency_key=f"price-{index}")
+        back = PriceDraft.from_stripe(g.retrieve_price(created["id"]))
+        assert back.model is draft.model and back.summary() == draft.summary()
+
+
+def test_permission_errors_name_the_permission(sandbox: Sandbox) -> None:
+    with pytest.raises(PermissionDeniedError) as caught:
+        gateway(sandbox, "rk_test_restricted" + "0" * 30)._call(
+            lambda: gateway(sandbox, "rk_test_restricted" + "0" * 30).client.v1.accounts.retrieve_current()
+        )
+    assert caught.value.permission == "rak_accounts_kyc_basic_read"

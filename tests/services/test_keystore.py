@@ -1,0 +1,133 @@
+"""The key store: parsing pastes, where keys come from, and where they are (never) written."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from keyring.backends.fail import Keyring as FailKeyring
+
+from portal_tui.services.errors import KeyFormatError, KeyStorageError
+from portal_tui.services.keystore import KeySource, KeyStore, check_partial, parse_key
+from portal_tui.services.redact import mask_key, redact
+from tests.conftest import LIVE_KEY, TEST_KEY
+from tests.support.memory_keyring import MemoryKeyring
+
+RESTRICTED = "rk_live_" + "A1b2" * 10
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "restricted"),
+    [
+        (TEST_KEY, "test", False),
+        (f"  {LIVE_KEY}\n", "live", False),
+        (RESTRICTED, "live", True),
+        (TEST_KEY[:30] + "\n" + TEST_KEY[30:], "test", False),
+    ],
+)
+def test_parse_accepts_secret_and_restricted_keys(text: str, mode: str, restricted: bool) -> None:
+    key = parse_key(text)
+    assert key.mode == mode and key.restricted is restricted
+    assert key.reveal() == "".join(text.split())
+    assert key.reveal() not in repr(key) and key.reveal() not in str(key)
+    assert key.masked.endswith(key.reveal()[-4:]) and "…" in key.masked
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "Paste your secret key"),
+        ("pk_test_" + "a" * 30, "publishable key"),
+        ("whsec_" + "a" * 30, "webhook signing secret"),
+        ("sk_test_abc", "too short"),
+        ("sk_test_" + "a" * 20 + "-x", "characters"),
+        ("sk_foo_" + "a" * 30, "should start with"),
+        ("hello there", "does not look like a Stripe key"),
+    ],
+)
+def test_parse_refuses_with_specific_messages(text: str, words: str) -> None:
+    with pytest.raises(KeyFormatError) as caught:
+        parse_key(text)
+    assert words in caught.value.message
+    assert caught.value.field == "key"
+
+
+def test_check_partial_is_quiet_while_typing_the_prefix() -> None:
+    assert check_partial("sk_te") is None
+    assert check_partial("") is None
+    assert check_partial(TEST_KEY) is None
+    assert "publishable" in (check_partial("pk_live_x") or "")
+
+
+def test_redact_masks_every_key_in_text() -> None:
+    text = f"failed with {TEST_KEY} and {RESTRICTED}, also pk_test_{'z' * 20}"
+    cleaned = redact(text)
+    assert TEST_KEY not in cleaned and RESTRICTED not in cleaned and "z" * 20 not in cleaned
+    assert mask_key(TEST_KEY) in cleaned
+
+
+def store(tmp_path: Path, backend: object | None = None, env: dict[str, str] | None = None) -> KeyStore:
+    return KeyStore(tmp_path, env=env or {}, backend=backend if backend is not None else MemoryKeyring())  # type: ignore[arg-type]
+
+
+def test_save_in_keyring_one_entry_per_mode(tmp_path: Path) -> None:
+    keyring = MemoryKeyring()
+    keys = store(tmp_path, keyring)
+    saved = keys.save(parse_key(TEST_KEY))
+    assert saved.source is KeySource.KEYRING
+    keys.save(parse_key(LIVE_KEY))
+    assert keyring.entries == {("portal-tui", "secret-key-test"): TEST_KEY, ("portal-tui", "secret-key-live"): LIVE_KEY}
+    current = keys.current()
+    assert current is not None and current.key.mode == "live"  # the last saved mode is active
+    keys.active_mode = "test"
+    assert keys.current().key.mode == "test"  # type: ignore[union-attr]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert TEST_KEY not in path.read_text() and LIVE_KEY not in path.read_text()
+    keys.remove("live")
+    assert ("portal-tui", "secret-key-live") not in keyring.entries
+    assert keys.get("live") is None
+
+
+def test_environment_variable_comes_first_and_is_never_stored(tmp_path: Path) -> None:
+    keyring = MemoryKeyring()
+    keys = store(tmp_path, keyring, env={"STRIPE_API_KEY": LIVE_KEY})
+    keys.save(parse_key(TEST_KEY))
+    current = keys.current()
+    assert current is not None and current.source is KeySource.ENVIRONMENT and current.location == "$STRIPE_API_KEY"
+    assert LIVE_KEY not in keyring.entries.values()
+
+
+def test_headless_machine_needs_an_explicit_file_choice(tmp_path: Path) -> None:
+    keys = store(tmp_path, FailKeyring())
+    assert not keys.keyring_available()
+    with pytest.raises(KeyStorageError, match="No system keyring"):
+        keys.save(parse_key(TEST_KEY))
+    assert list(tmp_path.glob("secret-key*")) == []
+    saved = keys.save(parse_key(TEST_KEY), allow_file=True)
+    assert saved.source is KeySource.FILE
+    path = Path(saved.location)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert path.read_text() == TEST_KEY
+    again = store(tmp_path, FailKeyring()).current()
+    assert again is not None and again.key.reveal() == TEST_KEY and again.source is KeySource.FILE
+    keys.remove("test")
+    assert not path.exists() and keys.current() is None
+
+
+def test_file_is_never_world_readable_even_with_a_loose_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        saved = store(tmp_path, FailKeyring()).save(parse_key(TEST_KEY), allow_file=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(saved.location).st_mode) == 0o600
+
+
+def test_saving_to_keyring_removes_an_old_file(tmp_path: Path) -> None:
+    store(tmp_path, FailKeyring()).save(parse_key(TEST_KEY), allow_file=True)
+    keys = store(tmp_path, MemoryKeyring())
+    keys.save(parse_key(TEST_KEY))
+    assert list(tmp_path.glob("secret-key*")) == []
