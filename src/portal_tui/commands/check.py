@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from portal_tui.domain.plans import PlanConfig
@@ -104,12 +105,12 @@ def build_report(config_arg: str | None, api_base: str | None, env: dict[str, st
     return report
 
 
-def raise_missing(path: object) -> None:
+def raise_missing(path: Path) -> None:
     from portal_tui.services.errors import ConfigFileError
 
     raise ConfigFileError(
         f"No plan config at {path}",
-        path=path,  # type: ignore[arg-type]
+        path=path,
         hint="Create plans in the app (portal-tui, step 4) or pass --config PATH.",
     )
 

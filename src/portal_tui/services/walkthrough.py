@@ -30,6 +30,10 @@ TEST_CARDS: dict[Card, tuple[str, str]] = {
 MAX_COUNT_EVENTS = 500
 
 
+class WalkthroughError(PortalError):
+    title = "The test run stopped"
+
+
 class StepStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -199,7 +203,7 @@ class Walkthrough:
         clock_id: str | None = None
         try:
             if not price_id:
-                raise LiveModeRefusedError(
+                raise WalkthroughError(
                     f"Plan '{self.plan.name}' has no test price linked",
                     hint="Link a test price in Plans & quotas (step 4) first.",
                 )
@@ -207,7 +211,7 @@ class Walkthrough:
             price = self.gateway.retrieve_price(price_id)
             result.price = price
             if price.get("type") != "recurring":
-                raise LiveModeRefusedError(f"{price_id} is a one-time price", hint="Link a recurring price.")
+                raise WalkthroughError(f"{price_id} is a one-time price", hint="Link a recurring price.")
             metered = (price.get("recurring") or {}).get("usage_type") == "metered"
             self._set("price", StepStatus.DONE, describe_price(price))
 
@@ -286,13 +290,13 @@ class Walkthrough:
         meter_id = (price.get("recurring") or {}).get("meter")
         meter = next((m for m in self.gateway.list_meters() if m.get("id") == meter_id), None)
         if meter is None:
-            raise LiveModeRefusedError(f"The price's meter {meter_id} was not found", hint="Check the meter in Stripe.")
+            raise WalkthroughError(f"The price's meter {meter_id} was not found", hint="Check the meter in Stripe.")
         event_name = str(meter["event_name"])
         formula = (meter.get("default_aggregation") or {}).get("formula", "sum")
         usage = self.scenario.quantity
         if formula == "count":
             if usage > MAX_COUNT_EVENTS:
-                raise LiveModeRefusedError(
+                raise WalkthroughError(
                     f"This meter counts events: {usage:,} events is too many for a test",
                     hint=f"Use a usage of at most {MAX_COUNT_EVENTS}.",
                 )
@@ -344,7 +348,7 @@ class Walkthrough:
             if status == "ready":
                 break
             if status == "internal_failure" or time.monotonic() > deadline:
-                raise LiveModeRefusedError("The test clock did not finish advancing", hint="Try again later.")
+                raise WalkthroughError("The test clock did not finish advancing", hint="Try again later.")
             if self.is_cancelled():
                 raise Cancelled()
             time.sleep(0.5)

@@ -1,0 +1,102 @@
+"""`portal-tui check` as a script runs it: a real subprocess, real config files, the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.sandbox import Sandbox
+from portal_tui.services.config_store import ConfigStore
+from tests.conftest import TEST_KEY
+
+
+def run_check(
+    tmp_path: Path, config: Path, *, key: str | None, api_base: str | None, json_out: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PORTAL_TUI_CONFIG_DIR": str(tmp_path / "cfg"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    if key:
+        env["STRIPE_API_KEY"] = key
+    args = [sys.executable, "-m", "portal_tui", "--config", str(config)]
+    if api_base:
+        args += ["--api-base", api_base]
+    args += ["check"] + (["--json"] if json_out else [])
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+
+
+def seed_price(sandbox: Sandbox, lookup: str) -> str:
+    return next(str(p["id"]) for p in sandbox.test_world.objects["price"].values() if p["lookup_key"] == lookup)
+
+
+@pytest.fixture
+def good_config(tmp_path: Path, seeded_sandbox: Sandbox) -> Path:
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan("starter", "Starter", seed_price(seeded_sandbox, "starter_monthly"), quotas={"vcpu": 1}),
+                Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly"), quotas={"vcpu": 4}),
+            ]
+        )
+    )
+    return path
+
+
+def test_good_config_exits_0(tmp_path: Path, good_config: Path, seeded_sandbox: Sandbox) -> None:
+    result = run_check(tmp_path, good_config, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ starter" in result.stdout and "$5.00 / month" in result.stdout
+    assert "All plans are linked" in result.stdout
+    assert TEST_KEY not in result.stdout + result.stderr
+
+
+def test_mismatched_config_exits_1_with_json(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    archived = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if not p["active"])
+    one_off = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if p["type"] == "one_time")
+    eur = seed_price(seeded_sandbox, "eu_monthly")
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan("old", "Old", archived),
+                Plan("setup", "Setup", one_off),
+                Plan("eu", "EU", eur),
+                Plan("ghost", "Ghost", "price_doesnotexist"),
+                Plan("unlinked", "Unlinked"),
+                Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly")),
+            ]
+        )
+    )
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url, json_out=True)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    messages = " | ".join(p["message"] for p in report["problems"])
+    assert "archived" in messages and "one-time" in messages and "does not exist" in messages
+    assert "no test-mode price linked" in messages and "different currencies" in messages
+    assert {p["plan"]: p["ok"] for p in report["prices"]}["pro"] is True
+
+
+def test_broken_config_exits_2(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text("[[plans]\nid = 1\n")
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 2
+    assert "line 1" in result.stdout
+    assert path.read_text() == "[[plans]\nid = 1\n"
+
+
+def test_no_key_or_unreachable_exits_2(tmp_path: Path, good_config: Path) -> None:
+    result = run_check(tmp_path, good_config, key=None, api_base=None)
+    assert result.returncode == 2 and "No Stripe key" in result.stdout
+    result = run_check(tmp_path, good_config, key=TEST_KEY, api_base="http://127.0.0.1:9")
+    assert result.returncode == 2 and "could not be reached" in result.stdout
+    assert TEST_KEY not in result.stdout + result.stderr
