@@ -390,7 +390,7 @@ def _range_label(low: int, high: int | None) -> str:
     return f"{low:,}" if low == high else f"{low:,}–{high:,}"
 
 
-def _tier_ranges(tiers: Sequence[Mapping[str, Any]]) -> list[tuple[int, int | None]]:
+def tier_ranges(tiers: Sequence[Mapping[str, Any]]) -> list[tuple[int, int | None]]:
     ranges: list[tuple[int, int | None]] = []
     low = 1
     for tier in tiers:
@@ -413,7 +413,7 @@ def describe_price(price: Mapping[str, Any]) -> str:
             body = f"{mode} tiers"
         else:
             parts = []
-            for tier, (low, high) in zip(tiers, _tier_ranges(tiers), strict=True):
+            for tier, (low, high) in zip(tiers, tier_ranges(tiers), strict=True):
                 unit = _decimal_amount(tier, "unit_amount")
                 flat = _int_amount(tier, "flat_amount")
                 cost = []
@@ -490,7 +490,7 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
         tiers = price.get("tiers")
         if not tiers:
             raise ValueError("tiered price without tiers: retrieve it with expand=['tiers']")
-        ranges = _tier_ranges(tiers)
+        ranges = tier_ranges(tiers)
         if price.get("tiers_mode") == "graduated":
             for tier, (low, high) in zip(tiers, ranges, strict=True):
                 if quantity < low:
@@ -548,7 +548,7 @@ def sample_quantities(price: Mapping[str, Any]) -> list[int]:
     metered = recurring.get("usage_type") == "metered"
     found: set[int] = set()
     if price.get("billing_scheme") == "tiered" and price.get("tiers"):
-        for _low, high in _tier_ranges(price["tiers"]):
+        for _low, high in tier_ranges(price["tiers"]):
             if high is not None:
                 found.update({high, high + 1})
         found.add(1)

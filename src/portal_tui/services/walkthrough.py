@@ -330,7 +330,8 @@ class Walkthrough:
                 expected,
             )
         ]
-        total = int(preview.get("subtotal") if preview.get("subtotal") is not None else preview.get("total") or 0)
+        subtotal = preview.get("subtotal")
+        total = int(subtotal if subtotal is not None else (preview.get("total") or 0))
         checks.append(LineCheck("Invoice subtotal", self.scenario.quantity, expected.total, total, currency, expected))
         return checks
 

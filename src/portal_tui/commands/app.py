@@ -1,0 +1,97 @@
+"""Launch the TUI: against Stripe with the saved key, or (`--demo`, or no key at all) against the built-in sandbox."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+    from portal_tui.ui.context import AppContext
+
+
+def demo_keyring() -> KeyringBackend:
+    """A keyring that lives in memory only: the demo never touches the admin's real keyring."""
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    class DemoKeyring(KeyringBackend):
+        priority = 1
+        name = "demo keyring (memory only)"
+
+        def __init__(self) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]
+            self.entries: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.entries.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            if self.entries.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    return DemoKeyring()
+
+
+def demo_context(folder: Path, api_base: str) -> AppContext:
+    """A connected context on the sandbox, with throwaway config and keyring (used by --demo and screenshots)."""
+    from portal_tui.sandbox import DEMO_KEY
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.gateway import AccountInfo
+    from portal_tui.services.keystore import KeyStore, parse_key
+    from portal_tui.ui.context import AppContext
+
+    keystore = KeyStore(folder, env={}, backend=demo_keyring())
+    stored = keystore.save(parse_key(DEMO_KEY))
+    context = AppContext(
+        keystore=keystore, config_store=ConfigStore(folder / "plans.toml"), api_base=api_base, demo=True
+    )
+    # The sandbox's account, known without a request so the first frame needs no network.
+    account = AccountInfo("acct_1PortalSandbox01", "Sandbox Hosting Ltd", "GB", "gbp", livemode=False)
+    context.connect(stored, account)
+    return context
+
+
+def run_app(*, config: str | None, api_base: str | None, demo: bool) -> int:
+    from portal_tui import locations
+    from portal_tui.services.errors import PortalError
+    from portal_tui.services.keystore import KeyStore
+
+    if not demo:
+        keystore = KeyStore(locations.config_dir())
+        try:
+            stored = keystore.current()
+        except PortalError as error:
+            sys.stderr.write(f"portal-tui: {error.message}\n")
+            stored = None
+        if stored is None and api_base is None:
+            sys.stderr.write(
+                "portal-tui: no Stripe key yet, starting the demo (sandbox). "
+                "Connect your own key from the app or set STRIPE_API_KEY; --demo forces the demo.\n"
+            )
+            demo = True
+    if demo:
+        return _run_demo()
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.ui.app import PortalApp
+    from portal_tui.ui.context import AppContext
+
+    context = AppContext(keystore=keystore, config_store=ConfigStore(locations.plans_file(config)), api_base=api_base)
+    context.stored_key = stored
+    PortalApp(context, verify_on_start=True).run()
+    return 0
+
+
+def _run_demo() -> int:
+    from portal_tui.sandbox import Sandbox
+    from portal_tui.ui.app import PortalApp
+
+    with tempfile.TemporaryDirectory(prefix="portal-tui-demo-") as folder, Sandbox(seed=True) as sandbox:
+        PortalApp(demo_context(Path(folder), sandbox.url)).run()
+    return 0

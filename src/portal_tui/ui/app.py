@@ -1,0 +1,207 @@
+"""The portal-tui application: the five steps of the setup flow as modes, one key press apart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from portal_tui.ui.context import AppContext
+
+if TYPE_CHECKING:
+    from portal_tui.ui.screens.plans import PlansScreen
+
+# step key, mode name, title, what the admin does there
+STEPS: list[tuple[str, str, str, str]] = [
+    ("1", "connect", "Connect Stripe", "Paste and verify the secret key; see TEST or LIVE mode"),
+    ("2", "builder", "Products & pricing", "Create a product and its recurring price in any pricing model"),
+    ("3", "catalog", "Price IDs", "Browse the catalog, preview amounts, copy a price ID"),
+    ("4", "plans", "Plans & quotas", "Link each portal plan to its prices and set resource quotas"),
+    ("5", "verify", "Verify in test mode", "Subscribe a test customer and check the invoice"),
+]
+TITLES = {mode: title for _key, mode, title, _what in STEPS} | {"home": "Setup overview"}
+
+
+def _screen(mode: str) -> Callable[[], Screen[None]]:
+    """Import each screen only when its step is first opened: start-up stays fast."""
+
+    def build() -> Screen[None]:
+        from importlib import import_module
+
+        module_name, class_name = {
+            "home": ("home", "HomeScreen"),
+            "connect": ("connect", "ConnectScreen"),
+            "builder": ("builder", "BuilderScreen"),
+            "catalog": ("catalog", "CatalogScreen"),
+            "plans": ("plans", "PlansScreen"),
+            "verify": ("verify", "VerifyScreen"),
+        }[mode]
+        module = import_module(f"portal_tui.ui.screens.{module_name}")
+        screen: Screen[None] = getattr(module, class_name)()
+        return screen
+
+    return build
+
+
+class PortalApp(App[None]):
+    """Set up subscription billing on Stripe: connect, build prices, pick IDs, edit plans, verify."""
+
+    TITLE = "portal-tui"
+    CSS = """
+    Screen { background: $background; }
+    .step-title { text-style: bold; padding: 0 1; margin-top: 1; }
+    .muted { color: $text-muted; }
+    .panel { border: round $panel; padding: 0 1; height: auto; }
+    .notice { background: $warning 20%; padding: 0 1; height: auto; }
+    .notice-live { background: $error 25%; padding: 0 1; height: auto; }
+    """
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
+        mode: _screen(mode) for mode in ("home", "connect", "builder", "catalog", "plans", "verify")
+    }
+    DEFAULT_MODE = "home"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h,0", "open_step('home')", "Home"),
+        *[Binding(key, f"open_step('{mode}')", title, show=False) for key, mode, title, _what in STEPS],
+        # Function keys work even while typing in a field (digits then go into the field).
+        *[
+            Binding(f"f{key}", f"open_step('{mode}')", title, show=False, priority=True)
+            for key, mode, title, _what in STEPS
+        ],
+        Binding("f6", "open_step('home')", "Home", show=False, priority=True),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, context: AppContext, *, verify_on_start: bool = False) -> None:
+        super().__init__()
+        self.context = context
+        self.verify_on_start = verify_on_start
+
+    # ---- PortalAppAPI -----------------------------------------------------------------------------------------
+
+    async def confirm_write(self, action: str, details: str = "") -> bool:
+        """True at once in test mode; in live mode the admin must confirm every write."""
+        if not self.context.livemode:
+            return True
+        from portal_tui.ui.widgets.confirm import ConfirmModal
+
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        modal = ConfirmModal(
+            f"LIVE MODE: {action}?",
+            (details + "\n\n" if details else "") + "This changes your live Stripe account, where real customers pay.",
+            confirm_label="Yes, change live data",
+            live=True,
+        )
+        self.push_screen(modal, lambda result: answer.set_result(bool(result)) if not answer.done() else None)
+        return await answer
+
+    def connection_changed(self) -> None:
+        from portal_tui.ui.widgets.top_bar import TopBar
+
+        for bar in self.screen.query(TopBar):
+            bar.refresh_state()
+        refresh = getattr(self.screen, "connection_changed", None)
+        if callable(refresh):
+            refresh()
+
+    def open_step(self, step: str) -> None:
+        if self.current_mode == step:
+            return
+        if getattr(self.screen, "unsaved", False):
+            from portal_tui.ui.widgets.confirm import ConfirmModal
+
+            def answer(leave: bool | None) -> None:
+                if leave:
+                    self.switch_mode(step)
+
+            self.push_screen(
+                ConfirmModal(
+                    "Leave with unsaved changes?",
+                    "Your edits stay in the plan editor until you quit, "
+                    "but they are not in the file yet (ctrl+s saves).",
+                    confirm_label="Leave",
+                ),
+                answer,
+            )
+            return
+        self.switch_mode(step)
+
+    async def action_quit(self) -> None:
+        unsaved = [mode for mode in ("plans", "builder") if getattr(self._unsaved_screen(mode), "unsaved", False)]
+        if not unsaved:
+            self.exit()
+            return
+        from portal_tui.ui.widgets.confirm import ConfirmModal
+
+        def answer(leave: bool | None) -> None:
+            if leave:
+                self.exit()
+
+        self.push_screen(
+            ConfirmModal("Quit with unsaved plan changes?", "They will be lost.", confirm_label="Quit"), answer
+        )
+
+    def _unsaved_screen(self, mode: str) -> object:
+        stack = self._screen_stacks.get(mode) or []
+        return stack[0] if stack else None
+
+    def link_price_to_plan(self, price_id: str) -> None:
+        def offer() -> None:
+            screen = self.screen
+            if hasattr(screen, "offer_price"):
+                plans: PlansScreen = screen  # type: ignore[assignment]
+                plans.offer_price(price_id)
+
+        self.switch_mode("plans")
+        self.call_after_refresh(offer)
+
+    # ---- actions ----------------------------------------------------------------------------------------------
+
+    def action_open_step(self, step: str) -> None:
+        self.open_step(step)
+
+    def action_help(self) -> None:
+        from portal_tui.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Home: setup overview", "The five steps and their state", lambda: self.open_step("home"))
+        for key, mode, title, what in STEPS:
+            yield SystemCommand(f"{key} {title}", what, lambda mode=mode: self.open_step(mode))
+        yield SystemCommand("Help: every key binding", "List the bindings of every screen", self.action_help)
+        for binding_action in getattr(screen, "PALETTE_ACTIONS", []):
+            title, help_text, action = binding_action
+            yield SystemCommand(title, help_text, lambda action=action: self.run_action(action, screen))
+
+    def on_mount(self) -> None:
+        if self.verify_on_start and self.context.stored_key is not None:
+            self.run_worker(self._verify_stored_key, thread=True, exclusive=True, group="startup")
+
+    def _verify_stored_key(self) -> None:
+        from portal_tui.services.errors import PortalError
+        from portal_tui.services.gateway import StripeGateway
+
+        stored = self.context.stored_key
+        if stored is None:
+            return
+        try:
+            account = StripeGateway(stored.key, api_base=self.context.api_base).verify()
+        except PortalError as error:
+            self.call_from_thread(self.notify, f"{error.message}", title=error.title, severity="error", timeout=10)
+            return
+        self.call_from_thread(self._connected_at_start, account)
+
+    def _connected_at_start(self, account: object) -> None:
+        from portal_tui.services.gateway import AccountInfo
+
+        if isinstance(account, AccountInfo) and self.context.stored_key is not None:
+            self.context.connect(self.context.stored_key, account)
+            self.connection_changed()

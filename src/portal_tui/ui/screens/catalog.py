@@ -1,0 +1,178 @@
+"""Price IDs (step 3): the catalog streamed into a fast table; filter, preview, copy an ID, link it to a plan."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
+
+from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.price_details import PriceDetails
+from portal_tui.ui.widgets.price_table import PriceTable
+from portal_tui.ui.widgets.top_bar import TopBar
+
+
+class CatalogView(Vertical):
+    """Filter + table + status, shared by the catalog screen and the price picker."""
+
+    DEFAULT_CSS = """
+    CatalogView { width: 1fr; }
+    CatalogView #filter { margin: 0 0; }
+    CatalogView #catalog-status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter: name, nickname, lookup key, ID or amount", id="filter")
+        yield PriceTable(id="prices")
+        yield Static("", id="catalog-status", markup=False)
+
+    @property
+    def table(self) -> PriceTable:
+        return self.query_one(PriceTable)
+
+    def status(self, text: str) -> None:
+        self.query_one("#catalog-status", Static).update(text)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self.status(str(self.table.status_text()))
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.table.focus()
+
+    def load(self, include_archived: bool) -> None:
+        self.table.clear()
+        self.status("Loading prices…")
+        self.stream(include_archived)
+
+    @work(thread=True, exclusive=True, group="catalog")
+    def stream(self, include_archived: bool) -> None:
+        from portal_tui.services.errors import PortalError
+
+        worker = get_current_worker()
+        context = portal(self).context
+        try:
+            for page in context.gateway().iter_catalog_pages(include_archived=include_archived):
+                if worker.is_cancelled:
+                    return
+                self.app.call_from_thread(self.add_page, page)
+        except PortalError as error:
+            self.app.call_from_thread(self.status, f"{error.title}: {error.message}")
+            return
+        self.app.call_from_thread(self.loaded)
+
+    def add_page(self, page: list[dict[str, Any]]) -> None:
+        self.table.add_prices(page)
+        self.status(f"Loading… {len(self.table.rows):,} prices so far")
+
+    def loaded(self) -> None:
+        self.status(str(self.table.status_text()) + " · c copy · l link to plan · a archived · / filter")
+        self.post_message(self.Loaded())
+
+    class Loaded(Message):
+        """The whole catalog has arrived."""
+
+
+class CatalogScreen(Screen[None]):
+    """Browse every price; `c` copies the highlighted price ID to the admin's clipboard (OSC 52, works over SSH)."""
+
+    DEFAULT_CSS = """
+    CatalogScreen #catalog-body { height: 1fr; }
+    CatalogScreen #not-connected { padding: 1 2; display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("c", "copy", "Copy ID"),
+        Binding("l", "link", "Link to plan…"),
+        Binding("a", "toggle_archived", "Archived"),
+        Binding("r", "reload", "Refresh"),
+        Binding("escape", "leave_filter", "Table", show=False),
+    ]
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Price IDs: copy the highlighted ID", "Copies with OSC 52", "copy"),
+        ("Price IDs: show or hide archived prices", "Toggle archived prices", "toggle_archived"),
+        ("Price IDs: refresh the catalog", "Re-read every price from Stripe", "reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.include_archived = False
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("3 Price IDs")
+        yield Static("Connect Stripe first (press 1).", id="not-connected")
+        with Horizontal(id="catalog-body"):
+            yield CatalogView()
+            yield PriceDetails(id="details")
+        yield Footer()
+
+    @property
+    def view(self) -> CatalogView:
+        return self.query_one(CatalogView)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.view.table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(TopBar).refresh_state()
+
+    def connection_changed(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        connected = portal(self).context.connected
+        self.query_one("#not-connected").display = not connected
+        self.query_one("#catalog-body").display = connected
+        if connected:
+            self.view.load(self.include_archived)
+
+    def on_resize(self) -> None:
+        self.query_one(PriceDetails).display = self.size.width >= 100
+
+    @on(PriceTable.Highlighted)
+    def highlighted(self, event: PriceTable.Highlighted) -> None:
+        self.query_one(PriceDetails).show(event.row.price if event.row else None)
+
+    @on(PriceTable.Selected)
+    def selected(self) -> None:
+        self.action_copy()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.view.table.focus()
+
+    def action_copy(self) -> None:
+        row = self.view.table.current
+        if row is None:
+            self.notify("No price selected.", severity="warning")
+            return
+        self.app.copy_to_clipboard(row.price_id)
+        self.notify(
+            f"Copied {row.price_id} to the clipboard. If your terminal ignores OSC 52, select it in the details pane.",
+            title="Price ID copied",
+        )
+
+    def action_link(self) -> None:
+        row = self.view.table.current
+        if row is not None:
+            portal(self).link_price_to_plan(row.price_id)
+
+    def action_toggle_archived(self) -> None:
+        self.include_archived = not self.include_archived
+        self.notify("Showing archived prices too." if self.include_archived else "Hiding archived prices.")
+        self.reload()
+
+    def action_reload(self) -> None:
+        self.reload()

@@ -1,0 +1,273 @@
+"""Connect Stripe (the portal's "Payment Processor" page): paste the secret key, verify it, keep it safe."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.confirm import ConfirmModal
+from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from portal_tui.services.gateway import AccountInfo
+    from portal_tui.services.keystore import SecretKey
+
+
+class ConnectScreen(Screen[None]):
+    """Checks the key against Stripe in a worker, then stores it in the keyring (or, if chosen, a 0600 file)."""
+
+    DEFAULT_CSS = """
+    ConnectScreen #connect-form { padding: 0 1; height: auto; }
+    ConnectScreen #key-row { height: auto; }
+    ConnectScreen #secret-key { width: 1fr; }
+    ConnectScreen #reveal { width: 12; }
+    ConnectScreen #buttons { height: auto; margin-top: 1; }
+    ConnectScreen #buttons Button { margin-right: 2; }
+    ConnectScreen #checking { height: 1; display: none; }
+    ConnectScreen #checking.visible { display: block; }
+    ConnectScreen #account { margin-top: 1; }
+    ConnectScreen #file-choice { display: none; margin-top: 1; }
+    ConnectScreen #file-choice.visible { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save configuration"),
+        Binding("ctrl+r", "reveal", "Reveal key"),
+        Binding("escape", "cancel", "Cancel check"),
+        Binding("ctrl+d", "disconnect", "Disconnect"),
+    ]
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Connect: verify and save the key", "Check the pasted key against Stripe", "save"),
+        ("Connect: disconnect", "Remove the saved key", "disconnect"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: SecretKey | None = None
+        self.pending_account: AccountInfo | None = None
+        self.verify_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("1 Connect Stripe")
+        with VerticalScroll(id="connect-form"):
+            yield Label("Stripe secret key", classes="step-title")
+            yield Static(
+                "Dashboard → Developers → API keys → Secret key (sk_test_… for test mode, sk_live_… for live).",
+                classes="muted",
+            )
+            with Horizontal(id="key-row"):
+                yield Input(placeholder="sk_test_…", password=True, id="secret-key")
+                yield Button("Reveal", id="reveal")
+            yield FieldError(id="key-error")
+            with Horizontal(id="buttons"):
+                yield Button("Save configuration", id="save", variant="primary")
+                yield Button("Disconnect", id="disconnect", variant="error")
+            yield LoadingIndicator(id="checking")
+            with Vertical(id="file-choice", classes="notice"):
+                yield Static(
+                    "No system keyring works on this machine (common on headless SSH servers). portal-tui can keep "
+                    "the key in a file only your user can read (mode 0600) in its config folder. Anyone with root "
+                    "or your account can still read it.",
+                    markup=False,
+                )
+                yield Button("Store in a 0600 file", id="store-file", variant="warning")
+            yield Static("", id="account", markup=False)
+            yield Static("", id="live-notice", classes="notice-live")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_connection()
+        self.query_one("#secret-key", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(TopBar).refresh_state()
+        self.show_connection()
+
+    def connection_changed(self) -> None:
+        self.show_connection()
+
+    # ---- showing state ----------------------------------------------------------------------------------------
+
+    def show_connection(self) -> None:
+        context = portal(self).context
+        account = self.query_one("#account", Static)
+        live = self.query_one("#live-notice", Static)
+        stored = context.stored_key
+        if stored is None:
+            account.update("Not connected.")
+            live.display = False
+            self.query_one("#disconnect", Button).disabled = True
+            return
+        self.query_one("#disconnect", Button).disabled = False
+        lines = []
+        if context.account is not None:
+            info = context.account
+            lines.append(f"Connected: {info.display_name} ({info.id})")
+            lines.append(f"Country: {info.country or '—'} · default currency: {(info.default_currency or '—').upper()}")
+            if info.restricted:
+                lines.append("Restricted key: some steps may lack permissions.")
+        lines.append(f"Mode: {'LIVE' if stored.key.mode == 'live' else 'TEST'} · key {stored.key.masked}")
+        lines.append(f"Kept {stored.description}")
+        if stored.source.value == "environment":
+            lines.append("It comes from the environment, so Disconnect cannot remove it: unset STRIPE_API_KEY.")
+        account.update("\n".join(lines))
+        live.display = stored.key.mode == "live"
+        live.update("LIVE MODE: real customers and money. Every write will ask for confirmation first.")
+
+    def set_busy(self, busy: bool) -> None:
+        self.query_one("#checking", LoadingIndicator).set_class(busy, "visible")
+        self.query_one("#save", Button).disabled = busy
+
+    # ---- typing ----------------------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#secret-key")
+    def check_as_you_type(self, event: Input.Changed) -> None:
+        from portal_tui.services.keystore import check_partial
+
+        self.query_one("#key-error", FieldError).show(check_partial(event.value))
+        self.query_one("#file-choice").remove_class("visible")
+
+    def action_reveal(self) -> None:
+        field = self.query_one("#secret-key", Input)
+        field.password = not field.password
+        self.query_one("#reveal", Button).label = "Hide" if not field.password else "Reveal"
+
+    @on(Button.Pressed, "#reveal")
+    def reveal_pressed(self) -> None:
+        self.action_reveal()
+
+    # ---- saving -------------------------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#secret-key")
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        from portal_tui.services.errors import KeyFormatError
+        from portal_tui.services.keystore import parse_key
+
+        error = self.query_one("#key-error", FieldError)
+        try:
+            key = parse_key(self.query_one("#secret-key", Input).value)
+        except KeyFormatError as exc:
+            error.show(exc.message)
+            self.query_one("#secret-key", Input).focus()
+            return
+        error.clear()
+        self.pending = key
+        self.set_busy(True)
+        self.verify_worker = self.verify(key)
+
+    @work(thread=True, exclusive=True, group="verify-key")
+    def verify(self, key: SecretKey) -> None:
+        from portal_tui.services.errors import PortalError
+        from portal_tui.services.gateway import StripeGateway
+
+        context = portal(self).context
+        try:
+            account = StripeGateway(key, api_base=context.api_base).verify()
+        except PortalError as exc:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self.verify_failed, exc.message, exc.hint)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.verified, key, account)
+
+    def verify_failed(self, message: str, hint: str | None) -> None:
+        self.set_busy(False)
+        self.query_one("#key-error", FieldError).show(message + (f"\n{hint}" if hint else ""))
+
+    def verified(self, key: SecretKey, account: AccountInfo) -> None:
+        from portal_tui.services.errors import PortalError
+
+        self.set_busy(False)
+        context = portal(self).context
+        if not context.keystore.keyring_available():
+            self.pending_account = account
+            self.query_one("#file-choice").add_class("visible")
+            self.query_one("#store-file", Button).focus()
+            return
+        try:
+            stored = context.keystore.save(key)
+        except PortalError as exc:
+            self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
+            return
+        self.finish(stored, account)
+
+    @on(Button.Pressed, "#store-file")
+    def store_in_file(self) -> None:
+        from portal_tui.services.errors import PortalError
+
+        context = portal(self).context
+        if self.pending is None:
+            return
+        try:
+            stored = context.keystore.save(self.pending, allow_file=True)
+        except PortalError as exc:
+            self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
+            return
+        self.query_one("#file-choice").remove_class("visible")
+        if self.pending_account is not None:
+            self.finish(stored, self.pending_account)
+
+    def finish(self, stored: object, account: AccountInfo) -> None:
+        from portal_tui.services.keystore import StoredKey
+
+        assert isinstance(stored, StoredKey)
+        context = portal(self).context
+        context.connect(stored, account)
+        self.query_one("#secret-key", Input).value = ""
+        self.pending = None
+        portal(self).connection_changed()
+        self.show_connection()
+        mode = "LIVE" if stored.key.mode == "live" else "test"
+        self.notify(f"Connected to {account.display_name} in {mode} mode; key kept {stored.description}.")
+
+    def action_cancel(self) -> None:
+        worker = self.verify_worker
+        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            worker.cancel()
+            self.set_busy(False)
+            self.query_one("#key-error", FieldError).show("Check cancelled. Nothing was saved.", hint=True)
+
+    # ---- disconnect ------------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#disconnect")
+    def action_disconnect(self) -> None:
+        context = portal(self).context
+        stored = context.stored_key
+        if stored is None:
+            return
+        if stored.source.value == "environment":
+            self.notify("The key comes from STRIPE_API_KEY: unset it to disconnect.", severity="warning")
+            return
+
+        def done(confirmed: bool | None) -> None:
+            from portal_tui.services.errors import PortalError
+
+            if not confirmed:
+                return
+            try:
+                context.keystore.remove(stored.key.mode)
+            except PortalError as exc:
+                self.notify(exc.message, title=exc.title, severity="error")
+                return
+            context.disconnect()
+            portal(self).connection_changed()
+            self.show_connection()
+            self.notify(f"Disconnected; the key was removed from {stored.location}.")
+
+        self.app.push_screen(
+            ConfirmModal(
+                "Disconnect Stripe?",
+                f"This removes the {stored.key.mode}-mode key {stored.key.masked} from {stored.location}.",
+                confirm_label="Disconnect",
+            ),
+            done,
+        )

@@ -1,0 +1,145 @@
+"""Home: the five steps of the setup flow, each with its state and the key that opens it."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.top_bar import TopBar
+
+
+class StepRow(Static):
+    """One step: key, title, state."""
+
+    DEFAULT_CSS = """
+    StepRow { height: auto; padding: 0 1; margin-bottom: 1; border-left: thick $panel; }
+    StepRow.done { border-left: thick $success; }
+    StepRow.todo { border-left: thick $warning; }
+    """
+
+
+class HomeScreen(Screen[None]):
+    """Where the admin starts: what is done, what is next."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "app.open_step('connect')", "Connect"),
+        Binding("2", "app.open_step('builder')", "Pricing"),
+        Binding("3", "app.open_step('catalog')", "Price IDs"),
+        Binding("4", "app.open_step('plans')", "Plans"),
+        Binding("5", "app.open_step('verify')", "Verify"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.price_count: int | None = None
+        self.price_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Setup overview")
+        with VerticalScroll():
+            yield Static(
+                "Set up subscription billing for your portal on Stripe. Work through the steps in order; "
+                "press a number to open one.",
+                classes="muted",
+                id="home-intro",
+            )
+            for key in "12345":
+                yield StepRow(id=f"step-{key}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_steps()
+        self.count_prices()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(TopBar).refresh_state()
+        self.refresh_steps()
+
+    def connection_changed(self) -> None:
+        self.price_count = None
+        self.refresh_steps()
+        self.count_prices()
+
+    def action_refresh(self) -> None:
+        self.connection_changed()
+
+    @work(thread=True, exclusive=True, group="home-count")
+    def count_prices(self) -> None:
+        from portal_tui.services.errors import PortalError
+
+        context = portal(self).context
+        if not context.connected:
+            return
+        total = 0
+        try:
+            for page in context.gateway().iter_catalog_pages():
+                total += len(page)
+        except PortalError as error:
+            self.app.call_from_thread(self._count_done, None, error.message)
+            return
+        self.app.call_from_thread(self._count_done, total, None)
+
+    def _count_done(self, total: int | None, error: str | None) -> None:
+        self.price_count, self.price_error = total, error
+        self.refresh_steps()
+
+    def refresh_steps(self) -> None:
+        from portal_tui.services.errors import PortalError
+        from portal_tui.ui.app import STEPS
+
+        context = portal(self).context
+        mode: Literal["test", "live"] = "live" if context.livemode else "test"
+        try:
+            config = context.config_store.load()
+            plans, linked = len(config.plans), config.linked_count(mode)
+            config_note = None
+        except PortalError as error:
+            plans, linked, config_note = 0, 0, error.message
+        states: dict[str, tuple[bool, str]] = {}
+        if context.connected:
+            who = context.account.display_name if context.account else context.stored_key.key.masked  # type: ignore[union-attr]
+            states["connect"] = (True, f"connected to {who}, {mode} mode")
+        else:
+            states["connect"] = (False, "not connected: paste your secret key")
+        if self.price_error:
+            catalog = (False, f"could not read the catalog: {self.price_error}")
+        elif self.price_count is None:
+            catalog = (False, "…" if context.connected else "connect first")
+        else:
+            catalog = (self.price_count > 0, f"{self.price_count:,} active price{'s' if self.price_count != 1 else ''}")
+        states["builder"] = catalog
+        states["catalog"] = (catalog[0], catalog[1] + (", pick one and press c to copy" if catalog[0] else ""))
+        if config_note:
+            states["plans"] = (False, config_note)
+        elif plans == 0:
+            states["plans"] = (False, "no plans yet")
+        else:
+            states["plans"] = (linked == plans, f"{linked} of {plans} plans linked to a {mode} price")
+        if context.livemode:
+            states["verify"] = (False, "needs a test key (sk_test_…)")
+        else:
+            states["verify"] = (
+                False,
+                "run a test subscription for a plan" if linked else "link a plan's test price first",
+            )
+        for key, mode_name, title, what in STEPS:
+            done, state = states[mode_name]
+            text = Text()
+            text.append(f"[{key}] ", style="bold")
+            text.append(title, style="bold")
+            text.append("  ✓" if done else "", style="green")
+            text.append(f"\n    {state}\n", style="")
+            text.append(f"    {what}", style="dim")
+            row = self.query_one(f"#step-{key}", StepRow)
+            row.update(text)
+            row.set_class(done, "done")
+            row.set_class(not done, "todo")

@@ -1,0 +1,56 @@
+"""The bar on top of every screen: where you are, which Stripe account, and a mode badge you cannot miss."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from portal_tui.ui.context import portal
+
+
+class TopBar(Static):
+    """`portal-tui · Connect Stripe        Sandbox Hosting Ltd · acct_…  [ TEST MODE ] [ DEMO ]`."""
+
+    DEFAULT_CSS = """
+    TopBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    def __init__(self, title: str) -> None:
+        super().__init__(id="top-bar")
+        self.title = title
+
+    def on_mount(self) -> None:
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        self.update(self.build())
+
+    def build(self) -> Text:
+        context = portal(self).context
+        left = Text.assemble(("portal-tui", "bold"), " · ", self.title)
+        badges = Text()
+        if context.account is not None:
+            badges.append(f"{context.account.display_name} · {context.account.id}  ")
+        if not context.connected:
+            badges.append(" NOT CONNECTED ", style="bold black on grey62")
+        elif context.livemode:
+            badges.append(" LIVE MODE ", style="bold white on red3")
+        else:
+            badges.append(" TEST MODE ", style="bold black on dark_orange")
+        if context.demo:
+            badges.append(" ")
+            badges.append(" DEMO ", style="bold white on blue")
+        width = max(self.size.width, 40)
+        gap = max(1, width - left.cell_len - badges.cell_len)
+        if left.cell_len + badges.cell_len + 1 > width:
+            left.truncate(max(10, width - badges.cell_len - 1), overflow="ellipsis")
+            gap = max(1, width - left.cell_len - badges.cell_len)
+        return Text.assemble(left, " " * gap, badges)
+
+    def on_resize(self) -> None:
+        self.refresh_state()
