@@ -56,7 +56,7 @@ class PriceDetails(VerticalScroll):
     """The side pane of the catalog: details of the highlighted price and a what-a-customer-pays preview."""
 
     DEFAULT_CSS = """
-    PriceDetails { width: 46; border-left: vkey $panel; padding: 0 1; height: 1fr; }
+    PriceDetails { width: 40; border-left: vkey $panel; padding: 0 1; height: 1fr; }
     PriceDetails #details-id { text-style: bold; color: $accent; }
     PriceDetails .section { margin-top: 1; text-style: bold; }
     PriceDetails #details-quantity { width: 100%; }

@@ -1,0 +1,827 @@
+"""Products & pricing (step 2): build a product and its price in any pricing model, see what customers pay, create.
+
+Every field is checked as you type by the pricing model's rules; Create stays disabled, and says why, while anything
+is invalid. Creation runs in a worker with one idempotency key for the whole action, and a half-finished action
+(product made, price failed) resumes instead of repeating.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+
+from portal_tui.domain.money import CURRENCIES, AmountError, format_money, parse_amount, parse_unit_amount
+from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, sample_quantities
+from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
+from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.top_bar import TopBar
+
+PERIODS: list[tuple[str, str]] = [
+    ("Daily", "day:1"),
+    ("Weekly", "week:1"),
+    ("Monthly", "month:1"),
+    ("Every 3 months", "month:3"),
+    ("Every 6 months", "month:6"),
+    ("Yearly", "year:1"),
+    ("Custom", "custom"),
+]
+NEW = "__new__"
+
+
+class TierRow(Horizontal):
+    """One tier: derived "from", editable "up to" (∞ on the last row), per-unit price and flat fee."""
+
+    DEFAULT_CSS = """
+    TierRow { height: auto; }
+    TierRow .tier-from { width: 12; padding: 1 1 0 0; color: $text-muted; }
+    TierRow Input { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="tier-from")
+        yield Input(placeholder="up to", classes="tier-up-to", restrict=r"[0-9,_∞]*")
+        yield Input(placeholder="per unit", classes="tier-unit")
+        yield Input(placeholder="flat fee", classes="tier-flat")
+
+
+class ReviewModal(ModalScreen[bool]):
+    """Exactly what will be sent to Stripe, call by call; confirm to create."""
+
+    DEFAULT_CSS = """
+    ReviewModal { align: center middle; }
+    ReviewModal > Vertical { width: 90%; height: 85%; border: thick $accent; background: $surface; padding: 0 1; }
+    ReviewModal.live > Vertical { border: thick $error; }
+    ReviewModal VerticalScroll { height: 1fr; }
+    ReviewModal Horizontal { height: auto; align-horizontal: right; }
+    ReviewModal Button { margin-left: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back to the form")]
+
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]], live: bool, note: str = "") -> None:
+        super().__init__(classes="live" if live else "")
+        self.calls = calls
+        self.live = live
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            title = "Review: these requests will be sent to Stripe"
+            yield Label(("LIVE MODE · " if self.live else "") + title, classes="step-title")
+            with VerticalScroll():
+                for call, params in self.calls:
+                    yield Static(Text(call, style="bold"))
+                    yield Static(json.dumps(params, indent=2), markup=False)
+                if self.note:
+                    yield Static(self.note, classes="notice", markup=False)
+            with Horizontal():
+                yield Button("Back", id="review-back")
+                yield Button("Create", id="review-create", variant="error" if self.live else "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#review-create", Button).focus()
+
+    @on(Button.Pressed, "#review-create")
+    def confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#review-back")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class BuilderScreen(Screen[None]):
+    """The "Add a product" form, keyboard first, with a live what-a-customer-pays preview."""
+
+    DEFAULT_CSS = """
+    BuilderScreen #builder-body { height: 1fr; }
+    BuilderScreen #form { width: 1fr; padding: 0 1; }
+    BuilderScreen #preview-pane { width: 44; border-left: vkey $panel; padding: 0 1; }
+    BuilderScreen .row { height: auto; }
+    BuilderScreen .row > Label { width: 18; padding: 1 1 0 0; }
+    BuilderScreen .row > Input, BuilderScreen .row > Select { width: 1fr; }
+    BuilderScreen .section { text-style: bold; margin-top: 1; color: $accent; }
+    BuilderScreen .hidden { display: none; }
+    BuilderScreen #create-row { height: auto; margin-top: 1; }
+    BuilderScreen #why-not { color: $warning; padding: 1 1 0 1; width: 1fr; }
+    BuilderScreen #result { height: auto; display: none; margin-top: 1; }
+    BuilderScreen #result.visible { display: block; }
+    BuilderScreen #result Horizontal { height: auto; }
+    BuilderScreen #progress { height: auto; color: $text-muted; }
+    BuilderScreen FieldError { padding-left: 19; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "create", "Create…"),
+        Binding("ctrl+t", "add_tier", "Add tier"),
+        Binding("ctrl+x", "remove_tier", "Remove tier"),
+        Binding("ctrl+up", "move_tier(-1)", "Tier up", show=False),
+        Binding("ctrl+down", "move_tier(1)", "Tier down", show=False),
+        Binding("ctrl+r", "reset", "Reset form", show=False),
+    ]
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Pricing: review and create", "Show what will be sent, then create", "create"),
+        ("Pricing: add a tier", "Insert a tier before the unbounded one", "add_tier"),
+        ("Pricing: reset the form", "Start a new product", "reset"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meters: list[dict[str, Any]] = []
+        self.products: list[dict[str, Any]] = []
+        self.draft: PriceDraft | None = None
+        self.request: SetupRequest | None = None
+        self.problems: dict[str, str] = {}
+        self.progress: SetupProgress | None = None
+        self.progress_request: str | None = None
+        self.replaces: dict[str, Any] | None = None
+        self.result: SetupProgress | None = None
+
+    # ---- layout ----------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("2 Products & pricing")
+        with Horizontal(id="builder-body"):
+            with VerticalScroll(id="form"):
+                yield Static("", id="replace-note", classes="notice hidden", markup=False)
+                yield Label("Product", classes="section")
+                with Horizontal(classes="row"):
+                    yield Label("Add to")
+                    yield Select([("New product", NEW)], value=NEW, allow_blank=False, id="product-choice")
+                with Vertical(id="new-product"):
+                    with Horizontal(classes="row"):
+                        yield Label("Name *")
+                        yield Input(placeholder="e.g. Pro VPS", id="product-name")
+                    yield FieldError(id="error-product-name")
+                    with Horizontal(classes="row"):
+                        yield Label("Description")
+                        yield Input(placeholder="shown on invoices and checkout", id="product-description")
+                yield Label("Price", classes="section")
+                with Horizontal(classes="row"):
+                    yield Label("Type")
+                    yield Select(
+                        [("Recurring", "recurring"), ("One-off (e.g. setup fee)", "one_time")],
+                        value="recurring",
+                        allow_blank=False,
+                        id="price-type",
+                    )
+                with Horizontal(classes="row"):
+                    yield Label("Pricing model")
+                    yield Select(
+                        [(m.label, m.value) for m in PricingModel],
+                        value=PricingModel.FLAT.value,
+                        allow_blank=False,
+                        id="model",
+                    )
+                with Horizontal(classes="row"):
+                    yield Label("Currency")
+                    yield Input(value="usd", id="currency", suggester=SuggestFromList(sorted(CURRENCIES)))
+                yield FieldError(id="error-currency")
+                with Horizontal(classes="row", id="amount-row"):
+                    yield Label("Amount", id="amount-label")
+                    yield Input(placeholder="e.g. 20.00 (or 0.0004 per unit)", id="amount")
+                yield FieldError(id="error-unit_amount")
+                with Vertical(id="package-fields"):
+                    with Horizontal(classes="row"):
+                        yield Label("Units per package")
+                        yield Input(placeholder="e.g. 60", id="package-size", restrict=r"[0-9]*")
+                    yield FieldError(id="error-package_size")
+                    with Horizontal(classes="row"):
+                        yield Label("Rounding")
+                        yield Select(
+                            [("Round up (bill any started package)", "up"), ("Round down", "down")],
+                            value="up",
+                            allow_blank=False,
+                            id="package-round",
+                        )
+                with Vertical(id="tier-fields"):
+                    with Horizontal(classes="row", id="tiers-mode-row"):
+                        yield Label("Tiers")
+                        yield Select(
+                            [("Graduated", "graduated"), ("Volume", "volume")],
+                            value="graduated",
+                            allow_blank=False,
+                            id="tiers-mode",
+                        )
+                    yield Static(
+                        "From        Up to            Per unit           Flat fee   (ctrl+t add · "
+                        "ctrl+x remove · ctrl+↑↓ move)",
+                        classes="muted",
+                    )
+                    yield Vertical(id="tiers")
+                    yield FieldError(id="error-tiers")
+                with Vertical(id="period-fields"):
+                    with Horizontal(classes="row"):
+                        yield Label("Billing period")
+                        yield Select(PERIODS, value="month:1", allow_blank=False, id="period")
+                    with Horizontal(classes="row hidden", id="custom-period"):
+                        yield Label("Every")
+                        yield Input(value="1", id="interval-count", restrict=r"[0-9]*")
+                        yield Select(
+                            [("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year")],
+                            value="month",
+                            allow_blank=False,
+                            id="interval",
+                        )
+                    yield FieldError(id="error-interval_count")
+                with Vertical(id="meter-fields"):
+                    yield Label("Usage (billing meter)", classes="section")
+                    with Horizontal(classes="row"):
+                        yield Label("Meter")
+                        yield Select([("Create a new meter…", NEW)], value=NEW, allow_blank=False, id="meter")
+                    yield FieldError(id="error-meter")
+                    with Vertical(id="new-meter"):
+                        with Horizontal(classes="row"):
+                            yield Label("Display name")
+                            yield Input(placeholder="e.g. API calls", id="meter-name")
+                        with Horizontal(classes="row"):
+                            yield Label("Event name")
+                            yield Input(placeholder="e.g. api_calls", id="meter-event", restrict=r"[A-Za-z0-9_.\-]*")
+                        with Horizontal(classes="row"):
+                            yield Label("Aggregation")
+                            yield Select(
+                                [("Sum of values", "sum"), ("Count of events", "count"), ("Last value", "last")],
+                                value="sum",
+                                allow_blank=False,
+                                id="meter-agg",
+                            )
+                        with Horizontal(classes="row"):
+                            yield Label("Payload keys")
+                            yield Input(value="stripe_customer_id", id="meter-customer-key")
+                            yield Input(value="value", id="meter-value-key")
+                        yield FieldError(id="error-new-meter")
+                yield Label("Advanced", classes="section")
+                with Horizontal(classes="row"):
+                    yield Label("Lookup key")
+                    yield Input(placeholder="e.g. pro_monthly (stable name for your code)", id="lookup-key")
+                yield FieldError(id="error-lookup_key")
+                yield Checkbox("Transfer the lookup key from the price that holds it now", id="transfer")
+                with Horizontal(classes="row"):
+                    yield Label("Nickname")
+                    yield Input(placeholder="internal name, e.g. Pro monthly 2026", id="nickname")
+                with Horizontal(classes="row"):
+                    yield Label("Tax behaviour")
+                    yield Select(
+                        [
+                            ("Unspecified", "unspecified"),
+                            ("Exclusive (tax added)", "exclusive"),
+                            ("Inclusive (tax included)", "inclusive"),
+                        ],
+                        value="unspecified",
+                        allow_blank=False,
+                        id="tax",
+                    )
+                with Horizontal(id="create-row"):
+                    yield Button("Review & create", id="create", variant="primary")
+                    yield Static("", id="why-not", markup=False)
+                yield Static("", id="progress", markup=False)
+                with Vertical(id="result", classes="panel"):
+                    yield Static("", id="result-text", markup=False)
+                    with Horizontal():
+                        yield Button("Copy price ID", id="copy-price")
+                        yield Button("Copy product ID", id="copy-product")
+                        yield Button("Link to a plan", id="link-plan", variant="primary")
+                        yield Button("New product", id="new-form")
+            with VerticalScroll(id="preview-pane"):
+                yield Label("What a customer pays", classes="section")
+                yield Static("", id="summary", markup=False)
+                yield Static("", id="samples")
+                with Horizontal(classes="row"):
+                    yield Label("At quantity")
+                    yield Input(placeholder="e.g. 12000", id="preview-quantity", restrict=r"[0-9,_]*")
+                yield Static("", id="preview-breakdown")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reset_tiers()
+        self.load_choices()
+        self.refresh_form()
+        self.query_one("#product-name", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(TopBar).refresh_state()
+
+    def connection_changed(self) -> None:
+        self.load_choices()
+
+    def on_resize(self) -> None:
+        self.query_one("#preview-pane").display = self.size.width >= 100
+
+    # ---- choices from Stripe ------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="builder-choices")
+    def load_choices(self) -> None:
+        from portal_tui.services.errors import PortalError
+
+        context = portal(self).context
+        if not context.connected:
+            return
+        try:
+            gateway = context.gateway()
+            products, meters = gateway.list_products(), gateway.list_meters()
+        except PortalError as error:
+            self.app.call_from_thread(self.notify, error.message, title=error.title, severity="warning")
+            return
+        self.app.call_from_thread(self.set_choices, products, meters)
+
+    def set_choices(self, products: list[dict[str, Any]], meters: list[dict[str, Any]]) -> None:
+        self.products, self.meters = products, meters
+        product_select = self.query_one("#product-choice", Select)
+        current = product_select.value
+        product_select.set_options([("New product", NEW), *[(p["name"], p["id"]) for p in products]])
+        product_select.value = current if current in {p["id"] for p in products} else NEW
+        meter_select = self.query_one("#meter", Select)
+        chosen = meter_select.value
+        options = [
+            (f"{m['display_name']} ({m['event_name']}, {m['default_aggregation']['formula']})", m["id"]) for m in meters
+        ]
+        meter_select.set_options([*options, ("Create a new meter…", NEW)])
+        if chosen in {m["id"] for m in meters}:
+            meter_select.value = chosen
+        elif meters:
+            meter_select.value = meters[0]["id"]
+        else:
+            meter_select.value = NEW
+        self.refresh_form()
+
+    # ---- tiers ---------------------------------------------------------------------------------------------------
+
+    def tier_rows(self) -> list[TierRow]:
+        return list(self.query_one("#tiers", Vertical).query(TierRow))
+
+    def reset_tiers(self) -> None:
+        box = self.query_one("#tiers", Vertical)
+        box.remove_children()
+        box.mount(TierRow(), TierRow())
+        self.call_after_refresh(self.label_tiers)
+
+    def label_tiers(self) -> None:
+        rows = self.tier_rows()
+        low = 1
+        for index, row in enumerate(rows):
+            up_to = row.query_one(".tier-up-to", Input)
+            last = index == len(rows) - 1
+            if last:
+                up_to.value, up_to.disabled = "∞", True
+            elif up_to.disabled:
+                up_to.value, up_to.disabled = "", False
+            row.query_one(".tier-from", Static).update(f"{low:,} –")
+            try:
+                high = int(up_to.value.replace(",", "").replace("_", "")) if not last else None
+            except ValueError:
+                high = None
+            low = (high + 1) if high is not None and high >= low else low + 1
+        self.refresh_form()
+
+    def _focused_row(self) -> int | None:
+        focused = self.app.focused
+        for index, row in enumerate(self.tier_rows()):
+            if focused is not None and focused in list(row.query(Input)):
+                return index
+        return None
+
+    def action_add_tier(self) -> None:
+        rows = self.tier_rows()
+        box = self.query_one("#tiers", Vertical)
+        new = TierRow()
+        box.mount(new, before=rows[-1] if rows else None)
+        self.call_after_refresh(self.label_tiers)
+        self.call_after_refresh(lambda: new.query_one(".tier-up-to", Input).focus())
+
+    def action_remove_tier(self) -> None:
+        rows = self.tier_rows()
+        if len(rows) <= 1:
+            self.notify("A tiered price needs at least one tier.", severity="warning")
+            return
+        index = self._focused_row()
+        target = rows[index] if index is not None else rows[-2]
+        if target is rows[-1]:
+            # Removing the unbounded tier: the one before becomes unbounded, keeping its prices.
+            rows[-2].query_one(".tier-unit", Input).value = rows[-2].query_one(".tier-unit", Input).value
+        target.remove()
+        self.call_after_refresh(self.label_tiers)
+
+    def action_move_tier(self, direction: int) -> None:
+        rows = self.tier_rows()
+        index = self._focused_row()
+        if index is None or not 0 <= index + direction < len(rows):
+            return
+        a, b = rows[index], rows[index + direction]
+        for cls in (".tier-unit", ".tier-flat"):
+            first, second = a.query_one(cls, Input), b.query_one(cls, Input)
+            first.value, second.value = second.value, first.value
+        b.query_one(".tier-unit", Input).focus()
+        self.refresh_form()
+
+    # ---- reading the form ------------------------------------------------------------------------------------------
+
+    def value(self, selector: str) -> str:
+        return self.query_one(selector, Input).value
+
+    def select(self, selector: str) -> str:
+        return str(self.query_one(selector, Select).value)
+
+    def build(self) -> tuple[PriceDraft, SetupRequest, dict[str, str]]:
+        """The draft and request from the form, and every problem keyed by field."""
+        problems: dict[str, str] = {}
+        currency = self.value("#currency").strip().lower() or "usd"
+        model = PricingModel(self.select("#model"))
+        recurring = self.select("#price-type") == "recurring"
+        draft = PriceDraft(currency=currency, model=model, recurring=recurring)
+        if currency not in CURRENCIES:
+            problems["currency"] = f"Unknown currency '{currency}'"
+            currency = "usd"
+        if not model.is_tiered:
+            raw = self.value("#amount")
+            if raw.strip():
+                try:
+                    draft.unit_amount = parse_unit_amount(raw, currency)
+                except AmountError as error:
+                    problems["unit_amount"] = error.message
+        if model in (PricingModel.USAGE_PACKAGE,):
+            size = self.value("#package-size")
+            draft.package_size = int(size) if size.isdigit() else None
+            draft.package_round = "down" if self.select("#package-round") == "down" else "up"
+        if model.is_tiered:
+            draft.tiers_mode = "volume" if self.select("#tiers-mode") == "volume" else "graduated"
+            rows = self.tier_rows()
+            for index, row in enumerate(rows):
+                tier = Tier(up_to=None)
+                raw_up = row.query_one(".tier-up-to", Input).value.replace(",", "").replace("_", "")
+                if index < len(rows) - 1:
+                    if raw_up.isdigit():
+                        tier.up_to = int(raw_up)
+                    else:
+                        problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
+                        tier.up_to = 0
+                for cls, attr in ((".tier-unit", "unit_amount"), (".tier-flat", "flat_amount")):
+                    text = row.query_one(cls, Input).value
+                    if not text.strip():
+                        continue
+                    try:
+                        if attr == "unit_amount":
+                            tier.unit_amount = parse_unit_amount(text, currency)
+                        else:
+                            tier.flat_amount = parse_amount(text, currency)
+                    except AmountError as error:
+                        problems[f"tiers[{index}].{attr}"] = f"Tier {index + 1}: {error.message}"
+                draft.tiers.append(tier)
+        if recurring:
+            period = self.select("#period")
+            if period == "custom":
+                count = self.value("#interval-count")
+                draft.interval = self.select("#interval")  # type: ignore[assignment]
+                draft.interval_count = int(count) if count.isdigit() else 0
+            else:
+                interval, count = period.split(":")
+                draft.interval, draft.interval_count = interval, int(count)  # type: ignore[assignment]
+        new_meter: NewMeter | None = None
+        if model.is_usage_based:
+            meter = self.select("#meter")
+            if meter == NEW:
+                name, event = self.value("#meter-name").strip(), self.value("#meter-event").strip()
+                if not name or not event:
+                    problems["new-meter"] = "Give the new meter a display name and an event name"
+                elif any(m["event_name"] == event for m in self.meters):
+                    problems["new-meter"] = f"A meter for event '{event}' exists: choose it above"
+                new_meter = NewMeter(
+                    name,
+                    event,
+                    self.select("#meter-agg"),  # type: ignore[arg-type]
+                    self.value("#meter-customer-key").strip() or "stripe_customer_id",
+                    self.value("#meter-value-key").strip() or "value",
+                )
+                draft.meter_id = "mtr_new"  # placeholder until the meter exists
+            else:
+                draft.meter_id = meter
+        draft.lookup_key = self.value("#lookup-key").strip() or None
+        draft.transfer_lookup_key = self.query_one("#transfer", Checkbox).value and bool(draft.lookup_key)
+        draft.nickname = self.value("#nickname").strip() or None
+        tax = self.select("#tax")
+        draft.tax_behavior = None if tax == "unspecified" else tax  # type: ignore[assignment]
+        for rule in draft.validate():
+            problems.setdefault(rule.field, rule.message)
+        product_choice = self.select("#product-choice")
+        existing = None if product_choice == NEW else product_choice
+        if existing is None and not self.value("#product-name").strip():
+            problems["product-name"] = "Give the product a name"
+        request = SetupRequest(
+            draft=draft,
+            product_name=self.value("#product-name"),
+            product_description=self.value("#product-description"),
+            existing_product_id=existing,
+            new_meter=new_meter,
+            replaces_price_id=self.replaces["id"] if self.replaces else None,
+        )
+        return draft, request, problems
+
+    # ---- reacting to input ------------------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def form_changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
+        if isinstance(event, Input.Changed) and event.input.id == "preview-quantity":
+            self.update_preview()
+            return
+        if isinstance(event, Input.Changed) and event.input.has_class("tier-up-to"):
+            self.label_tiers()
+            return
+        self.refresh_form()
+
+    def refresh_form(self) -> None:
+        if not self.is_mounted:
+            return
+        model = PricingModel(self.select("#model"))
+        recurring = self.select("#price-type") == "recurring"
+        self.query_one("#new-product").display = self.select("#product-choice") == NEW
+        self.query_one("#amount-row").display = not model.is_tiered
+        self.query_one("#amount-label", Label).update(
+            "Package price" if model is PricingModel.USAGE_PACKAGE else "Per unit" if model.is_usage_based else "Amount"
+        )
+        self.query_one("#package-fields").display = model is PricingModel.USAGE_PACKAGE
+        self.query_one("#tier-fields").display = model.is_tiered
+        self.query_one("#tiers-mode-row").display = model is PricingModel.USAGE_PER_TIER
+        self.query_one("#period-fields").display = recurring
+        self.query_one("#custom-period").set_class(self.select("#period") != "custom", "hidden")
+        self.query_one("#meter-fields").display = model.is_usage_based
+        self.query_one("#new-meter").display = self.select("#meter") == NEW
+        draft, request, problems = self.build()
+        self.draft, self.request, self.problems = draft, request, problems
+        self.show_problems(problems)
+        self.update_preview()
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        targets = {
+            "currency": "#error-currency",
+            "unit_amount": "#error-unit_amount",
+            "package_size": "#error-package_size",
+            "package_round": "#error-package_size",
+            "interval_count": "#error-interval_count",
+            "interval": "#error-interval_count",
+            "meter": "#error-meter",
+            "new-meter": "#error-new-meter",
+            "lookup_key": "#error-lookup_key",
+            "product-name": "#error-product-name",
+            "model": "#error-unit_amount",
+        }
+        # A field only complains once the admin has typed something, except for structural tier problems.
+        typed = {
+            "unit_amount": bool(self.value("#amount").strip()),
+            "product-name": bool(self.value("#product-name")),
+            "new-meter": bool(self.value("#meter-name") or self.value("#meter-event")),
+            "package_size": bool(self.value("#package-size")),
+        }
+        shown: dict[str, list[str]] = {}
+        tier_messages: list[str] = []
+        for field, message in problems.items():
+            if field.startswith("tiers"):
+                if "[" in field and not any(row.query_one(".tier-unit", Input).value for row in self.tier_rows()):
+                    continue
+                tier_messages.append(message)
+                continue
+            if not typed.get(field, True):
+                continue
+            target = targets.get(field)
+            if target:
+                shown.setdefault(target, []).append(message)
+        for target in set(targets.values()):
+            self.query_one(target, FieldError).show("; ".join(shown.get(target, [])))
+        self.query_one("#error-tiers", FieldError).show("\n".join(dict.fromkeys(tier_messages)))
+        button = self.query_one("#create", Button)
+        button.disabled = bool(problems) or not portal(self).context.connected
+        why = self.query_one("#why-not", Static)
+        if not portal(self).context.connected:
+            why.update("Connect Stripe first (F1).")
+        elif problems:
+            first = next(iter(problems.values()))
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            why.update(f"Cannot create yet: {first}{more}")
+        else:
+            why.update("Ready: ctrl+n reviews exactly what will be sent.")
+
+    def update_preview(self) -> None:
+        draft = self.draft
+        summary = self.query_one("#summary", Static)
+        samples = self.query_one("#samples", Static)
+        detail = self.query_one("#preview-breakdown", Static)
+        blocking = {k: v for k, v in self.problems.items() if k not in ("product-name", "new-meter", "meter")}
+        if draft is None or blocking:
+            summary.update("Complete the price to see what a customer pays.")
+            samples.update("")
+            detail.update("")
+            return
+        price = draft.to_stripe_price()
+        summary.update(draft.summary())
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column("Quantity", justify="right")
+        table.add_column("Customer pays", justify="right")
+        for quantity in sample_quantities(price):
+            table.add_row(f"{quantity:,}", format_money(breakdown(price, quantity).total, draft.currency))
+        samples.update(table)
+        raw = self.value("#preview-quantity").replace(",", "").replace("_", "")
+        quantity = int(raw) if raw.isdigit() else sample_quantities(price)[-1]
+        result = breakdown(price, quantity)
+        text = Text()
+        for row in result.rows:
+            text.append(f"{row.text}\n")
+        text.append(f"Total at {quantity:,}: ", style="bold")
+        text.append(format_money(result.total, result.currency), style="bold green")
+        if draft.recurring:
+            from portal_tui.domain.pricing import interval_label
+
+            text.append(f" / {interval_label(draft.interval, draft.interval_count)}")
+        detail.update(text)
+
+    # ---- create -----------------------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#create")
+    def action_create(self) -> None:
+        self.refresh_form()
+        if self.problems or self.request is None:
+            self.notify(next(iter(self.problems.values()), "Connect Stripe first."), severity="warning")
+            return
+        request = self.request
+        fingerprint = json.dumps(request.review(), sort_keys=True, default=str)
+        if self.progress is not None and self.progress_request != fingerprint:
+            self.progress = None  # the form changed: this is a new action
+        note = ""
+        if self.progress is not None and (self.progress.product_id or self.progress.meter_id):
+            note = f"Resuming the unfinished action: {self.progress.describe()}. Those steps will not be repeated."
+        if request.replaces_price_id:
+            note += (
+                f"\n{request.replaces_price_id} will be archived after the new price exists. Existing "
+                "subscribers keep paying the old price until you move them; new checkouts use the new one."
+            )
+        live = portal(self).context.livemode
+        self.app.push_screen(
+            ReviewModal(request.review(), live, note.strip()),
+            lambda ok: self.confirmed(request, fingerprint) if ok else None,
+        )
+
+    def confirmed(self, request: SetupRequest, fingerprint: str) -> None:
+        self.run_worker(self._confirm_live_then_run(request, fingerprint), exclusive=True, group="create-confirm")
+
+    async def _confirm_live_then_run(self, request: SetupRequest, fingerprint: str) -> None:
+        if not await portal(self).confirm_write("Create this product and price", "A second, explicit confirmation."):
+            return
+        if self.progress is None:
+            self.progress = SetupProgress()
+            self.progress_request = fingerprint
+        self.query_one("#create", Button).disabled = True
+        self.run_setup(request, self.progress)
+
+    @work(thread=True, exclusive=True, group="create")
+    def run_setup(self, request: SetupRequest, progress: SetupProgress) -> None:
+        from portal_tui.services.errors import PortalError
+        from portal_tui.services.product_setup import ProductSetup
+
+        gateway = portal(self).context.gateway()
+        setup = ProductSetup(gateway, request, progress)
+        try:
+            setup.run(lambda text: self.app.call_from_thread(self.set_progress, text))
+        except PortalError as error:
+            self.app.call_from_thread(self.create_failed, error.title, error.message, error.hint)
+            return
+        self.app.call_from_thread(self.created, progress)
+
+    def set_progress(self, text: str) -> None:
+        self.query_one("#progress", Static).update(text)
+
+    def create_failed(self, title: str, message: str, hint: str | None) -> None:
+        done = self.progress.describe() if self.progress else ""
+        self.set_progress(
+            f"✗ {title}: {message}\n{hint or ''}\n{done}. Fix the form if needed and press ctrl+n: "
+            "finished steps are not repeated."
+        )
+        self.refresh_form()
+
+    def created(self, progress: SetupProgress) -> None:
+        self.result = progress
+        self.progress = None
+        self.replaces = None
+        price = progress.price or {}
+        self.set_progress("✓ Created.")
+        lines = [f"Product ID: {progress.product_id}", f"Price ID:   {price.get('id')}"]
+        if progress.meter_id:
+            lines.append(f"Meter ID:   {progress.meter_id}")
+        if progress.archived:
+            lines.append("The replaced price was archived; its lookup key moved to the new price.")
+        self.query_one("#result-text", Static).update("\n".join(lines))
+        self.query_one("#result").add_class("visible")
+        self.query_one("#copy-price", Button).focus()
+        self.notify(f"Created {price.get('id')}", title="Price created")
+        self.load_choices()
+
+    @on(Button.Pressed, "#copy-price")
+    def copy_price(self) -> None:
+        if self.result and self.result.price_id:
+            self.app.copy_to_clipboard(self.result.price_id)
+            self.notify(f"Copied {self.result.price_id}")
+
+    @on(Button.Pressed, "#copy-product")
+    def copy_product(self) -> None:
+        if self.result and self.result.product_id:
+            self.app.copy_to_clipboard(self.result.product_id)
+            self.notify(f"Copied {self.result.product_id}")
+
+    @on(Button.Pressed, "#link-plan")
+    def link_plan(self) -> None:
+        if self.result and self.result.price_id:
+            portal(self).link_price_to_plan(self.result.price_id)
+
+    @on(Button.Pressed, "#new-form")
+    def action_reset(self) -> None:
+        for field in self.query(Input):
+            if field.id == "currency":
+                field.value = "usd"
+            elif field.id == "interval-count":
+                field.value = "1"
+            elif field.id == "meter-customer-key":
+                field.value = "stripe_customer_id"
+            elif field.id == "meter-value-key":
+                field.value = "value"
+            elif not field.has_class("tier-up-to") or not field.disabled:
+                field.value = ""
+        self.query_one("#model", Select).value = PricingModel.FLAT.value
+        self.query_one("#price-type", Select).value = "recurring"
+        self.query_one("#product-choice", Select).value = NEW
+        self.query_one("#replace-note").add_class("hidden")
+        self.query_one("#result").remove_class("visible")
+        self.set_progress("")
+        self.replaces, self.progress, self.result = None, None, None
+        self.reset_tiers()
+        self.query_one("#product-name", Input).focus()
+
+    # ---- replacing a price -------------------------------------------------------------------------------------------
+
+    def replace_price(self, price: dict[str, Any]) -> None:
+        """Prefill the form from an existing price; creating then moves its lookup key and archives it."""
+        from portal_tui.domain.money import format_amount_input
+
+        self.action_reset()
+        draft = PriceDraft.from_stripe(price)
+        self.replaces = price
+        product = price.get("product")
+        product_id = product.get("id") if isinstance(product, dict) else product
+        if product_id and product_id not in {p["id"] for p in self.products} and isinstance(product, dict):
+            self.products.append(product)
+            self.query_one("#product-choice", Select).set_options(
+                [("New product", NEW), *[(p["name"], p["id"]) for p in self.products]]
+            )
+        self.query_one("#product-choice", Select).value = product_id or NEW
+        self.query_one("#price-type", Select).value = "recurring" if draft.recurring else "one_time"
+        self.query_one("#model", Select).value = draft.model.value
+        self.query_one("#currency", Input).value = draft.currency
+        if draft.unit_amount is not None:
+            self.query_one("#amount", Input).value = format_amount_input(draft.unit_amount, draft.currency)
+        if draft.package_size:
+            self.query_one("#package-size", Input).value = str(draft.package_size)
+        self.query_one("#lookup-key", Input).value = draft.lookup_key or ""
+        self.query_one("#transfer", Checkbox).value = bool(draft.lookup_key)
+        self.query_one("#nickname", Input).value = draft.nickname or ""
+        period = f"{draft.interval}:{draft.interval_count}"
+        self.query_one("#period", Select).value = period if period in dict(PERIODS).values() else "custom"
+        self.query_one("#interval", Select).value = draft.interval
+        self.query_one("#interval-count", Input).value = str(draft.interval_count)
+        if draft.meter_id:
+            self.query_one("#meter", Select).value = draft.meter_id
+        if draft.model.is_tiered:
+            self.query_one("#tiers-mode", Select).value = draft.effective_tiers_mode
+            self._fill_tiers(draft)
+        note = self.query_one("#replace-note", Static)
+        note.update(
+            f"Replacing {price['id']}: prices cannot change, so a new price is created, the lookup key moves "
+            "to it and the old one is archived. Existing subscribers keep the old price."
+        )
+        note.remove_class("hidden")
+        self.refresh_form()
+
+    def _fill_tiers(self, draft: PriceDraft) -> None:
+        from portal_tui.domain.money import format_amount_input
+
+        box = self.query_one("#tiers", Vertical)
+        box.remove_children()
+        rows = [TierRow() for _ in draft.tiers] or [TierRow()]
+        box.mount(*rows)
+
+        def fill() -> None:
+            for row, tier in zip(rows, draft.tiers, strict=False):
+                if tier.up_to is not None:
+                    row.query_one(".tier-up-to", Input).value = str(tier.up_to)
+                if tier.unit_amount is not None:
+                    row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, draft.currency)
+                if tier.flat_amount is not None:
+                    row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, draft.currency)
+            self.label_tiers()
+
+        self.call_after_refresh(fill)
