@@ -42,7 +42,7 @@ class ConnectScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save configuration"),
         Binding("ctrl+r", "reveal", "Reveal key"),
         Binding("escape", "cancel", "Cancel check"),
-        Binding("ctrl+d", "disconnect", "Disconnect"),
+        Binding("ctrl+d", "disconnect", "Disconnect", priority=True),
     ]
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Connect: verify and save the key", "Check the pasted key against Stripe", "save"),

@@ -1,0 +1,108 @@
+"""The app shell: home steps and their state, mode badge, step keys, help, command palette, live confirmations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from portal_tui.sandbox import Sandbox
+from portal_tui.ui.app import PortalApp
+from portal_tui.ui.widgets.top_bar import TopBar
+from tests.conftest import LIVE_KEY
+from tests.ui.helpers import settle
+
+
+async def test_home_shows_each_step_state(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        rows = [str(row.render()) for row in app.screen.query("StepRow")]
+        assert "connected to Sandbox Hosting Ltd, test mode" in rows[0]
+        assert "11 active prices" in rows[1]
+        assert "no plans yet" in rows[3]
+        bar = str(app.screen.query_one(TopBar).render())
+        assert "TEST MODE" in bar and "Sandbox Hosting Ltd" in bar
+
+
+async def test_step_keys_and_function_keys_switch_screens(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, mode in [
+            ("3", "catalog"),
+            ("h", "home"),
+            ("4", "plans"),
+            ("f1", "connect"),
+            ("f2", "builder"),
+            ("f5", "verify"),
+            ("f6", "home"),
+        ]:
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.current_mode == mode, key
+
+
+async def test_help_lists_bindings_and_closes(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "portal-tui keys" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HomeScreen"
+
+
+async def test_command_palette_offers_every_step(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in [
+            "1 Connect Stripe",
+            "2 Products & pricing",
+            "3 Price IDs",
+            "4 Plans & quotas",
+            "5 Verify in test mode",
+            "Help: every key binding",
+        ]:
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Price IDs")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "catalog"
+
+
+async def test_not_connected_badge(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "NOT CONNECTED" in str(app.screen.query_one(TopBar).render())
+        assert "not connected" in str(app.screen.query("StepRow").first().render())
+
+
+async def test_live_mode_asks_before_every_write(make_app: Callable[..., PortalApp], live_sandbox: Sandbox) -> None:
+    app = make_app(live_sandbox, key=LIVE_KEY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "LIVE MODE" in str(app.screen.query_one(TopBar).render())
+        answers: list[bool] = []
+
+        async def ask() -> None:
+            answers.append(await app.confirm_write("Create a price"))
+
+        app.run_worker(ask())
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert answers == [False]
+        app.run_worker(ask())
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert answers == [False, True]

@@ -1,0 +1,124 @@
+"""Connect Stripe through the real screen: good, wrong, publishable and live keys, file fallback, disconnect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from keyring.backends.fail import Keyring as FailKeyring
+from textual.widgets import Input
+
+from portal_tui.sandbox import Sandbox
+from portal_tui.services.keystore import KeySource
+from portal_tui.ui.app import PortalApp
+from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.top_bar import TopBar
+from tests.conftest import LIVE_KEY, TEST_KEY
+from tests.support.memory_keyring import MemoryKeyring
+from tests.ui.helpers import settle
+
+
+async def open_connect(pilot: object, app: PortalApp) -> None:
+    await app.switch_mode("connect")
+    await settle(pilot)  # type: ignore[arg-type]
+
+
+async def paste_and_save(pilot: object, app: PortalApp, key: str) -> None:
+    field = app.screen.query_one("#secret-key", Input)
+    field.value = key
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    await settle(pilot)  # type: ignore[arg-type]
+
+
+def error_text(app: PortalApp) -> str:
+    return app.screen.query_one("#key-error", FieldError).message
+
+
+async def test_good_key_connects_and_is_kept_in_the_keyring(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, f"  {TEST_KEY}\n")
+        assert app.context.connected and app.context.account is not None
+        assert memory_keyring.entries[("portal-tui", "secret-key-test")] == TEST_KEY
+        account = str(app.screen.query_one("#account").render())
+        assert "Sandbox Hosting Ltd" in account and "acct_" in account and "GB" in account
+        assert "Mode: TEST" in account and "keyring" in account
+        assert TEST_KEY not in account
+        assert "TEST MODE" in str(app.screen.query_one(TopBar).render())
+        assert app.screen.query_one("#secret-key", Input).value == ""
+
+
+async def test_wrong_key_shows_the_error_and_keeps_the_input(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    app = make_app(sandbox, key=None)
+    wrong = "sk_test_revoked" + "9" * 30
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, wrong)
+        assert "Stripe did not accept this key" in error_text(app)
+        assert wrong not in error_text(app)
+        assert app.screen.query_one("#secret-key", Input).value == wrong
+        assert not app.context.connected and memory_keyring.entries == {}
+
+
+async def test_publishable_key_gets_a_specific_message_as_you_type(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        app.screen.query_one("#secret-key", Input).value = "pk_test_" + "a" * 30
+        await pilot.pause()
+        assert "publishable key" in error_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "publishable key" in error_text(app)
+        assert sandbox.requests == []
+
+
+async def test_live_key_turns_the_badge_live(
+    make_app: Callable[..., PortalApp], live_sandbox: Sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    app = make_app(live_sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, LIVE_KEY)
+        assert app.context.livemode
+        assert "LIVE MODE" in str(app.screen.query_one(TopBar).render())
+        assert "every write will ask" in str(app.screen.query_one("#live-notice").render()).lower()
+
+
+async def test_disconnect_removes_the_key(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        assert memory_keyring.entries
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert memory_keyring.entries == {} and not app.context.connected
+        assert "NOT CONNECTED" in str(app.screen.query_one(TopBar).render())
+
+
+async def test_headless_machine_offers_the_0600_file(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: object
+) -> None:
+    app = make_app(sandbox, key=None)
+    app.context.keystore._backend = FailKeyring()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, TEST_KEY)
+        assert not app.context.connected
+        assert app.screen.query_one("#file-choice").has_class("visible")
+        await pilot.click("#store-file")
+        await settle(pilot)
+        assert app.context.connected
+        stored = app.context.stored_key
+        assert stored is not None and stored.source is KeySource.FILE
+        assert "0600" in str(app.screen.query_one("#account").render())
