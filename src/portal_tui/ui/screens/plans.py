@@ -167,6 +167,7 @@ class PlansScreen(Screen[None]):
         self.rebuild_list()
         self.rebuild_quota_rows()
         self.fill_form()
+        self.call_after_refresh(self.fill_form)  # the quota rows are mounted by then
 
     def action_reload(self) -> None:
         if self.dirty:

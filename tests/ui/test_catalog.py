@@ -1,0 +1,97 @@
+"""The price-ID picker: streaming load, filter, details preview, copy (asserting the copied text), link to plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.widgets import Input, Static
+
+from portal_tui.sandbox import Sandbox
+from portal_tui.ui.app import PortalApp
+from portal_tui.ui.widgets.price_details import PriceDetails
+from portal_tui.ui.widgets.price_table import PriceTable
+from tests.ui.helpers import settle, text_of, type_text
+
+
+async def open_catalog(pilot: object, app: PortalApp) -> PriceTable:
+    await app.switch_mode("catalog")
+    await settle(pilot)  # type: ignore[arg-type]
+    return app.screen.query_one(PriceTable)
+
+
+async def test_catalog_loads_filters_and_copies(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        assert len(table.rows) == 11  # active prices only
+        assert {row.product for row in table.rows} >= {"Pro VPS", "API calls", "Team seats"}
+        await pilot.press("slash")
+        await type_text(pilot, "pro_monthly")
+        await pilot.pause()
+        assert [row.lookup_key for row in table.shown] == ["pro_monthly"]
+        await pilot.press("escape", "c")
+        await pilot.pause()
+        expected = table.shown[0].price_id
+        assert app.clipboard == expected
+        details = app.screen.query_one(PriceDetails)
+        assert str(details.query_one("#details-id").render()) == expected
+        # filter by amount text
+        app.screen.query_one("#filter", Input).value = "$0.0004"
+        await pilot.pause()
+        assert [row.product for row in table.shown] == ["API calls"]
+
+
+async def test_details_preview_at_a_typed_quantity(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        assert table.select_price(next(r.price_id for r in table.rows if r.lookup_key == "team_seats"))
+        await pilot.pause()
+        details = app.screen.query_one(PriceDetails)
+        tiers = text_of(details.query_one("#details-tiers", Static))
+        assert "6     20     $4.00" in tiers and "21      ∞     $3.00" in tiers
+        details.query_one("#details-quantity", Input).value = "8"
+        await pilot.pause()
+        preview = str(details.query_one("#details-preview").render())
+        assert "1–5: 5 × $0.00 + $10.00 flat = $10.00" in preview
+        assert "Total at 8: $22.00" in preview
+
+
+async def test_archived_toggle_and_refresh(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        await pilot.press("a")
+        await settle(pilot)
+        assert len(table.rows) == 12 and any(not row.active for row in table.rows)
+        before = len([r for r in seeded_sandbox.requests if r.path == "/v1/prices"])
+        await pilot.press("r")
+        await settle(pilot)
+        assert len([r for r in seeded_sandbox.requests if r.path == "/v1/prices"]) == before + 1
+
+
+async def test_link_to_plan_preselects_the_price(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        price_id = table.current.price_id if table.current else ""
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.current_mode == "plans"
+        assert getattr(app.screen, "offered_price", None) == price_id
+        await pilot.click("#offer-test")
+        await settle(pilot)
+        plans = app.screen.config.plans  # type: ignore[attr-defined]
+        assert plans and plans[0].test_price_id == price_id
+
+
+async def test_many_prices_stream_in(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    sandbox.bulk_prices(1000)
+    app = make_app(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        assert len(table.rows) == 1000
+        assert len([r for r in sandbox.requests if r.path == "/v1/prices"]) >= 10
+        app.screen.query_one("#filter", Input).value = "bulk price 00099"
+        await pilot.pause()
+        assert [row.nickname for row in table.shown] == ["Bulk price 00099"]

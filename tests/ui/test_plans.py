@@ -1,0 +1,168 @@
+"""The plan editor: create, link, quotas, save to TOML, reload, broken files, unsaved changes, wrong-mode prices."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Input
+
+from portal_tui.sandbox import Sandbox
+from portal_tui.ui.app import PortalApp
+from portal_tui.ui.widgets.field_error import FieldError
+from tests.conftest import LIVE_KEY
+from tests.ui.helpers import settle, type_text
+
+
+def seed_price(sandbox: Sandbox, lookup: str) -> str:
+    return next(str(p["id"]) for p in sandbox.test_world.objects["price"].values() if p["lookup_key"] == lookup)
+
+
+async def open_plans(pilot: object, app: PortalApp) -> None:
+    await app.switch_mode("plans")
+    await settle(pilot)  # type: ignore[arg-type]
+
+
+async def test_create_link_quota_save_and_reload(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    price = seed_price(seeded_sandbox, "pro_monthly")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        name = app.screen.query_one("#plan-name", Input)
+        name.value = ""
+        await type_text(pilot, "Pro VPS")
+        app.screen.query_one("#price-test", Input).value = price
+        await settle(pilot)
+        state = str(app.screen.query_one("#state-price-test").render())
+        assert "✓ Pro VPS · $20.00 / month" in state
+        app.screen.query_one("#quota-vcpu", Input).value = "4"
+        app.screen.query_one("#quota-instances", Input).value = "unlimited"
+        await pilot.pause()
+        assert "modified" in str(app.screen.query_one("#plans-header").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "modified" not in str(app.screen.query_one("#plans-header").render())
+    data = tomllib.loads((config_dir / "plans.toml").read_text())
+    assert data["plans"] == [
+        {"id": "new-plan", "name": "Pro VPS", "test_price_id": price, "quotas": {"vcpu": 4, "instances": "unlimited"}}
+    ]
+    again = make_app(seeded_sandbox, key=None)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, again)
+        assert again.screen.query_one("#plan-name", Input).value == "Pro VPS"
+        assert again.screen.query_one("#quota-vcpu", Input).value == "4"
+        assert "connect Stripe to check" in str(again.screen.query_one("#state-price-test").render())
+
+
+async def test_bad_values_are_shown_at_the_field_and_block_saving(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#price-test", Input).value = "prod_123"
+        app.screen.query_one("#quota-vcpu", Input).value = "lots"
+        await pilot.pause()
+        assert "not a price ID" in app.screen.query_one("#error-price-test", FieldError).message
+        assert "not a number" in app.screen.query_one("#error-quota-vcpu", FieldError).message
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not (config_dir / "plans.toml").exists()
+        assert app.screen.query_one("#quota-vcpu", Input).value == "lots"  # nothing typed is lost
+
+
+async def test_missing_archived_and_one_time_prices_are_flagged(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    archived = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if not p["active"])
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        for price, words in [(archived, "archived"), ("price_nope", "does not exist in test mode")]:
+            app.screen.query_one("#price-test", Input).value = price
+            await settle(pilot)
+            assert words in str(app.screen.query_one("#state-price-test").render())
+
+
+async def test_test_price_in_the_live_slot_is_an_error(
+    make_app: Callable[..., PortalApp], live_sandbox: Sandbox
+) -> None:
+    test_price = seed_price(live_sandbox, "pro_monthly")
+    app = make_app(live_sandbox, key=LIVE_KEY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#price-live", Input).value = test_price
+        await settle(pilot)
+        assert "does not exist in live mode" in str(app.screen.query_one("#state-price-live").render())
+
+
+async def test_broken_file_is_reported_and_left_untouched(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    path = config_dir / "plans.toml"
+    path.write_text('schema_version = 1\n[[plans]]\nid = "pro\n')
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        broken = str(app.screen.query_one("#broken").render())
+        assert "line 3" in broken
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert path.read_text() == 'schema_version = 1\n[[plans]]\nid = "pro\n'
+
+
+async def test_leaving_with_unsaved_changes_asks(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("f6")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "plans"
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.current_mode == "home"
+
+
+async def test_delete_plan_asks_first_and_custom_resources(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#new-resource-key", Input).value = "gpu_hours"
+        screen.query_one("#new-resource-label", Input).value = "GPU"
+        screen.query_one("#new-resource-unit", Input).value = "hours"
+        await pilot.click("#add-resource")
+        await settle(pilot)
+        screen.query_one("#quota-gpu_hours", Input).value = "10"
+        await pilot.click("#delete-plan")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    data = tomllib.loads((config_dir / "plans.toml").read_text())
+    assert [p["id"] for p in data["plans"]] == ["new-plan"]
+    assert {"key": "gpu_hours", "label": "GPU", "unit": "hours"} in data["resources"]
