@@ -8,6 +8,7 @@ is invalid. Creation runs in a worker with one idempotency key for the whole act
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -356,7 +357,12 @@ class BuilderScreen(Screen[None]):
     # ---- tiers ---------------------------------------------------------------------------------------------------
 
     def tier_rows(self) -> list[TierRow]:
-        return list(self.query_one("#tiers", Vertical).query(TierRow))
+        """The tier rows on screen, in order (rows being removed or not yet composed are left out)."""
+        return [
+            row
+            for row in self.query_one("#tiers", Vertical).query(TierRow)
+            if not (row._closing or row._pruning) and len(row.children) == 4
+        ]
 
     def reset_tiers(self) -> None:
         box = self.query_one("#tiers", Vertical)
@@ -444,7 +450,12 @@ class BuilderScreen(Screen[None]):
             raw = self.value("#amount")
             if raw.strip():
                 try:
-                    draft.unit_amount = parse_unit_amount(raw, currency)
+                    # Fractions of a cent only make sense per unit of usage ("$0.0004 per call").
+                    draft.unit_amount = (
+                        parse_unit_amount(raw, currency)
+                        if model is PricingModel.USAGE_PER_UNIT
+                        else Decimal(parse_amount(raw, currency))
+                    )
                 except AmountError as error:
                     problems["unit_amount"] = error.message
         if model in (PricingModel.USAGE_PACKAGE,):
@@ -469,7 +480,11 @@ class BuilderScreen(Screen[None]):
                         continue
                     try:
                         if attr == "unit_amount":
-                            tier.unit_amount = parse_unit_amount(text, currency)
+                            tier.unit_amount = (
+                                parse_unit_amount(text, currency)
+                                if model.is_usage_based
+                                else Decimal(parse_amount(text, currency))
+                            )
                         else:
                             tier.flat_amount = parse_amount(text, currency)
                     except AmountError as error:
