@@ -105,6 +105,7 @@ class BuilderScreen(Screen[None]):
     """The "Add a product" form, keyboard first, with a live what-a-customer-pays preview."""
 
     DEFAULT_CSS = """
+    BuilderScreen Vertical { height: auto; }
     BuilderScreen #builder-body { height: 1fr; }
     BuilderScreen #form { width: 1fr; padding: 0 1; }
     BuilderScreen #preview-pane { width: 44; border-left: vkey $panel; padding: 0 1; }

@@ -30,9 +30,10 @@ class PlansScreen(Screen[None]):
     """Edits the plan file in memory; ctrl+s writes it atomically. Nothing typed is lost on a bad value."""
 
     DEFAULT_CSS = """
+    PlansScreen Vertical { height: auto; }
     PlansScreen #plans-header { height: auto; padding: 0 1; }
     PlansScreen #plans-body { height: 1fr; }
-    PlansScreen #plan-list-box { width: 30; border-right: vkey $panel; }
+    PlansScreen #plan-list-box { width: 30; height: 1fr; border-right: vkey $panel; }
     PlansScreen #plan-list { height: 1fr; }
     PlansScreen #plan-buttons { height: auto; }
     PlansScreen #plan-buttons Button { min-width: 8; margin: 0 1 0 0; }

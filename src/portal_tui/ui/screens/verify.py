@@ -34,6 +34,7 @@ class VerifyScreen(Screen[None]):
     """Runs the walkthrough in a worker; escape cancels, and the test clock is always deleted."""
 
     DEFAULT_CSS = """
+    VerifyScreen Vertical { height: auto; }
     VerifyScreen #verify-body { padding: 0 1; }
     VerifyScreen .row { height: auto; }
     VerifyScreen .row > Label { width: 18; padding: 1 1 0 0; }

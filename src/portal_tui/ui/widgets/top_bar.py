@@ -24,18 +24,23 @@ class TopBar(Static):
         super().__init__(id="top-bar")
         self.title = title
 
-    def on_mount(self) -> None:
-        self.refresh_state()
-
     def refresh_state(self) -> None:
-        self.update(self.build())
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.build()
 
     def build(self) -> Text:
         context = portal(self).context
         left = Text.assemble(("portal-tui", "bold"), " · ", self.title)
         badges = Text()
+        width = self.size.width or 80
         if context.account is not None:
-            badges.append(f"{context.account.display_name} · {context.account.id}  ")
+            account = f"{context.account.display_name} · {context.account.id}  "
+            if width >= 110:
+                badges.append(account)
+            elif width >= 90:
+                badges.append(f"{context.account.display_name}  ")
         if not context.connected:
             badges.append(" NOT CONNECTED ", style="bold black on grey62")
         elif context.livemode:
@@ -45,12 +50,8 @@ class TopBar(Static):
         if context.demo:
             badges.append(" ")
             badges.append(" DEMO ", style="bold white on blue")
-        width = max(self.size.width, 40)
         gap = max(1, width - left.cell_len - badges.cell_len)
         if left.cell_len + badges.cell_len + 1 > width:
             left.truncate(max(10, width - badges.cell_len - 1), overflow="ellipsis")
             gap = max(1, width - left.cell_len - badges.cell_len)
         return Text.assemble(left, " " * gap, badges)
-
-    def on_resize(self) -> None:
-        self.refresh_state()
