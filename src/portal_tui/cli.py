@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="plan config file (default: user config dir)")
     parser.add_argument("--api-base", metavar="URL", help="Stripe API base URL (e.g. a local sandbox)")
     parser.add_argument("--demo", action="store_true", help="run against a built-in sandbox with a demo catalog")
+    parser.add_argument("--no-demo", action="store_true", help="use your own Stripe account even before a key is saved")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     quote = sub.add_parser("quote", help="what a customer pays for a price at given quantities")
@@ -49,4 +50,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_check(config=args.config, api_base=args.api_base, as_json=args.json)
     from portal_tui.commands.app import run_app
 
-    return run_app(config=args.config, api_base=args.api_base, demo=args.demo)
+    return run_app(config=args.config, api_base=args.api_base, demo=args.demo, no_demo=args.no_demo)

@@ -64,7 +64,8 @@ async def test_wrong_invoice_shows_a_cross(make_app: Callable[..., PortalApp], s
         await settle(pilot)
         assert "MISMATCH" in str(app.screen.query_one("#verdict").render())
         assert app.screen.result is not None  # type: ignore[attr-defined]
-        assert [line.invoiced - line.expected for line in app.screen.result.lines][0] == 3  # type: ignore[attr-defined]
+        first = app.screen.result.lines[0]  # type: ignore[attr-defined]
+        assert first.invoiced - first.expected == 3
 
 
 async def test_live_key_is_refused_with_an_explanation(

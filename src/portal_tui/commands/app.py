@@ -58,33 +58,34 @@ def demo_context(folder: Path, api_base: str) -> AppContext:
     return context
 
 
-def run_app(*, config: str | None, api_base: str | None, demo: bool) -> int:
-    from portal_tui import locations
-    from portal_tui.services.errors import PortalError
-    from portal_tui.services.keystore import KeyStore
+def real_context(config: str | None, api_base: str | None, *, force: bool = False) -> AppContext | None:
+    """The context for the admin's own Stripe account, or None when no key was ever saved (then: the demo).
 
-    if not demo:
-        keystore = KeyStore(locations.config_dir())
-        try:
-            stored = keystore.current()
-        except PortalError as error:
-            sys.stderr.write(f"portal-tui: {error.message}\n")
-            stored = None
-        if stored is None and api_base is None:
-            sys.stderr.write(
-                "portal-tui: no Stripe key yet, starting the demo (sandbox). "
-                "Connect your own key from the app or set STRIPE_API_KEY; --demo forces the demo.\n"
-            )
-            demo = True
-    if demo:
-        return _run_demo()
+    Decided from the environment and the non-secret state file only: the keyring is read after the first frame.
+    """
+    from portal_tui import locations
     from portal_tui.services.config_store import ConfigStore
-    from portal_tui.ui.app import PortalApp
+    from portal_tui.services.keystore import KeyStore
     from portal_tui.ui.context import AppContext
 
-    context = AppContext(keystore=keystore, config_store=ConfigStore(locations.plans_file(config)), api_base=api_base)
-    context.stored_key = stored
-    PortalApp(context, verify_on_start=True).run()
+    keystore = KeyStore(locations.config_dir())
+    if not force and not keystore.has_saved_key() and api_base is None:
+        return None
+    return AppContext(keystore=keystore, config_store=ConfigStore(locations.plans_file(config)), api_base=api_base)
+
+
+def run_app(*, config: str | None, api_base: str | None, demo: bool, no_demo: bool = False) -> int:
+    context = None if demo else real_context(config, api_base, force=no_demo)
+    if context is None:
+        if not demo:
+            sys.stderr.write(
+                "portal-tui: no Stripe key saved yet, so this is the demo on a local sandbox. "
+                "To connect your own Stripe account run: portal-tui --no-demo\n"
+            )
+        return _run_demo()
+    from portal_tui.ui.app import PortalApp
+
+    PortalApp(context, load_key_on_start=True).run()
     return 0
 
 

@@ -176,21 +176,40 @@ class KeyStore:
 
     # ---- active mode (non-secret state) -----------------------------------------------------------------
 
-    @property
-    def active_mode(self) -> Mode:
+    def _state(self) -> dict[str, object]:
         try:
-            data = tomllib.loads(locations.state_file(self.config_dir).read_text(encoding="utf-8"))
+            return tomllib.loads(locations.state_file(self.config_dir).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return "test"
-        return "live" if data.get("active_mode") == "live" else "test"
+            return {}
 
-    @active_mode.setter
-    def active_mode(self, mode: Mode) -> None:
+    def _write_state(self, **changes: object) -> None:
+        state = {**self._state(), **changes}
         path = locations.state_file(self.config_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(tomli_w.dumps({"active_mode": mode}), encoding="utf-8")
+        tmp.write_text(tomli_w.dumps(state), encoding="utf-8")
         os.replace(tmp, path)
+
+    @property
+    def active_mode(self) -> Mode:
+        return "live" if self._state().get("active_mode") == "live" else "test"
+
+    @active_mode.setter
+    def active_mode(self, mode: Mode) -> None:
+        self._write_state(active_mode=mode)
+
+    def saved_modes(self) -> list[str]:
+        """Modes with a saved key, from the non-secret state file: known without touching the keyring."""
+        saved = self._state().get("saved_modes", [])
+        return [str(mode) for mode in saved] if isinstance(saved, list) else []
+
+    def has_saved_key(self) -> bool:
+        """Cheap start-up check: is there any key to load (environment, saved, or a fallback file)?"""
+        return bool(
+            self.env.get(ENV_VAR, "").strip()
+            or self.saved_modes()
+            or any(self.file_path(mode).exists() for mode in ("test", "live"))
+        )
 
     # ---- lookup -------------------------------------------------------------------------------------------
 
@@ -245,7 +264,7 @@ class KeyStore:
                 "No system keyring is available on this machine.",
                 hint="Choose 'store in a file' to keep the key in a file only you can read (mode 0600).",
             )
-        self.active_mode = key.mode
+        self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
         return stored
 
     def _write_file(self, key: SecretKey) -> Path:
@@ -275,3 +294,4 @@ class KeyStore:
             except Exception as error:
                 raise KeyStorageError(f"The keyring could not remove the key: {type(error).__name__}") from None
         self.file_path(mode).unlink(missing_ok=True)
+        self._write_state(saved_modes=[m for m in self.saved_modes() if m != mode])

@@ -77,10 +77,10 @@ class PortalApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, context: AppContext, *, verify_on_start: bool = False) -> None:
+    def __init__(self, context: AppContext, *, load_key_on_start: bool = False) -> None:
         super().__init__()
         self.context = context
-        self.verify_on_start = verify_on_start
+        self.load_key_on_start = load_key_on_start
 
     # ---- PortalAppAPI -----------------------------------------------------------------------------------------
 
@@ -182,26 +182,33 @@ class PortalApp(App[None]):
             yield SystemCommand(title, help_text, lambda action=action: self.run_action(action, screen))
 
     def on_mount(self) -> None:
-        if self.verify_on_start and self.context.stored_key is not None:
-            self.run_worker(self._verify_stored_key, thread=True, exclusive=True, group="startup")
+        if self.load_key_on_start:
+            # The keyring and Stripe are slow to reach: do it after the first frame, in a thread.
+            self.call_after_refresh(
+                lambda: self.run_worker(self._load_saved_key, thread=True, exclusive=True, group="startup")
+            )
 
-    def _verify_stored_key(self) -> None:
+    def _load_saved_key(self) -> None:
         from portal_tui.services.errors import PortalError
         from portal_tui.services.gateway import StripeGateway
 
-        stored = self.context.stored_key
-        if stored is None:
-            return
         try:
+            stored = self.context.keystore.current()
+            if stored is None:
+                self.call_from_thread(self.notify, "No saved key found: connect Stripe (press 1).", timeout=8)
+                return
             account = StripeGateway(stored.key, api_base=self.context.api_base).verify()
         except PortalError as error:
-            self.call_from_thread(self.notify, f"{error.message}", title=error.title, severity="error", timeout=10)
+            self.call_from_thread(self.notify, error.message, title=error.title, severity="error", timeout=10)
             return
-        self.call_from_thread(self._connected_at_start, account)
+        self.call_from_thread(self._connected_at_start, stored, account)
 
-    def _connected_at_start(self, account: object) -> None:
+    def _connected_at_start(self, stored: object, account: object) -> None:
         from portal_tui.services.gateway import AccountInfo
+        from portal_tui.services.keystore import StoredKey
 
-        if isinstance(account, AccountInfo) and self.context.stored_key is not None:
-            self.context.connect(self.context.stored_key, account)
+        if isinstance(account, AccountInfo) and isinstance(stored, StoredKey):
+            self.context.connect(stored, account)
             self.connection_changed()
+            mode = "LIVE" if stored.key.mode == "live" else "test"
+            self.notify(f"Connected to {account.display_name} ({mode} mode).")

@@ -19,13 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from portal_tui.domain.money import CURRENCIES, AmountError, format_money, parse_amount, parse_unit_amount
 from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, sample_quantities
 from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 
 PERIODS: list[tuple[str, str]] = [
@@ -301,7 +302,7 @@ class BuilderScreen(Screen[None]):
                     yield Label("At quantity")
                     yield Input(placeholder="e.g. 12000", id="preview-quantity", restrict=r"[0-9,_]*")
                 yield Static("", id="preview-breakdown")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.reset_tiers()
@@ -733,8 +734,10 @@ class BuilderScreen(Screen[None]):
         if progress.archived:
             lines.append("The replaced price was archived; its lookup key moved to the new price.")
         self.query_one("#result-text", Static).update("\n".join(lines))
-        self.query_one("#result").add_class("visible")
+        result = self.query_one("#result")
+        result.add_class("visible")
         self.query_one("#copy-price", Button).focus()
+        self.call_after_refresh(lambda: result.scroll_visible(animate=False))
         self.notify(f"Created {price.get('id')}", title="Price created")
         self.load_choices()
 

@@ -10,10 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.price_details import PriceDetails
 from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
@@ -113,7 +114,7 @@ class CatalogScreen(Screen[None]):
         with Horizontal(id="catalog-body"):
             yield CatalogView()
             yield PriceDetails(id="details")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def view(self) -> CatalogView:

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class ConnectScreen(Screen[None]):
                 yield Button("Store in a 0600 file", id="store-file", variant="warning")
             yield Static("", id="account", markup=False)
             yield Static("", id="live-notice", classes="notice-live")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.show_connection()

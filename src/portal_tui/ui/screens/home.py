@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 
 
@@ -54,11 +55,12 @@ class HomeScreen(Screen[None]):
             )
             for key in "12345":
                 yield StepRow(id=f"step-{key}")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_steps()
-        self.count_prices()
+        # Network work (and the stripe import it needs) starts after the first frame, not before it.
+        self.call_after_refresh(self.count_prices)
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, ListItem, ListView, Static
+from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 
 from portal_tui.domain.plans import Plan, PlanConfig, Resource, format_quota, parse_quota
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 
 Slot = Literal["test", "live"]
@@ -122,7 +123,7 @@ class PlansScreen(Screen[None]):
                         yield Input(placeholder="unit, e.g. hours", id="new-resource-unit")
                         yield Button("Add", id="add-resource")
                     yield FieldError(id="error-new-resource")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load_file()

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from portal_tui.domain.money import format_money
@@ -19,6 +19,7 @@ from portal_tui.domain.plans import PlanConfig, format_quota
 from portal_tui.services.walkthrough import TEST_CARDS, Scenario, Step, StepStatus, WalkthroughResult
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 
 MARKS = {
@@ -103,7 +104,7 @@ class VerifyScreen(Screen[None]):
             yield Static("", id="verdict")
             yield Static("", id="lines")
             yield Static("", id="quotas")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load_plans()

@@ -35,12 +35,6 @@ class TopBar(Static):
         left = Text.assemble(("portal-tui", "bold"), " · ", self.title)
         badges = Text()
         width = self.size.width or 80
-        if context.account is not None:
-            account = f"{context.account.display_name} · {context.account.id}  "
-            if width >= 110:
-                badges.append(account)
-            elif width >= 90:
-                badges.append(f"{context.account.display_name}  ")
         if not context.connected:
             badges.append(" NOT CONNECTED ", style="bold black on grey62")
         elif context.livemode:
@@ -50,6 +44,17 @@ class TopBar(Static):
         if context.demo:
             badges.append(" ")
             badges.append(" DEMO ", style="bold white on blue")
+        if context.account is not None:
+            # The account as fully as it fits: "name · acct_…", else the name, else a shortened name.
+            room = width - left.cell_len - badges.cell_len - 3
+            name = context.account.display_name
+            for candidate in (f"{name} · {context.account.id}", name):
+                if len(candidate) <= room:
+                    badges = Text.assemble(candidate + "  ", badges)
+                    break
+            else:
+                if room > 8:
+                    badges = Text.assemble(name[: room - 1] + "…  ", badges)
         gap = max(1, width - left.cell_len - badges.cell_len)
         if left.cell_len + badges.cell_len + 1 > width:
             left.truncate(max(10, width - badges.cell_len - 1), overflow="ellipsis")

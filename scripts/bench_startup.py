@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Time to first frame: portal-tui against a bare Textual app, measured in the same run, in fresh processes.
+
+Each run starts a new Python process that builds the app and exits right after its first screen update; the time
+is measured from just before the process starts. Runs alternate between the two apps; medians and their ratio are
+printed (target: portal-tui within 1.3x of a bare Textual app).
+
+    .venv/bin/python scripts/bench_startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import sys, time
+t0 = float(sys.argv[2])
+kind = sys.argv[1]
+from textual.app import App
+
+def report(app):
+    sys.stdout.write(f"{time.perf_counter() - t0:.6f}\n")
+    sys.stdout.flush()
+    app.exit()
+
+if kind == "bare":
+    from textual.widgets import Footer, Header, Static
+
+    class Bare(App):
+        def compose(self):
+            yield Header()
+            yield Static("Hello")
+            yield Footer()
+
+        def on_mount(self):
+            self.call_after_refresh(report, self)
+
+    Bare().run(headless=True)
+else:
+    # The real start-up path of `portal-tui` with a saved key (here from STRIPE_API_KEY): the keyring and the
+    # Stripe check happen after the first frame.
+    from portal_tui.commands.app import real_context
+    from portal_tui.ui.app import PortalApp
+
+    context = real_context(None, "http://127.0.0.1:9")
+
+    class Timed(PortalApp):
+        def on_mount(self):
+            super().on_mount()
+            self.call_after_refresh(report, self)
+
+    Timed(context, load_key_on_start=True).run(headless=True)
+"""
+
+
+def run_once(kind: str, folder: str) -> float:
+    start = time.perf_counter()
+    env = {**os.environ, "PORTAL_TUI_CONFIG_DIR": folder, "STRIPE_API_KEY": "sk_test_" + "Bench" * 8}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, repr(start), folder], capture_output=True, text=True, timeout=60, env=env
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{out.stderr}")
+    # perf_counter is system-wide monotonic on Linux, so the child's reading is comparable with ours.
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    bare: list[float] = []
+    portal: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        run_once("bare", folder)  # warm the OS file cache for both
+        run_once("portal", folder)
+        for _ in range(args.runs):
+            bare.append(run_once("bare", folder))
+            portal.append(run_once("portal", folder))
+    b, p = statistics.median(bare), statistics.median(portal)
+    print(f"runs: {args.runs} each, alternating, fresh processes, headless")
+    print(f"bare Textual app   first frame: median {b * 1000:7.1f} ms  (min {min(bare) * 1000:.1f})")
+    print(f"portal-tui (home)  first frame: median {p * 1000:7.1f} ms  (min {min(portal) * 1000:.1f})")
+    print(f"ratio portal-tui / bare: {p / b:.2f}x  (target <= 1.30x)")
+    stripe_loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, portal_tui.ui.app, portal_tui.ui.screens.home; print('stripe' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    print(f"stripe imported before the first frame: {stripe_loaded}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
