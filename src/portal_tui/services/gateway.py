@@ -31,6 +31,7 @@ from portal_tui.services.redact import redact
 
 if TYPE_CHECKING:
     import stripe
+    from stripe.params import PriceListParams
 
 T = TypeVar("T")
 STRIPE_API = "https://api.stripe.com"
@@ -200,16 +201,21 @@ class StripeGateway:
     # ---- catalog ----------------------------------------------------------------------------------------------
 
     def iter_catalog_pages(self, *, include_archived: bool = False) -> Iterator[list[dict[str, Any]]]:
-        """Prices with product and tiers expanded, 100 per request, each page yielded as it arrives."""
-        params: dict[str, Any] = {"limit": PAGE_SIZE, "expand": CATALOG_EXPAND}
+        """Prices with product and tiers expanded, 100 per request, each page yielded as it arrives.
+
+        Pages are read with the client's raw request (same auth, retries, errors and typed params) and kept as
+        parsed JSON: building SDK objects for 10,000 prices and converting them back costs ~4x the time.
+        """
+        params: PriceListParams = {"limit": PAGE_SIZE, "expand": list(CATALOG_EXPAND)}
         if not include_archived:
             params["active"] = True
         while True:
-            page = self._call(lambda: self.client.v1.prices.list(params=cast("Any", dict(params))))
-            items = [_plain(price) for price in page.data]
+            response = self._call(lambda: self.client.raw_request("get", "/v1/prices", **params))
+            body = cast("dict[str, Any]", response.data)
+            items = cast("list[dict[str, Any]]", body.get("data") or [])
             if items:
                 yield items
-            if not page.has_more or not items:
+            if not body.get("has_more") or not items:
                 return
             params["starting_after"] = items[-1]["id"]
 

@@ -81,10 +81,10 @@ class HomeScreen(Screen[None]):
         context = portal(self).context
         if not context.connected:
             return
-        total = 0
+        # One page is enough for an overview: "100+" rather than reading a large catalog twice.
         try:
-            for page in context.gateway().iter_catalog_pages():
-                total += len(page)
+            first = next(iter(context.gateway().iter_catalog_pages()), [])
+            total = len(first)
         except PortalError as error:
             self.app.call_from_thread(self._count_done, None, error.message)
             return
@@ -117,7 +117,8 @@ class HomeScreen(Screen[None]):
         elif self.price_count is None:
             catalog = (False, "…" if context.connected else "connect first")
         else:
-            catalog = (self.price_count > 0, f"{self.price_count:,} active price{'s' if self.price_count != 1 else ''}")
+            count = f"{self.price_count:,}+" if self.price_count >= 100 else f"{self.price_count:,}"
+            catalog = (self.price_count > 0, f"{count} active price{'s' if self.price_count != 1 else ''}")
         states["builder"] = catalog
         states["catalog"] = (catalog[0], catalog[1] + (", pick one and press c to copy" if catalog[0] else ""))
         if config_note:
