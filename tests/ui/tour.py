@@ -172,11 +172,23 @@ async def help_screen(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def freeze(pilot: Pilot[None]) -> None:
+    """Stop cursors blinking so the picture does not depend on the moment it is taken."""
+    for screen in pilot.app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+    await pilot.pause()
+
+
 @dataclass(frozen=True)
 class Stop:
     name: str
-    drive: Callable[[Pilot[None]], Awaitable[None]]
+    route: Callable[[Pilot[None]], Awaitable[None]]
     plans: bool = False
+
+    async def drive(self, pilot: Pilot[None]) -> None:
+        await self.route(pilot)
+        await freeze(pilot)
 
 
 STOPS = [
