@@ -29,14 +29,18 @@ def _ensure_venv(extra: str) -> None:
     if not PYTHON.exists():
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    lock = ROOT / "requirements-lock.txt"
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (lock.read_bytes() if lock.exists() else b"") + extra.encode()
+    ).hexdigest()
     stamp = VENV / f".installed-{extra or 'app'}"
     if stamp.exists() and stamp.read_text() == digest:
         return
     target = f".[{extra}]" if extra else "."
     print(f"Installing portal-tui{f' with {extra} tools' if extra else ''} ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", target], cwd=ROOT, check=True)
+    constraints = ["-c", str(lock)] if lock.exists() else []  # reproducible: the versions the tests passed with
+    subprocess.run([*pip, *constraints, "-e", target], cwd=ROOT, check=True)
     stamp.write_text(digest)
 
 
