@@ -24,11 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.ui.tour import settle  # noqa: E402
+
 from portal_tui.commands.app import demo_context  # noqa: E402
 from portal_tui.sandbox import Sandbox  # noqa: E402
 from portal_tui.ui.app import PortalApp  # noqa: E402
 from portal_tui.ui.widgets.price_table import PriceTable  # noqa: E402
-from tests.ui.tour import settle  # noqa: E402
 
 QUERIES = [
     "b",

@@ -15,8 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal_tui.sandbox import Sandbox  # noqa: E402
 from tests.ui.tour import STOPS, Stop, make_tour_app  # noqa: E402
+
+from portal_tui.sandbox import Sandbox  # noqa: E402
 
 
 async def shoot(stop: Stop, size: tuple[int, int], folder: Path) -> Path:

@@ -11,9 +11,8 @@ import pytest
 from tests.support.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
-    from portal_tui.ui.app import PortalApp
-
     from portal_tui.sandbox import Sandbox
+    from portal_tui.ui.app import PortalApp
 
 # Obviously fake keys, shaped like Stripe's (the sandbox accepts any plausible test key).
 TEST_KEY = "sk_test_" + "PortalTuiSandbox0000000000000000000000000000000001"
@@ -68,11 +67,10 @@ def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., P
     """
 
     def factory(server: Sandbox, *, key: str | None = TEST_KEY, **app_kwargs: Any) -> PortalApp:
-        from portal_tui.ui.app import PortalApp
-
         from portal_tui.services.config_store import ConfigStore
         from portal_tui.services.gateway import StripeGateway
         from portal_tui.services.keystore import KeyStore, parse_key
+        from portal_tui.ui.app import PortalApp
         from portal_tui.ui.context import AppContext
 
         keystore = KeyStore(config_dir, env={}, backend=memory_keyring)
