@@ -282,10 +282,17 @@ async def test_replace_price_moves_the_lookup_key_and_archives(
     app = make_app(seeded_sandbox)
     old = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly")
     async with app.run_test(size=(140, 50)) as pilot:
-        screen = await open_builder(pilot, app)
-        full = app.context.gateway().retrieve_price(old["id"])
-        screen.replace_price(full)
+        await app.switch_mode("catalog")
         await settle(pilot)
+        table = app.screen.query_one("PriceTable")
+        assert table.select_price(old["id"])  # type: ignore[attr-defined]
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen) and screen.replaces is not None
+        assert "Replacing " + old["id"] in str(screen.query_one("#replace-note").render())
+        assert screen.query_one("#amount", Input).value == "20.00"
+        assert screen.query_one("#lookup-key", Input).value == "pro_monthly"
         fill(screen, amount="25")
         await settle(pilot)
         await create(pilot, app, screen)

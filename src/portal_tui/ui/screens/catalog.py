@@ -94,6 +94,7 @@ class CatalogScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("c", "copy", "Copy ID"),
         Binding("l", "link", "Link to plan…"),
+        Binding("e", "replace", "Replace price…"),
         Binding("a", "toggle_archived", "Archived"),
         Binding("r", "reload", "Refresh"),
         Binding("escape", "leave_filter", "Table", show=False),
@@ -102,6 +103,11 @@ class CatalogScreen(Screen[None]):
         ("Price IDs: copy the highlighted ID", "Copies with OSC 52", "copy"),
         ("Price IDs: show or hide archived prices", "Toggle archived prices", "toggle_archived"),
         ("Price IDs: refresh the catalog", "Re-read every price from Stripe", "reload"),
+        (
+            "Price IDs: replace the highlighted price",
+            "Create a new price, move the lookup key, archive this one",
+            "replace",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -169,6 +175,21 @@ class CatalogScreen(Screen[None]):
         row = self.view.table.current
         if row is not None:
             portal(self).link_price_to_plan(row.price_id)
+
+    def action_replace(self) -> None:
+        """Prices are immutable: open the builder prefilled from this price, to create its replacement."""
+        row = self.view.table.current
+        if row is None:
+            return
+        price = row.price
+
+        def prefill() -> None:
+            screen = self.app.screen
+            if hasattr(screen, "replace_price"):
+                screen.replace_price(price)
+
+        portal(self).open_step("builder")
+        self.app.call_after_refresh(prefill)
 
     def action_toggle_archived(self) -> None:
         self.include_archived = not self.include_archived
