@@ -79,7 +79,7 @@ async def test_link_to_plan_preselects_the_price(make_app: Callable[..., PortalA
         await settle(pilot)
         assert app.current_mode == "plans"
         assert getattr(app.screen, "offered_price", None) == price_id
-        await pilot.click("#offer-test")
+        await pilot.press("t")
         await settle(pilot)
         plans = app.screen.config.plans  # type: ignore[attr-defined]
         assert plans and plans[0].test_price_id == price_id

@@ -64,7 +64,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     (
         "5 Verify in test mode",
-        [("ctrl+r", "Run the test"), ("escape", "Cancel (cleans up)"), ("c", "Copy the summary")],
+        [("ctrl+r", "Run the test"), ("escape", "Cancel (cleans up)"), ("ctrl+y", "Copy the summary")],
     ),
 ]
 

@@ -62,6 +62,8 @@ class PlansScreen(Screen[None]):
         Binding("ctrl+l", "pick('live')", "Pick live price", show=False),
         Binding("ctrl+u", "focus_new_resource", "Add resource", show=False),
         Binding("ctrl+r", "reload", "Reload file", show=False),
+        Binding("t", "use_offer('test')", "Link as test price", show=False),
+        Binding("v", "use_offer('live')", "Link as live price", show=False),
     ]
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Plans: save the plan file", "Write the TOML atomically", "save"),
@@ -515,7 +517,8 @@ class PlansScreen(Screen[None]):
         """Called from the catalog's "Link to plan…": the admin picks a plan, then a slot."""
         self.offered_price = price_id
         self.query_one("#offer-text", Static).update(
-            f"Link {price_id} to a plan: choose the plan on the left, then press a button below."
+            f"Link {price_id} to a plan: choose the plan on the left (↑ ↓), then press t for its test price or "
+            "v for its live price (or the buttons below)."
         )
         self.query_one("#offer").add_class("visible")
         if not self.config.plans:
@@ -529,6 +532,10 @@ class PlansScreen(Screen[None]):
     @on(Button.Pressed, "#offer-live")
     def offer_live(self) -> None:
         self._use_offer("live")
+
+    def action_use_offer(self, slot: Slot) -> None:
+        if self.offered_price:
+            self._use_offer(slot)
 
     def _use_offer(self, slot: Slot) -> None:
         if self.offered_price and self.plan is not None:
