@@ -69,6 +69,15 @@ def test_validate_names_fields() -> None:
         ({"plans": [{"id": "a", "quotas": {"vcpu": "many"}}]}, "plans[0].quotas.vcpu"),
         ({"plans": [{"id": "a", "test_price_id": 5}]}, "plans[0].test_price_id"),
         ({"resources": [{"label": "x"}]}, "resources[0].key"),
+        ({"plan": [{"id": "a"}]}, "plan"),
+        ({"secret_key": "sk_test_abc"}, "secret_key"),
+        ({"plans": [{"id": "a", "nmae": "A"}]}, "plans[0].nmae"),
+        ({"resources": [{"key": "gpu", "units": "h"}]}, "resources[0].units"),
+        ({"schema_version": "1"}, "schema_version"),
+        ({"schema_version": True}, "schema_version"),
+        ({"plans": [{"id": "a", "quotas": {"vcpu": float("nan")}}]}, "plans[0].quotas.vcpu"),
+        ({"plans": [{"id": "a", "quotas": {"vcpu": float("inf")}}]}, "plans[0].quotas.vcpu"),
+        ({"plans": [{"id": "a", "name": "  "}]}, "plans[0].name"),
     ],
 )
 def test_from_toml_dict_refuses_bad_shapes(data: dict[str, object], field: str) -> None:
@@ -81,3 +90,32 @@ def test_unique_plan_id() -> None:
     config = sample()
     assert config.unique_plan_id("Pro") == "pro-2"
     assert config.unique_plan_id("Enterprise Plus!") == "enterprise-plus"
+
+
+def test_unknown_keys_are_named_with_a_suggestion() -> None:
+    with pytest.raises(PlanConfigError, match=r"did you mean 'plans'"):
+        PlanConfig.from_toml_dict({"plan": [{"id": "a"}]})
+    with pytest.raises(PlanConfigError, match=r"did you mean 'live_price_id'"):
+        PlanConfig.from_toml_dict({"plans": [{"id": "a", "live_priceid": "price_1"}]})
+
+
+def test_schema_version_as_text_says_it_must_be_the_integer() -> None:
+    with pytest.raises(PlanConfigError) as caught:
+        PlanConfig.from_toml_dict({"schema_version": "1"})
+    assert "integer 1" in caught.value.message and "expected 1" not in caught.value.message
+
+
+def test_validate_refuses_non_finite_quotas() -> None:
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        config = PlanConfig(plans=[Plan("a", "A", quotas={"vcpu": bad})])
+        assert [e.field for e in config.validate()] == ["plans[0].quotas.vcpu"]
+
+
+def test_a_pasted_secret_key_is_not_echoed() -> None:
+    key = "sk_live_51HabcdefghijklmnopqrstuvwxyzABCDEF"
+    config = PlanConfig(plans=[Plan("a", "A", test_price_id=key, live_price_id="rk_test_" + "x" * 30)])
+    errors = config.validate()
+    assert [e.field for e in errors] == ["plans[0].test_price_id", "plans[0].live_price_id"]
+    for error in errors:
+        assert "sk_live" not in error.message and "rk_test" not in error.message
+        assert "secret key" in error.message

@@ -83,6 +83,40 @@ def test_wrong_value_is_reported_with_field_and_line(tmp_path: Path) -> None:
     assert caught.value.line == 11
 
 
+@pytest.mark.parametrize(
+    ("text", "field", "line"),
+    [
+        # [[plan]] instead of [[plans]] used to load as zero plans, and the next save wiped the real ones.
+        ('schema_version = 1\n\n[[plan]]\nid = "pro"\nname = "Pro"\n', "plan", 3),
+        ('schema_version = 1\n[[plans]]\nid = "pro"\nnmae = "Pro"\n', "plans[0].nmae", 4),
+        ('schema_version = "1"\n', "schema_version", 1),
+        ('[[plans]]\nid = "pro"\nquotas = { vcpu = nan }\n', "plans[0].quotas.vcpu", 3),
+        # Parses, but breaks a rule: refused on load, so the editor never saves over it.
+        ('[[plans]]\nid = "pro"\n\n[[plans]]\nid = "pro"\n', "plans[1].id", 5),
+        ('[[plans]]\nid = "pro"\n[plans.quotas]\nvcpu = -4\n', "plans[0].quotas.vcpu", 4),
+        ('[[plans]]\nid = "pro"\nquotas = { gpus = 4 }\n', "plans[0].quotas.gpus", 3),
+    ],
+)
+def test_invalid_file_names_field_and_line_and_is_left_untouched(
+    tmp_path: Path, text: str, field: str, line: int
+) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigFileError) as caught:
+        ConfigStore(path).load()
+    assert (caught.value.field, caught.value.line) == (field, line)
+    assert f"line {line}" in str(caught.value) and field in str(caught.value)
+    assert path.read_text() == text
+
+
+def test_invalid_file_counts_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text('[[plans]]\nid = "pro"\ntest_price_id = "prod_1"\nlive_price_id = "sk_live_' + "a" * 40 + '"\n')
+    with pytest.raises(ConfigFileError) as caught:
+        ConfigStore(path).load()
+    assert "and 1 more problem" in caught.value.message and "sk_live_aaaa" not in caught.value.message
+
+
 def test_unwritable_folder_gives_a_clear_error(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root ignores folder permissions, so the failure cannot be provoked")

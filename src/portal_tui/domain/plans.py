@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -16,6 +17,11 @@ Quota = int | float | Literal["unlimited"]
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 RESOURCE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
+# Key-shaped text pasted where a price ID belongs; masked here because domain/ cannot import services.redact.
+_SECRET = re.compile(r"\b((?:sk|rk|pk)_(?:test|live)_|whsec_)[A-Za-z0-9_]*")
+TOP_LEVEL_KEYS = ("schema_version", "resources", "plans")
+PLAN_KEYS = ("id", "name", "test_price_id", "live_price_id", "quotas")
+RESOURCE_KEYS = ("key", "label", "unit")
 
 
 class PlanConfigError(ValueError):
@@ -142,12 +148,14 @@ class PlanConfig:
             for slot in ("test_price_id", "live_price_id"):
                 value = getattr(plan, slot)
                 if value is not None and not PRICE_ID.match(value):
-                    errors.append(FieldError(f"{where}.{slot}", f"'{value}' is not a price ID (price_…)"))
+                    errors.append(FieldError(f"{where}.{slot}", _not_a_price_id(value)))
             for key, quota in plan.quotas.items():
                 if key not in keys:
                     errors.append(FieldError(f"{where}.quotas.{key}", f"Unknown resource '{key}'"))
                 elif quota != UNLIMITED and (isinstance(quota, bool) or not isinstance(quota, int | float)):
                     errors.append(FieldError(f"{where}.quotas.{key}", "A quota is a number or 'unlimited'"))
+                elif quota != UNLIMITED and not math.isfinite(quota):
+                    errors.append(FieldError(f"{where}.quotas.{key}", "A quota is a finite number or 'unlimited'"))
                 elif quota != UNLIMITED and quota < 0:
                     errors.append(FieldError(f"{where}.quotas.{key}", "A quota cannot be negative"))
         return errors
@@ -172,9 +180,16 @@ class PlanConfig:
     @classmethod
     def from_toml_dict(cls, data: Mapping[str, Any]) -> PlanConfig:
         """Read a parsed plan file; raises PlanConfigError naming the field that is wrong."""
+        # Unknown keys are refused, not skipped: a typo like [[plan]] would otherwise load as zero plans and the
+        # next save would wipe the plans the person wrote.
+        _refuse_unknown(data, TOP_LEVEL_KEYS, "")
         version = data.get("schema_version", SCHEMA_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise PlanConfigError(
+                "schema_version", f"must be the integer {SCHEMA_VERSION} (schema_version = 1, without quotes)"
+            )
         if version != SCHEMA_VERSION:
-            raise PlanConfigError("schema_version", f"version {version!r} is not supported (expected 1)")
+            raise PlanConfigError("schema_version", f"is {version}, but this portal-tui reads version {SCHEMA_VERSION}")
         raw_resources = data.get("resources")
         resources: list[Resource] = list(DEFAULT_RESOURCES)
         if raw_resources is not None:
@@ -185,6 +200,7 @@ class PlanConfig:
                 where = f"resources[{index}]"
                 if not isinstance(item, Mapping):
                     raise PlanConfigError(where, "expected a table")
+                _refuse_unknown(item, RESOURCE_KEYS, where)
                 resources.append(
                     Resource(
                         key=_text(item, "key", where, required=True),
@@ -200,11 +216,17 @@ class PlanConfig:
             where = f"plans[{index}]"
             if not isinstance(item, Mapping):
                 raise PlanConfigError(where, "expected a table")
+            _refuse_unknown(item, PLAN_KEYS, where)
+            if "name" in item and isinstance(item["name"], str) and not item["name"].strip():
+                raise PlanConfigError(f"{where}.name", "is empty: give the plan a name (or leave it out to use the id)")
             quotas_raw = item.get("quotas", {})
             if not isinstance(quotas_raw, Mapping):
                 raise PlanConfigError(f"{where}.quotas", "expected a table of resource = number")
             quotas: dict[str, Quota] = {}
             for key, value in quotas_raw.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    message = f'must be a finite number or "unlimited", not {value}'
+                    raise PlanConfigError(f"{where}.quotas.{key}", message)
                 if value == UNLIMITED or (isinstance(value, int | float) and not isinstance(value, bool)):
                     quotas[str(key)] = value
                 else:
@@ -230,3 +252,18 @@ def _text(item: Mapping[str, Any], name: str, where: str, *, required: bool = Fa
     if not isinstance(value, str):
         raise PlanConfigError(f"{where}.{name}", f"expected text, got {value!r}")
     return value
+
+
+def _refuse_unknown(item: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    allowed = tuple(known)
+    for key in item:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (expected {', '.join(allowed)})"
+            raise PlanConfigError(f"{where}.{key}" if where else str(key), f"is not a known key{hint}")
+
+
+def _not_a_price_id(value: str) -> str:
+    if _SECRET.search(value):
+        return "That looks like a secret key, not a price ID (price_…): never paste keys here"
+    return f"'{value}' is not a price ID (price_…)"

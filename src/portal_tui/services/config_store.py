@@ -71,6 +71,22 @@ class ConfigStore:
                 field=error.field,
                 hint="Fix the file in an editor; portal-tui left it untouched.",
             ) from None
+        # A file that parses but breaks a rule (duplicate id, negative quota...) is refused too: loading it would
+        # let the editor save over it, and the check command would compare against nonsense.
+        problems = config.validate()
+        if problems:
+            first = problems[0]
+            line = locate(text, first.field)
+            where = f" (line {line})" if line else ""
+            others = len(problems) - 1
+            more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
+            raise ConfigFileError(
+                f"{self.path.name}{where}: {first.field}: {first.message}{more}",
+                path=self.path,
+                line=line,
+                field=first.field,
+                hint="Fix the file in an editor; portal-tui left it untouched.",
+            )
         return config
 
     def save(self, config: PlanConfig) -> None:
@@ -136,9 +152,11 @@ def locate(text: str, field: str) -> int | None:
                         start = number
                         break
             else:
-                return None
+                # An inline array (plans = [{...}, ...]): the line that opens it is the best we can say.
+                inline = re.compile(rf"^\s*{re.escape(name)}\s*=")
+                return next((n + 1 for n in range(start, len(lines)) if inline.match(lines[n])), None)
             continue
-        key = re.compile(rf"^\s*(\[\s*)?([\w.]*\.)?{re.escape(part)}\s*(=|\])")
+        key = re.compile(rf"^\s*(\[\[?\s*)?([\w.]*\.)?{re.escape(part)}\s*(=|\])")
         for number in range(start, len(lines)):
             if key.match(lines[number]):
                 start = number
