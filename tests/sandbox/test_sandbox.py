@@ -233,7 +233,7 @@ def test_idempotency_key_replays_the_first_answer(sandbox: Sandbox, sc: stripe.S
     assert isinstance(error, stripe.IdempotencyError)
 
 
-@pytest.mark.parametrize("kind", ["500", "429", "drop"])
+@pytest.mark.parametrize("kind", ["500", "lock_timeout", "drop"])
 def test_fault_after_create_is_healed_by_idempotent_retry(sandbox: Sandbox, kind: str) -> None:
     sc = client(sandbox, retries=2)
     sandbox.faults.add(method="POST", path="/v1/products", kind=kind, when="after")  # type: ignore[arg-type]
@@ -254,6 +254,23 @@ def test_faults_without_retries_surface(sandbox: Sandbox, sc: stripe.StripeClien
     started = time.monotonic()
     sc.v1.products.list()
     assert time.monotonic() - started >= 0.3
+
+
+def test_rate_limit_is_not_marked_retryable_but_lock_timeout_is(sandbox: Sandbox) -> None:
+    sc = client(sandbox, retries=2)
+    limit = sandbox.faults.add(path="/v1/products", kind="429", times=3)
+    error = refused(lambda: sc.v1.products.list())
+    assert isinstance(error, stripe.RateLimitError) and error.json_body is not None
+    assert error.json_body["error"]["code"] == "rate_limit"
+    assert error.headers is not None and "stripe-should-retry" not in {k.lower() for k in error.headers}
+    assert limit.times == 2  # like Stripe: the SDK does not retry a rate limit
+    sandbox.faults.clear()
+    lock = sandbox.faults.add(path="/v1/products", kind="lock_timeout", times=1)
+    assert sc.v1.products.list().data == [] and lock.times == 0
+    sandbox.faults.add(path="/v1/products", kind="lock_timeout", times=5)
+    error = refused(lambda: sc.v1.products.list())
+    assert isinstance(error, stripe.RateLimitError) and error.json_body is not None
+    assert error.json_body["error"]["code"] == "lock_timeout"
 
 
 # ---- billing ------------------------------------------------------------------------------------------------------

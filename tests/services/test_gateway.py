@@ -92,6 +92,7 @@ def test_server_errors_and_rate_limits_are_retried_then_reported(sandbox: Sandbo
     sandbox.faults.add(path="/v1/products", kind="429", times=5)
     with pytest.raises(RateLimitedError):
         g.list_products()
+    assert sandbox.faults.faults[-1].times == 1  # one call and three retries, then the error
     sandbox.faults.clear()
     sandbox.faults.add(path="/v1/products", kind="500", times=5)
     with pytest.raises(StripeUnreachableError, match="internal error"):
@@ -159,3 +160,27 @@ def test_permission_errors_name_the_permission(sandbox: Sandbox) -> None:
             lambda: gateway(sandbox, "rk_test_restricted" + "0" * 30).client.v1.accounts.retrieve_current()
         )
     assert caught.value.permission == "rak_accounts_kyc_basic_read"
+
+
+def test_rate_limits_are_retried_with_jittered_exponential_backoff(sandbox: Sandbox) -> None:
+    delays: list[float] = []
+    g = gateway(sandbox, rate_limit_retries=3, sleep=delays.append)
+    g.retry_delay = 1.0
+    # Stripe's rate-limit 429 carries no Stripe-Should-Retry header: the SDK gives up at once, the gateway retries
+    sandbox.faults.add(path="/v1/products", kind="429", times=2)
+    assert g.list_products() == []
+    assert g.request_count == 3 and len(delays) == 2
+    assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0
+    sandbox.faults.add(path="/v1/products", kind="429", times=10)
+    with pytest.raises(RateLimitedError) as caught:
+        g.list_products()
+    assert g.request_count == 3 + 4 and len(delays) == 2 + 3 and 2.0 <= delays[-1] <= 4.0
+    assert "retries" in caught.value.message
+
+
+def test_lock_timeouts_are_retried_by_the_sdk(sandbox: Sandbox) -> None:
+    delays: list[float] = []
+    g = gateway(sandbox, sleep=delays.append)
+    sandbox.faults.add(path="/v1/products", kind="lock_timeout", times=2)
+    assert g.list_products() == []
+    assert g.request_count == 3 and delays == []  # the SDK's own retries, on Stripe-Should-Retry: true

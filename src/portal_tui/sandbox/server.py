@@ -25,7 +25,7 @@ DEMO_KEY = "sk_test_" + "PortalTuiDemo" + "0" * 36 + "1"
 TEST_ACCOUNT = "acct_1PortalSandbox01"
 LIVE_ACCOUNT = "acct_1PortalSandbox01"
 _KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{8,}$")
-FaultKind = Literal["500", "429", "drop", "latency"]
+FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency"]
 
 
 @dataclass
@@ -62,7 +62,11 @@ class Fault:
 
 @dataclass
 class FaultPlan:
-    """Faults to inject on chosen requests: latency, 429, 500, or a dropped connection, before or after handling."""
+    """Faults to inject on chosen requests: latency, 429, 500, or a dropped connection, before or after handling.
+
+    "429" is Stripe's rate limit, which carries no `Stripe-Should-Retry` header, so the SDK does not retry it;
+    "lock_timeout" is the 429 Stripe sends when an object is locked, with `Stripe-Should-Retry: true`.
+    """
 
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -455,7 +459,17 @@ class _Handler(BaseHTTPRequestHandler):
                 type="invalid_request_error",
                 code="rate_limit",
             )
-            self._send(429, error.body(), {"Stripe-Should-Retry": "true", "Retry-After": "0"})
+            self._send(429, error.body(), {})
+            return True
+        if fault.kind == "lock_timeout":
+            error = ApiError(
+                429,
+                "This object cannot be accessed right now because another API request or Stripe process is "
+                "currently accessing it. If you see this error intermittently, retry the request.",
+                type="invalid_request_error",
+                code="lock_timeout",
+            )
+            self._send(429, error.body(), {"Stripe-Should-Retry": "true"})
             return True
         error = ApiError(500, "An unknown error occurred in the local sandbox (injected fault).", type="api_error")
         self._send(500, error.body(), {})

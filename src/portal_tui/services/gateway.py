@@ -7,8 +7,10 @@ The real Stripe and the local sandbox sit behind the same class; only the base U
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -78,12 +80,16 @@ class StripeGateway:
         max_retries: int = 2,
         timeout: float = 20.0,
         retry_delay: float = 0.5,
+        rate_limit_retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.key = key
         self.api_base = (api_base or os.environ.get(API_BASE_ENV) or STRIPE_API).rstrip("/")
         self.max_retries = max_retries
         self.timeout = timeout
         self.retry_delay = retry_delay
+        self.rate_limit_retries = rate_limit_retries
+        self._sleep = sleep
         self._count_lock = threading.Lock()
         self.request_count = 0
         self._client: stripe.StripeClient | None = None
@@ -128,42 +134,63 @@ class StripeGateway:
             )
         return self._client
 
+    def rate_limit_delay(self, attempt: int) -> float:
+        """Back-off before rate-limit retry `attempt` (1, 2, …): exponential, capped, with jitter so that
+        several workers refused at the same moment do not come back at the same moment."""
+        base = min(self.retry_delay * 2.0 ** (attempt - 1), 8.0)
+        return base * random.uniform(0.5, 1.0)
+
     def _call(self, action: Callable[[], T]) -> T:
-        """Run one SDK call, turning Stripe's exceptions into PortalErrors (never chained: no key in tracebacks)."""
+        """Run one SDK call, turning Stripe's exceptions into PortalErrors (never chained: no key in tracebacks).
+
+        The SDK retries only what Stripe marks retryable (5xx, lock timeouts, dropped connections); a plain
+        rate-limit 429 is not, so it is retried here. A 429 means the request was not executed: retrying is safe.
+        """
         import stripe
 
-        try:
-            return action()
-        except stripe.AuthenticationError:
-            error: PortalError = InvalidKeyError()
-        except stripe.PermissionError as exc:
+        attempt = 0
+        while True:
+            try:
+                return action()
+            except stripe.RateLimitError:
+                if attempt < self.rate_limit_retries:
+                    attempt += 1
+                    self._sleep(self.rate_limit_delay(attempt))
+                    continue
+                error: PortalError = RateLimitedError()
+            except stripe.StripeError as exc:
+                error = self._translate(exc)
+            raise error from None
+
+    def _translate(self, exc: Exception) -> PortalError:
+        """The app error for one of Stripe's exceptions, its message redacted."""
+        import stripe
+
+        if isinstance(exc, stripe.AuthenticationError):
+            return InvalidKeyError()
+        if isinstance(exc, stripe.PermissionError):
             message = redact(str(exc.user_message or ""))
             match = _PERMISSION.search(message)
-            error = PermissionDeniedError(
+            return PermissionDeniedError(
                 f"The restricted key {self.key.masked} may not do this: {message}" if message else None,
                 permission=match.group(1) if match else None,
             )
-        except stripe.RateLimitError:
-            error = RateLimitedError()
-        except stripe.CardError as exc:
-            error = CardError(redact(str(exc.user_message or "The card was declined.")), decline_code=exc.code)
-        except stripe.InvalidRequestError as exc:
+        if isinstance(exc, stripe.CardError):
+            return CardError(redact(str(exc.user_message or "The card was declined.")), decline_code=exc.code)
+        if isinstance(exc, stripe.InvalidRequestError):
             message = redact(str(exc.user_message or "Stripe refused the request."))
             if exc.code == "resource_missing" or exc.http_status == 404:
-                error = NotFoundError(message, param=exc.param)
-            else:
-                error = InvalidRequestError(message, param=exc.param)
-        except stripe.APIConnectionError:
-            error = StripeUnreachableError(f"Stripe could not be reached at {self.host}.")
-        except stripe.StripeError as exc:
-            status = exc.http_status or 0
-            if status >= 500 or status == 0:
-                error = StripeUnreachableError(
-                    f"Stripe at {self.host} answered with an internal error ({status}) after retries."
-                )
-            else:
-                error = InvalidRequestError(redact(str(exc.user_message or f"Stripe answered {status}.")))
-        raise error from None
+                return NotFoundError(message, param=exc.param)
+            return InvalidRequestError(message, param=exc.param)
+        if isinstance(exc, stripe.APIConnectionError):
+            return StripeUnreachableError(f"Stripe could not be reached at {self.host}.")
+        status = getattr(exc, "http_status", None) or 0
+        if status >= 500 or status == 0:
+            return StripeUnreachableError(
+                f"Stripe at {self.host} answered with an internal error ({status}) after retries."
+            )
+        user_message = getattr(exc, "user_message", None)
+        return InvalidRequestError(redact(str(user_message or f"Stripe answered {status}.")))
 
     # ---- account ------------------------------------------------------------------------------------------
 
