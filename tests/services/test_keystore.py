@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backends.fail import Keyring as FailKeyring
+from keyring.errors import KeyringLocked
 
 from portal_tui.services.errors import KeyFormatError, KeyStorageError
 from portal_tui.services.keystore import KeySource, KeyStore, check_partial, parse_key
@@ -16,6 +17,19 @@ from tests.conftest import LIVE_KEY, TEST_KEY
 from tests.support.memory_keyring import MemoryKeyring
 
 RESTRICTED = "rk_live_" + "A1b2" * 10
+
+
+class LockedKeyring(MemoryKeyring):
+    """A keyring that exists (positive priority) but refuses every call, like a locked one over SSH."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("the collection is locked and no prompter is available")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise KeyringLocked("the collection is locked and no prompter is available")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise KeyringLocked("the collection is locked and no prompter is available")
 
 
 @pytest.mark.parametrize(
@@ -131,3 +145,31 @@ def test_saving_to_keyring_removes_an_old_file(tmp_path: Path) -> None:
     keys = store(tmp_path, MemoryKeyring())
     keys.save(parse_key(TEST_KEY))
     assert list(tmp_path.glob("secret-key*")) == []
+
+
+def test_a_failing_keyring_falls_back_to_the_chosen_file(tmp_path: Path) -> None:
+    keys = store(tmp_path, LockedKeyring())
+    assert keys.keyring_available()
+    with pytest.raises(KeyStorageError, match="KeyringLocked") as caught:
+        keys.save(parse_key(TEST_KEY))
+    assert TEST_KEY not in str(caught.value) and "0600 file" in str(caught.value.hint)
+    assert list(tmp_path.glob("secret-key*")) == []
+    saved = keys.save(parse_key(TEST_KEY), allow_file=True)
+    assert saved.source is KeySource.FILE and Path(saved.location).read_text() == TEST_KEY
+    found = store(tmp_path, LockedKeyring()).current()
+    assert found is not None and found.key.reveal() == TEST_KEY and found.source is KeySource.FILE
+
+
+def test_a_failing_keyring_with_no_file_is_reported_not_taken_for_no_key(tmp_path: Path) -> None:
+    with pytest.raises(KeyStorageError, match="could not be read"):
+        store(tmp_path, LockedKeyring()).get("test")
+
+
+def test_remove_deletes_the_file_even_when_the_keyring_fails(tmp_path: Path) -> None:
+    keys = store(tmp_path, LockedKeyring())
+    path = Path(keys.save(parse_key(TEST_KEY), allow_file=True).location)
+    with pytest.raises(KeyStorageError, match="was removed") as caught:
+        keys.remove("test")
+    assert TEST_KEY not in str(caught.value)
+    assert not path.exists()
+    assert store(tmp_path, FailKeyring()).current() is None

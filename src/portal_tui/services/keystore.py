@@ -220,12 +220,16 @@ class KeyStore:
         return StoredKey(parse_key(value), KeySource.ENVIRONMENT, f"${ENV_VAR}")
 
     def get(self, mode: Mode) -> StoredKey | None:
-        """The key saved for `mode` in the keyring or the fallback file (not the environment)."""
+        """The key saved for `mode` in the keyring or the fallback file (not the environment).
+
+        A keyring that exists but fails (locked, no prompter over SSH) does not hide a key kept in the file.
+        """
+        keyring_error: Exception | None = None
         if self.keyring_available():
             try:
                 value = self.backend.get_password(self.service, _username(mode))
             except Exception as error:
-                raise KeyStorageError(f"The keyring could not be read: {type(error).__name__}") from None
+                keyring_error, value = error, None
             if value:
                 return StoredKey(parse_key(value), KeySource.KEYRING, self.keyring_name())
         path = self.file_path(mode)
@@ -235,6 +239,8 @@ class KeyStore:
             except OSError as error:
                 raise KeyStorageError(f"Cannot read {path}: {error.strerror}") from None
             return StoredKey(parse_key(value), KeySource.FILE, str(path))
+        if keyring_error is not None:
+            raise KeyStorageError(f"The keyring could not be read: {type(keyring_error).__name__}") from None
         return None
 
     def current(self) -> StoredKey | None:
@@ -249,21 +255,29 @@ class KeyStore:
     # ---- changes ------------------------------------------------------------------------------------------
 
     def save(self, key: SecretKey, *, allow_file: bool = False) -> StoredKey:
-        """Keep the key in the keyring; in a 0600 file only when no keyring works and the admin chose it."""
+        """Keep the key in the keyring; in a 0600 file only when no keyring works and the admin chose it.
+
+        "No keyring works" includes a keyring that exists but refuses (locked, no prompter over SSH).
+        """
+        keyring_error: Exception | None = None
         if self.keyring_available():
             try:
                 self.backend.set_password(self.service, _username(key.mode), key.reveal())
             except Exception as error:
-                raise KeyStorageError(f"The keyring refused the key: {type(error).__name__}") from None
-            self.file_path(key.mode).unlink(missing_ok=True)
-            stored = StoredKey(key, KeySource.KEYRING, self.keyring_name())
-        elif allow_file:
-            stored = StoredKey(key, KeySource.FILE, str(self._write_file(key)))
-        else:
+                keyring_error = error
+            else:
+                self.file_path(key.mode).unlink(missing_ok=True)
+                stored = StoredKey(key, KeySource.KEYRING, self.keyring_name())
+                self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
+                return stored
+        if not allow_file:
+            if keyring_error is not None:
+                raise KeyStorageError(f"The keyring refused the key: {type(keyring_error).__name__}")
             raise KeyStorageError(
                 "No system keyring is available on this machine.",
                 hint="Choose 'store in a file' to keep the key in a file only you can read (mode 0600).",
             )
+        stored = StoredKey(key, KeySource.FILE, str(self._write_file(key)))
         self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
         return stored
 
@@ -286,12 +300,24 @@ class KeyStore:
         return path
 
     def remove(self, mode: Mode) -> None:
-        """Forget the key for `mode` wherever it was saved (the environment variable is not ours to remove)."""
+        """Forget the key for `mode` wherever it was saved (the environment variable is not ours to remove).
+
+        The file goes even when the keyring fails; the failure is still reported, since the keyring may hold a key.
+        """
+        path = self.file_path(mode)
+        had_file = path.exists()
+        path.unlink(missing_ok=True)
+        keyring_error: Exception | None = None
         if self.keyring_available():
             try:
                 if self.backend.get_password(self.service, _username(mode)) is not None:
                     self.backend.delete_password(self.service, _username(mode))
             except Exception as error:
-                raise KeyStorageError(f"The keyring could not remove the key: {type(error).__name__}") from None
-        self.file_path(mode).unlink(missing_ok=True)
+                keyring_error = error
+        if keyring_error is not None:
+            removed = f"The key file {path} was removed, but the" if had_file else "The"
+            raise KeyStorageError(
+                f"{removed} keyring could not be reached to remove a key kept there: {type(keyring_error).__name__}",
+                hint="Unlock the keyring and disconnect again, or remove the portal-tui entry with your keyring tool.",
+            )
         self._write_state(saved_modes=[m for m in self.saved_modes() if m != mode])
