@@ -81,6 +81,36 @@ def test_quote_from_stdin_shows_every_tier() -> None:
         (json.dumps(API_CALLS), ["-3"], "is negative"),
         (json.dumps(API_CALLS), ["lots"], "not a whole number"),
         (json.dumps({**API_CALLS, "transform_quantity": {"divide_by": 0}}), ["5"], "divide_by"),
+        # Shapes that used to crash with a traceback or be silently misread.
+        (json.dumps({"currency": "usd", "unit_amount": 100, "recurring": "x"}), ["5"], "recurring must be an object"),
+        (
+            json.dumps({"currency": "usd", "unit_amount": 100, "recurring": {"interval": "fortnight"}}),
+            ["5"],
+            "interval",
+        ),
+        (
+            json.dumps(
+                {"currency": "usd", "unit_amount": 100, "recurring": {"interval": "month", "interval_count": "2"}}
+            ),
+            ["5"],
+            "interval_count",
+        ),
+        (json.dumps({"currency": "usd", "unit_amount": 1.5}), ["5"], "unit_amount must be a whole number"),
+        (json.dumps({"currency": "usd", "unit_amount": 100, "billing_scheme": "banana"}), ["5"], "billing_scheme"),
+        (
+            json.dumps({**API_CALLS, "transform_quantity": {"divide_by": 10, "round": "sideways"}}),
+            ["5"],
+            "round must be up or down",
+        ),
+        (json.dumps({**API_CALLS, "unit_amount_decimal": "NaN"}), ["5"], "non-negative number"),
+        (json.dumps({**GRADUATED, "tiers": [{"up_to": 5, "unit_amount": 100}]}), ["9"], "last tier must be unbounded"),
+        (
+            json.dumps({**GRADUATED, "tiers": [{"up_to": 9, "unit_amount": 1}, {"up_to": 5}, {"up_to": None}]}),
+            ["9"],
+            "greater than 9",
+        ),
+        (json.dumps({**GRADUATED, "tiers": [{"up_to": None, "unit_amount": 1}, {"up_to": None}]}), ["9"], "unbounded"),
+        (json.dumps({**GRADUATED, "tiers": [{"up_to": None, "flat_amount": 2.5}]}), ["9"], "flat_amount must be"),
     ],
 )
 def test_quote_refuses_malformed_input(stdin: str, args: list[str], message: str) -> None:

@@ -119,6 +119,53 @@ def test_tiered_price_without_tiers_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    ("tiers", "message"),
+    [
+        # Volume with a bounded last tier: quantity 20 used to bill $0.00 with no row.
+        ([{"up_to": 5, "unit_amount": 700}, {"up_to": 10, "unit_amount": 650}], "last tier must be unbounded"),
+        # Descending bounds: graduated used to produce a negative row.
+        (
+            [{"up_to": 10, "unit_amount": 500}, {"up_to": 5, "unit_amount": 400}, {"up_to": None, "unit_amount": 1}],
+            "greater than 10",
+        ),
+        # Unbounded tier before the last: its units used to be billed again by the next tier.
+        ([{"up_to": None, "unit_amount": 500}, {"up_to": None, "unit_amount": 400}], "tier 1 is unbounded"),
+        ([{"up_to": 0, "unit_amount": 500}, {"up_to": None, "unit_amount": 400}], "greater than 0"),
+        ([{"up_to": 2.5, "unit_amount": 500}, {"up_to": None, "unit_amount": 400}], "whole number"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["volume", "graduated"])
+def test_malformed_tiers_are_refused_not_misbilled(tiers: list[dict[str, Any]], message: str, mode: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        amount_for(price(billing_scheme="tiered", tiers_mode=mode, tiers=tiers), 20)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"unit_amount": 1.5}, "whole number of minor units"),
+        ({"unit_amount": True}, "whole number of minor units"),
+        ({"unit_amount": None, "unit_amount_decimal": "NaN"}, "not a finite number"),
+        ({"unit_amount": None, "unit_amount_decimal": "Infinity"}, "not a finite number"),
+        ({"unit_amount": 100, "transform_quantity": {"divide_by": 0, "round": "up"}}, "divide_by"),
+        ({"unit_amount": 100, "transform_quantity": {"divide_by": 2.5, "round": "up"}}, "divide_by"),
+    ],
+)
+def test_unbillable_amounts_are_refused_not_truncated(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        amount_for(price(**fields), 3)
+
+
+def test_package_rounding_is_exact_for_huge_quantities() -> None:
+    # Float division rounds 3*10**17 + 1 to 3*10**17 before ceil; integer division does not.
+    up = metered(unit_amount=1, transform_quantity={"divide_by": 3, "round": "up"})
+    assert amount_for(up, 3 * 10**17 + 1) == 10**17 + 1
+    assert (
+        amount_for(metered(unit_amount=1, transform_quantity={"divide_by": 1, "round": "up"}), 2**53 + 1) == 2**53 + 1
+    )
+
+
+@pytest.mark.parametrize(
     ("the_price", "summary"),
     [
         (price(unit_amount=2000), "$20.00 / month"),

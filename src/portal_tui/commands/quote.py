@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from portal_tui.domain.money import AmountError, format_money, get_currency
-from portal_tui.domain.pricing import breakdown, describe_price
+from portal_tui.domain.pricing import breakdown, describe_price, tiers_problem
 
 USAGE_ERROR = 2
 
@@ -58,6 +58,7 @@ def read_price(source: str, stdin: TextIO) -> dict[str, Any]:
 
 
 def check_price(price: dict[str, Any]) -> None:
+    """Refuse, with a message naming the field, any Price JSON the calculator would misread or crash on."""
     currency = price.get("currency")
     if not isinstance(currency, str):
         raise QuoteInputError("the price has no currency")
@@ -65,7 +66,11 @@ def check_price(price: dict[str, Any]) -> None:
         get_currency(currency)
     except AmountError as error:
         raise QuoteInputError(str(error)) from None
-    if price.get("billing_scheme") == "tiered":
+    _check_recurring(price.get("recurring"))
+    scheme = price.get("billing_scheme")
+    if scheme not in (None, "per_unit", "tiered"):
+        raise QuoteInputError(f"billing_scheme must be per_unit or tiered, not {scheme!r}")
+    if scheme == "tiered":
         tiers = price.get("tiers")
         if not isinstance(tiers, list) or not tiers:
             raise QuoteInputError(
@@ -76,11 +81,13 @@ def check_price(price: dict[str, Any]) -> None:
                 raise QuoteInputError(f"tier {index + 1} is not an object")
             _check_number(tier, "unit_amount", f"tier {index + 1}")
             _check_number(tier, "flat_amount", f"tier {index + 1}")
-            up_to = tier.get("up_to")
-            if up_to not in (None, "inf") and (isinstance(up_to, bool) or not isinstance(up_to, int)):
-                raise QuoteInputError(f"tier {index + 1} up_to must be a whole number or null")
+        problem = tiers_problem(tiers)
+        if problem:
+            raise QuoteInputError(f"these tiers cannot be billed: {problem}")
         if price.get("tiers_mode") not in ("volume", "graduated"):
             raise QuoteInputError("a tiered price needs tiers_mode volume or graduated")
+        if price.get("transform_quantity") is not None:
+            raise QuoteInputError("transform_quantity cannot be combined with tiers")
     else:
         if price.get("unit_amount") is None and price.get("unit_amount_decimal") is None:
             if price.get("custom_unit_amount"):
@@ -89,22 +96,51 @@ def check_price(price: dict[str, Any]) -> None:
         _check_number(price, "unit_amount", "the price")
         transform = price.get("transform_quantity")
         if transform is not None:
-            divide_by = transform.get("divide_by") if isinstance(transform, dict) else None
+            if not isinstance(transform, dict):
+                raise QuoteInputError("transform_quantity must be an object {divide_by, round}")
+            divide_by = transform.get("divide_by")
             if isinstance(divide_by, bool) or not isinstance(divide_by, int) or divide_by < 1:
                 raise QuoteInputError("transform_quantity.divide_by must be a whole number of at least 1")
+            if transform.get("round", "up") not in ("up", "down"):
+                raise QuoteInputError(f"transform_quantity.round must be up or down, not {transform.get('round')!r}")
+
+
+def _check_recurring(recurring: Any) -> None:
+    if recurring is None:
+        return
+    if not isinstance(recurring, dict):
+        raise QuoteInputError("recurring must be an object {interval, interval_count, usage_type} or null")
+    interval = recurring.get("interval")
+    if interval not in ("day", "week", "month", "year"):
+        raise QuoteInputError(f"recurring.interval must be day, week, month or year, not {interval!r}")
+    count = recurring.get("interval_count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise QuoteInputError(f"recurring.interval_count must be a whole number of at least 1, not {count!r}")
+    usage = recurring.get("usage_type", "licensed")
+    if usage not in ("licensed", "metered"):
+        raise QuoteInputError(f"recurring.usage_type must be licensed or metered, not {usage!r}")
 
 
 def _check_number(source: dict[str, Any], name: str, owner: str) -> None:
-    for key in (name, f"{name}_decimal"):
-        value = source.get(key)
-        if value is None:
-            continue
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise QuoteInputError(f"{owner}: {key} is not a number ({value!r})") from None
-        if not number.is_finite() or number < 0:
-            raise QuoteInputError(f"{owner}: {key} must be a non-negative number")
+    whole = source.get(name)
+    # Stripe's unit_amount / flat_amount are integers; 1.5 would otherwise be truncated to 1.
+    if whole is not None and (isinstance(whole, bool) or not isinstance(whole, int)):
+        raise QuoteInputError(
+            f"{owner}: {name} must be a whole number of minor units, not {whole!r} (fractions go in {name}_decimal)"
+        )
+    if isinstance(whole, int) and whole < 0:
+        raise QuoteInputError(f"{owner}: {name} must be a non-negative number")
+    value = source.get(f"{name}_decimal")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise QuoteInputError(f"{owner}: {name}_decimal is not a number ({value!r})")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise QuoteInputError(f"{owner}: {name}_decimal is not a number ({value!r})") from None
+    if not number.is_finite() or number < 0:
+        raise QuoteInputError(f"{owner}: {name}_decimal must be a non-negative number")
 
 
 def render(price: dict[str, Any], quantities: Sequence[int]) -> str:
@@ -129,7 +165,8 @@ def run_quote(price: str, quantities: Sequence[str], *, stdin: TextIO, out: Text
     except QuoteInputError as error:
         err.write(f"portal-tui quote: {error}\n")
         return USAGE_ERROR
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as error:
+        # A safety net: check_price should have refused the input with a better message already.
         err.write(f"portal-tui quote: this price cannot be computed: {error}\n")
         return USAGE_ERROR
     out.write(text)

@@ -6,7 +6,6 @@ and `amount_for` / `breakdown` compute a customer's bill from such a dict by the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -354,9 +353,12 @@ def _tier_params(tier: Tier) -> dict[str, Any]:
 
 
 def _int_or_none(value: Any) -> int | None:
+    """A tier's `up_to`: a whole number, or None / "inf" for unbounded; ValueError for anything else."""
     if value is None or value == "inf":
         return None
-    return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"up_to must be a whole number or null, not {value!r}")
+    return value
 
 
 def _decimal_amount(source: Mapping[str, Any], name: str) -> Decimal | None:
@@ -364,11 +366,19 @@ def _decimal_amount(source: Mapping[str, Any], name: str) -> Decimal | None:
     text = source.get(f"{name}_decimal")
     if text not in (None, ""):
         try:
-            return Decimal(str(text))
+            value = Decimal(str(text))
         except InvalidOperation:
             raise ValueError(f"{name}_decimal is not a number: {text!r}") from None
+        if not value.is_finite():
+            raise ValueError(f"{name}_decimal is not a finite number: {text!r}")
+        return value
     whole = source.get(name)
-    return None if whole is None else Decimal(int(whole))
+    if whole is None:
+        return None
+    # Stripe's integer fields are integers; truncating 1.5 to 1 would quote a wrong bill.
+    if isinstance(whole, bool) or not isinstance(whole, int):
+        raise ValueError(f"{name} must be a whole number of minor units, not {whole!r} (fractions: {name}_decimal)")
+    return Decimal(whole)
 
 
 def _int_amount(source: Mapping[str, Any], name: str) -> int | None:
@@ -388,6 +398,33 @@ def _range_label(low: int, high: int | None) -> str:
     if high is None:
         return f"{low:,}+"
     return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def tiers_problem(tiers: Any) -> str | None:
+    """Why a Price's tiers cannot be billed (None when they can): the bounds must ascend, only the last unbounded.
+
+    Stripe never returns such tiers, but hand-written JSON can hold them, and computing with them gives nonsense
+    (units billed twice, negative rows, quantities beyond the last bound billed nothing).
+    """
+    if not isinstance(tiers, Sequence) or isinstance(tiers, str) or not tiers:
+        return "a tiered price needs a list of tiers"
+    previous = 0
+    for index, tier in enumerate(tiers):
+        number, last = index + 1, index == len(tiers) - 1
+        if not isinstance(tier, Mapping):
+            return f"tier {number} is not an object"
+        try:
+            up_to = _int_or_none(tier.get("up_to"))
+        except ValueError as error:
+            return f"tier {number}: {error}"
+        if up_to is None and not last:
+            return f"tier {number} is unbounded (up_to null) but is not the last tier"
+        if up_to is not None and last:
+            return f"the last tier must be unbounded (up_to null), not up to {up_to:,}"
+        if up_to is not None and up_to <= previous:
+            return f"tier {number} up_to must be greater than {previous:,} (bounds must ascend), not {up_to:,}"
+        previous = up_to or previous
+    return None
 
 
 def tier_ranges(tiers: Sequence[Mapping[str, Any]]) -> list[tuple[int, int | None]]:
@@ -490,6 +527,9 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
         tiers = price.get("tiers")
         if not tiers:
             raise ValueError("tiered price without tiers: retrieve it with expand=['tiers']")
+        problem = tiers_problem(tiers)
+        if problem:
+            raise ValueError(f"these tiers cannot be billed: {problem}")
         ranges = tier_ranges(tiers)
         if price.get("tiers_mode") == "graduated":
             for tier, (low, high) in zip(tiers, ranges, strict=True):
@@ -524,9 +564,12 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
         unit = _decimal_amount(price, "unit_amount") or Decimal(0)
         transform = price.get("transform_quantity") or None
         if transform:
-            size = int(transform.get("divide_by") or 1)
+            size = transform.get("divide_by")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"transform_quantity.divide_by must be a whole number of at least 1, not {size!r}")
             round_up = transform.get("round") != "down"
-            packages = math.ceil(quantity / size) if round_up else quantity // size
+            # Integer arithmetic: float division loses exactness beyond 2**53 units.
+            packages = -(-quantity // size) if round_up else quantity // size
             how = "rounded up" if round_up else "rounded down"
             plural = "s" if packages != 1 else ""
             label = f"{packages:,} package{plural} ({quantity:,} units ÷ {size:,}, {how})"
