@@ -57,6 +57,26 @@ def test_price_shape_and_tiers_only_when_expanded(sc: stripe.StripeClient) -> No
     assert listed["tiers"] == again["tiers"] and listed["product"]["name"] == "Pro VPS"
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda sc, pid: sc.v1.prices.list(params={"expand": ["tiers"]}),
+            "This property cannot be expanded (tiers). You may want to try expanding 'data.tiers' instead.",
+        ),
+        (lambda sc, pid: sc.v1.prices.list(params={"expand": ["data.nope"]}), "cannot be expanded (data.nope)."),
+        (lambda sc, pid: sc.v1.prices.retrieve(pid, params={"expand": ["nope"]}), "cannot be expanded (nope)."),
+        (lambda sc, pid: sc.v1.prices.retrieve(pid, params={"expand": ["data.tiers"]}), "(data.tiers)."),
+        (lambda sc, pid: sc.v1.products.list(params={"expand": ["data.default_price"]}), "(data.default_price)."),
+    ],
+)
+def test_unknown_expansions_are_refused(sc: stripe.StripeClient, call: Any, message: str) -> None:
+    price = sc.v1.prices.create(params={"product": product(sc), "currency": "usd", "unit_amount": 100})
+    error = refused(lambda: call(sc, price.id))
+    assert isinstance(error, stripe.InvalidRequestError) and error.http_status == 400
+    assert message in str(error.user_message)
+
+
 def test_pagination_and_filters(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
     prod = product(sc)
     other = product(sc, "Other")

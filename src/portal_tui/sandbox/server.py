@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from portal_tui.sandbox import billing, catalog
 from portal_tui.sandbox.errors import ApiError
 from portal_tui.sandbox.params import decode
-from portal_tui.sandbox.store import Obj, World, expansions
+from portal_tui.sandbox.store import Obj, World, check_expansions, expansions
 
 DEMO_KEY = "sk_test_" + "PortalTuiDemo" + "0" * 36 + "1"
 TEST_ACCOUNT = "acct_1PortalSandbox01"
@@ -99,7 +99,21 @@ class FaultPlan:
             self.faults.clear()
 
 
-Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj]]
+Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj], frozenset[str]]
+
+_PRICE = frozenset({"product", "tiers"})
+_SUBSCRIPTION = frozenset({"customer", "latest_invoice"})
+# What each route can expand, as Stripe spells it (lists expand inside `data.`). Anything else is refused as
+# Stripe refuses it, rather than silently left as an id the caller then trips over.
+EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", r"/v1/prices"): _PRICE,
+    ("GET", r"/v1/prices"): frozenset(f"data.{name}" for name in _PRICE),
+    ("GET", r"/v1/prices/(?P<id>[^/]+)"): _PRICE,
+    ("POST", r"/v1/prices/(?P<id>[^/]+)"): _PRICE,
+    ("POST", r"/v1/subscriptions"): _SUBSCRIPTION,
+    ("GET", r"/v1/subscriptions"): frozenset(f"data.{name}" for name in _SUBSCRIPTION),
+    ("GET", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
+}
 
 
 def _mask(key: str) -> str:
@@ -296,7 +310,10 @@ class Sandbox:
                 lambda w, p, m, a: w.get("invoice", m["id"]),
             ),
         ]
-        return [(method, re.compile(pattern + "$"), params, fn) for method, pattern, params, fn in table]
+        return [
+            (method, re.compile(pattern + "$"), params, fn, EXPANDABLE.get((method, pattern), frozenset()))
+            for method, pattern, params, fn in table
+        ]
 
     @staticmethod
     def _render_price(world: World, price: Obj, params: dict[str, Any]) -> Obj:
@@ -388,7 +405,7 @@ class Sandbox:
                         type="idempotency_error",
                     )
                 return status, body, {"Idempotent-Replayed": "true"}
-        for route_method, pattern, params_class, fn in self.routes:
+        for route_method, pattern, params_class, fn, expandable in self.routes:
             if route_method != method:
                 continue
             match = pattern.match(path)
@@ -398,6 +415,7 @@ class Sandbox:
                 from portal_tui.sandbox.params import check_known
 
                 check_known(params, params_class)
+            check_expansions(params, expandable)
             body = fn(world, params, match.groupdict(), account_id)
             if method == "POST" and idem:
                 world.idempotency[idem] = (path, fingerprint, 200, body)

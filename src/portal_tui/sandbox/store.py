@@ -123,3 +123,14 @@ def expansions(params: dict[str, Any]) -> set[str]:
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
         raise invalid("Invalid array", "expand", "parameter_invalid_array")
     return set(raw)
+
+
+def check_expansions(params: dict[str, Any], expandable: frozenset[str]) -> None:
+    """Refuse an expansion the route cannot make, in Stripe's words (with its hint when `data.` is missing)."""
+    for name in sorted(expansions(params)):
+        if name in expandable:
+            continue
+        message = f"This property cannot be expanded ({name})."
+        if f"data.{name}" in expandable:
+            message += f" You may want to try expanding 'data.{name}' instead."
+        raise ApiError(400, message)
