@@ -57,6 +57,22 @@ def test_price_shape_and_tiers_only_when_expanded(sc: stripe.StripeClient) -> No
     assert listed["tiers"] == again["tiers"] and listed["product"]["name"] == "Pro VPS"
 
 
+def test_a_cursor_archived_mid_listing_still_marks_the_place(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    prod = product(sc)
+    ids = [sc.v1.prices.create(params={"product": prod, "currency": "usd", "unit_amount": n}).id for n in range(5)]
+    first = sc.v1.prices.list(params={"active": True, "limit": 2})
+    assert [p.id for p in first.data] == ids[::-1][:2] and first.has_more
+    sc.v1.prices.update(first.data[-1].id, params={"active": False})  # archived while the listing walks on
+    rest = sc.v1.prices.list(params={"active": True, "limit": 10, "starting_after": first.data[-1].id})
+    assert [p.id for p in rest.data] == ids[::-1][2:] and not rest.has_more
+    back = sc.v1.prices.list(params={"active": True, "limit": 1, "ending_before": first.data[-1].id})
+    assert [p.id for p in back.data] == [ids[-1]] and not back.has_more
+    back = sc.v1.prices.list(params={"limit": 1, "ending_before": ids[0]})
+    assert [p.id for p in back.data] == [ids[1]] and back.has_more
+    error = refused(lambda: sc.v1.prices.list(params={"starting_after": "price_gone"}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "starting_after"
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -95,18 +95,21 @@ def page(
             "limit",
             "parameter_invalid_integer",
         )
-    ordered = sorted(items, key=lambda obj: (obj.get("created", 0), obj["id"]), reverse=True)
+    ordered = sorted(items, key=_position, reverse=True)
     after, before = text(params, "starting_after"), text(params, "ending_before")
     if after:
-        index = next((i for i, obj in enumerate(ordered) if obj["id"] == after), None)
-        if index is None:
-            raise ApiError(400, f"No such object: '{after}'", code="resource_missing", param="starting_after")
-        ordered = ordered[index + 1 :]
+        cursor = _position(_cursor(world, items, after, "starting_after"))
+        ordered = [obj for obj in ordered if _position(obj) < cursor]
     elif before:
-        index = next((i for i, obj in enumerate(ordered) if obj["id"] == before), None)
-        if index is None:
-            raise ApiError(400, f"No such object: '{before}'", code="resource_missing", param="ending_before")
-        ordered = ordered[max(0, index - limit) : index]
+        cursor = _position(_cursor(world, items, before, "ending_before"))
+        newer = [obj for obj in ordered if _position(obj) > cursor]
+        # Walking backwards, `has_more` says whether there are still newer objects beyond this page.
+        return {
+            "object": "list",
+            "data": [render(obj) for obj in newer[-limit:]],
+            "has_more": len(newer) > limit,
+            "url": url,
+        }
     chunk = ordered[:limit]
     return {
         "object": "list",
@@ -114,6 +117,22 @@ def page(
         "has_more": len(ordered) > limit,
         "url": url,
     }
+
+
+def _position(obj: Obj) -> tuple[int, str]:
+    """Where an object sits in a list: newest first, ties broken by id."""
+    return (obj.get("created", 0), obj["id"])
+
+
+def _cursor(world: World, items: list[Obj], object_id: str, param: str) -> Obj:
+    """The object a cursor names. Like Stripe, it need not match the list's filters any more (a price archived
+    while an `active=true` listing walks past it still marks the place)."""
+    found = next((obj for obj in items if obj["id"] == object_id), None)
+    if found is None:
+        found = next((objs[object_id] for objs in world.objects.values() if object_id in objs), None)
+    if found is None:
+        raise ApiError(400, f"No such object: '{object_id}'", code="resource_missing", param=param)
+    return found
 
 
 def expansions(params: dict[str, Any]) -> set[str]:
