@@ -34,6 +34,12 @@ from portal_tui.domain.money import (
         ("0", "gbp", 0),
         (".5", "usd", 50),
         ("999999.99", "usd", 99_999_999),
+        ("AED 1,234.50", "aed", 123450),  # a currency without a symbol: its code, any case, either side
+        ("aed 5", "aed", 500),
+        ("12 eur", "eur", 1200),
+        ("€12", "eur", 1200),
+        ("CN¥5", "cny", 500),
+        ("CHF 5", "chf", 500),
     ],
 )
 def test_parse_amount_accepts_what_people_type(text: str, currency: str, minor: int) -> None:
@@ -54,6 +60,18 @@ def test_parse_amount_accepts_what_people_type(text: str, currency: str, minor: 
         ("1,23.4", "usd", "use a dot for decimals"),
         ("1e5", "usd", "is not a number"),
         ("5", "xyz", "Unknown currency 'xyz'"),
+        # Another currency's symbol or code used to be dropped silently: "¥5" for USD billed $5.00.
+        ("¥5", "usd", "'¥' is not the symbol for USD"),
+        ("€5", "usd", "'€' is not the symbol for USD"),
+        ("$5", "eur", "'$' is not the symbol for EUR"),
+        ("¥5", "cny", "'¥' is not the symbol for CNY"),
+        ("EUR 5", "usd", "This price is in USD, not EUR"),
+        ("5 gbp", "usd", "This price is in USD, not GBP"),
+        # Non-ASCII digits used to parse: "١٢" (Arabic-Indic) and "１２" (full width) billed 12.
+        ("١٢", "usd", "use the digits 0-9"),
+        ("１２", "usd", "use the digits 0-9"),
+        ("$１２", "usd", "use the digits 0-9"),
+        ("1,٢٣٤", "usd", "use the digits 0-9"),
     ],
 )
 def test_parse_amount_refuses_with_a_precise_message(text: str, currency: str, message: str) -> None:
@@ -103,3 +121,18 @@ def test_format_input_round_trips(minor: int, currency: str) -> None:
 @given(st.integers(min_value=0, max_value=99_999_99).map(lambda n: n * 10))
 def test_three_decimal_round_trip(minor: int) -> None:
     assert parse_amount(format_amount_input(minor, "bhd"), "bhd") == minor
+
+
+@given(st.sampled_from(sorted(CURRENCIES)), st.integers(min_value=0, max_value=99_999_999))
+def test_format_money_parses_back_in_every_currency(currency: str, minor: int) -> None:
+    if get_currency(currency).exponent == 3:
+        minor -= minor % 10  # Stripe only takes three-decimal amounts ending in 0
+    assert parse_amount(format_money(minor, currency), currency) == minor
+
+
+@given(
+    st.sampled_from(sorted(CURRENCIES)),
+    st.decimals(min_value=0, max_value=99_999_999, places=12, allow_nan=False, allow_infinity=False),
+)
+def test_format_money_of_unit_prices_parses_back(currency: str, unit: Decimal) -> None:
+    assert parse_unit_amount(format_money(unit, currency), currency) == unit

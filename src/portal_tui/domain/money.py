@@ -97,18 +97,55 @@ def get_currency(code: str) -> Currency:
         raise AmountError(f"Unknown currency '{shown}'") from None
 
 
-_NUMBER = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d*))?$|^\.(?P<frac_only>\d+)$")
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
+# ASCII digits only: `\d` and Decimal() also take Arabic-Indic or full-width digits, which nobody means here.
+_NUMBER = re.compile(r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]*))?$|^\.(?P<frac_only>[0-9]+)$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")
+# A run of text that is not part of a number: a currency symbol or code before or after the amount.
+_PREFIX = re.compile(r"^[^0-9.,\s_-]+")
+_SUFFIX = re.compile(r"[^0-9.,\s_-]+$")
+_ANY_SYMBOL = {c.symbol.strip(): c for c in CURRENCIES.values() if c.symbol}
 
 
-def _clean_number(text: str) -> Decimal:
+def _strip_currency(body: str, cur: Currency, raw: str) -> str:
+    """`body` without the currency's own symbol or code ("$5", "AED 1,234.50", "12 eur"); refuses another's."""
+    code = cur.code.upper()
+    if body.upper().startswith(code):
+        return body[len(code) :].strip()
+    if body.upper().endswith(code):
+        return body[: -len(code)].strip()
+    own = cur.symbol.strip() if cur.symbol else None
+    if own and body.startswith(own):
+        return body[len(own) :].strip()
+    if own and body.endswith(own):
+        return body[: -len(own)].strip()
+    for found in (_PREFIX.search(body), _SUFFIX.search(body)):
+        if found is None:
+            continue
+        mark = found.group(0)
+        marks = f"'{own}' or {code}" if own else code
+        accepted = f"write the amount alone, or with {marks}"
+        if mark.lower() in CURRENCIES:
+            raise AmountError(f"This price is in {code}, not {mark.upper()}: {accepted}")
+        if mark in _ANY_SYMBOL or any(ch in "$€£¥₹₩" for ch in mark):
+            raise AmountError(f"'{mark}' is not the symbol for {code}: {accepted}")
+        if any(ch.isdigit() for ch in mark):
+            raise AmountError(f"'{raw}' is not a number: use the digits 0-9")
+    return body
+
+
+def _clean_number(text: str, cur: Currency) -> Decimal:
     """Decimal value of what a person typed: '1,234.50', ' 12 ', '0.5', '$5'. Refuses anything ambiguous."""
     raw = text.strip()
     if not raw:
         raise AmountError("Enter an amount")
-    stripped = raw.lstrip("$€£¥ ").replace("_", "")
-    if stripped.startswith("-"):
+    body = raw
+    negative = body.startswith("-")
+    body = _strip_currency(body.removeprefix("-").strip(), cur, raw)
+    if negative or body.startswith("-"):
         raise AmountError("The amount cannot be negative")
+    stripped = body.replace("_", "")
+    if any(ch.isdigit() and not ch.isascii() for ch in stripped):
+        raise AmountError(f"'{raw}' is not a number: use the digits 0-9")
     if "," in stripped:
         if not _GROUPED.match(stripped):
             raise AmountError(f"'{raw}' is not a number: use a dot for decimals, like 1234.50")
@@ -129,7 +166,7 @@ def _places(value: Decimal) -> int:
 def parse_amount(text: str, currency: str) -> int:
     """Minor units for what a person typed: "1,234.50" USD -> 123450; refuses what is not exact."""
     cur = get_currency(currency)
-    value = _clean_number(text)
+    value = _clean_number(text, cur)
     if _places(value) > cur.exponent:
         if cur.exponent == 0:
             raise AmountError(f"{cur.label} has no decimals: enter a whole amount")
@@ -146,7 +183,7 @@ def parse_amount(text: str, currency: str) -> int:
 def parse_unit_amount(text: str, currency: str) -> Decimal:
     """Decimal minor units for a per-unit price, fractional minor units ("0.0004" USD -> 0.04)."""
     cur = get_currency(currency)
-    value = _clean_number(text)
+    value = _clean_number(text, cur)
     minor = value.scaleb(cur.exponent)
     if _places(minor) > MAX_DECIMAL_PLACES:
         smallest = Decimal(1).scaleb(-(MAX_DECIMAL_PLACES + cur.exponent))
