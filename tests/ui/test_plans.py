@@ -6,10 +6,12 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
+from portal_tui.ui.screens.plans import LOOKUP_DELAY
 from portal_tui.ui.widgets.field_error import FieldError
 from tests.conftest import LIVE_KEY
 from tests.ui.helpers import settle, type_text
@@ -22,6 +24,12 @@ def seed_price(sandbox: Sandbox, lookup: str) -> str:
 async def open_plans(pilot: object, app: PortalApp) -> None:
     await app.switch_mode("plans")
     await settle(pilot)  # type: ignore[arg-type]
+
+
+async def checked(pilot: Pilot[None]) -> None:
+    """Wait out the price lookup's typing pause, then the lookup."""
+    await pilot.pause(LOOKUP_DELAY + 0.1)
+    await settle(pilot)
 
 
 async def test_create_link_quota_save_and_reload(
@@ -37,7 +45,7 @@ async def test_create_link_quota_save_and_reload(
         name.value = ""
         await type_text(pilot, "Pro VPS")
         app.screen.query_one("#price-test", Input).value = price
-        await settle(pilot)
+        await checked(pilot)
         state = str(app.screen.query_one("#state-price-test").render())
         assert "✓ Pro VPS · $20.00 / month" in state
         app.screen.query_one("#quota-vcpu", Input).value = "4"
@@ -49,7 +57,7 @@ async def test_create_link_quota_save_and_reload(
         assert "modified" not in str(app.screen.query_one("#plans-header").render())
     data = tomllib.loads((config_dir / "plans.toml").read_text())
     assert data["plans"] == [
-        {"id": "new-plan", "name": "Pro VPS", "test_price_id": price, "quotas": {"vcpu": 4, "instances": "unlimited"}}
+        {"id": "pro-vps", "name": "Pro VPS", "test_price_id": price, "quotas": {"vcpu": 4, "instances": "unlimited"}}
     ]
     again = make_app(seeded_sandbox, key=None)
     async with again.run_test(size=(120, 40)) as pilot:
@@ -89,7 +97,7 @@ async def test_missing_archived_and_one_time_prices_are_flagged(
         await settle(pilot)
         for price, words in [(archived, "archived"), ("price_nope", "does not exist in test mode")]:
             app.screen.query_one("#price-test", Input).value = price
-            await settle(pilot)
+            await checked(pilot)
             assert words in str(app.screen.query_one("#state-price-test").render())
 
 
@@ -103,7 +111,7 @@ async def test_test_price_in_the_live_slot_is_an_error(
         await pilot.press("ctrl+n")
         await settle(pilot)
         app.screen.query_one("#price-live", Input).value = test_price
-        await settle(pilot)
+        await checked(pilot)
         assert "does not exist in live mode" in str(app.screen.query_one("#state-price-live").render())
 
 
@@ -166,3 +174,101 @@ async def test_delete_plan_asks_first_and_custom_resources(
     data = tomllib.loads((config_dir / "plans.toml").read_text())
     assert [p["id"] for p in data["plans"]] == ["new-plan"]
     assert {"key": "gpu_hours", "label": "GPU", "unit": "hours"} in data["resources"]
+
+
+async def test_reload_after_save_rebuilds_the_quota_rows(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    """4, ctrl+n, ctrl+s, ctrl+r used to crash: the old quota rows were still mounted when the new ones came."""
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert len(app.screen.query("#quota-vcpu")) == 1
+        app.screen.query_one("#quota-vcpu", Input).value = "2"
+        await pilot.pause()
+        await pilot.press("ctrl+r")  # modified: asks, then discards
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert app.screen.query_one("#quota-vcpu", Input).value == ""
+        assert app.is_running
+
+
+async def test_invalid_quota_survives_switching_plans_and_blocks_saving(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#quota-vcpu", Input).value = "abc"
+        app.screen.query_one("#quota-storage_gb", Input).value = "-5"
+        await pilot.pause()
+        await pilot.press("ctrl+n")  # another plan: the first plan's bad text must not vanish
+        await settle(pilot)
+        assert app.screen.query_one("#quota-vcpu", Input).value == ""
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not (config_dir / "plans.toml").exists()
+        # Saving pointed back at the plan and field holding the bad text.
+        assert app.screen.selected == 0  # type: ignore[attr-defined]
+        assert app.screen.query_one("#quota-vcpu", Input).value == "abc"
+        assert app.screen.query_one("#quota-storage_gb", Input).value == "-5"
+        assert "not a number" in app.screen.query_one("#error-quota-vcpu", FieldError).message
+        assert app.focused is app.screen.query_one("#quota-vcpu", Input)
+        app.screen.query_one("#quota-vcpu", Input).value = "4"
+        app.screen.query_one("#quota-storage_gb", Input).value = "50"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    data = tomllib.loads((config_dir / "plans.toml").read_text())
+    assert data["plans"][0]["quotas"] == {"vcpu": 4, "storage_gb": 50}
+
+
+async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    path = config_dir / "plans.toml"
+    path.write_text('schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\n')
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        app.screen.query_one("#plan-name", Input).value = "Pro 2"
+        await pilot.pause()
+        hand_edit = 'schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro (hand-edited)"\n'
+        path.write_text(hand_edit)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmModal"
+        assert "changed on disk" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert path.read_text() == hand_edit
+        broken = hand_edit + "[[plans]\n"
+        path.write_text(broken)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "no longer parses" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert path.read_text() == broken
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert tomllib.loads(path.read_text())["plans"][0]["name"] == "Pro 2"
+        # Saved: the file is ours again, so the next save does not ask.
+        app.screen.query_one("#plan-name", Input).value = "Pro 3"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+    assert tomllib.loads(path.read_text())["plans"][0]["name"] == "Pro 3"

@@ -101,13 +101,20 @@ class PortalApp(App[None]):
         return await answer
 
     def connection_changed(self) -> None:
+        """Tell every screen already built, not only the visible one: each shows state that depends on the key."""
         from portal_tui.ui.widgets.top_bar import TopBar
 
-        for bar in self.screen.query(TopBar):
-            bar.refresh_state()
-        refresh = getattr(self.screen, "connection_changed", None)
-        if callable(refresh):
-            refresh()
+        screens: list[Screen[object]] = []
+        for stack in [*self._screen_stacks.values(), self.screen_stack]:
+            screens += [screen for screen in stack if screen not in screens]
+        for screen in screens:
+            if not screen.is_mounted:
+                continue
+            for bar in screen.query(TopBar):
+                bar.refresh_state()
+            refresh = getattr(screen, "connection_changed", None)
+            if callable(refresh):
+                refresh()
 
     def open_step(self, step: str) -> None:
         if self.current_mode == step:
@@ -151,11 +158,11 @@ class PortalApp(App[None]):
         return stack[0] if stack else None
 
     def link_price_to_plan(self, price_id: str) -> None:
-        def offer() -> None:
+        async def offer() -> None:
             screen = self.screen
             if hasattr(screen, "offer_price"):
                 plans: PlansScreen = screen  # type: ignore[assignment]
-                plans.offer_price(price_id)
+                await plans.offer_price(price_id)
 
         self.switch_mode("plans")
         self.call_after_refresh(offer)

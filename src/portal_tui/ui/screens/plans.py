@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 
-from portal_tui.domain.plans import Plan, PlanConfig, Resource, format_quota, parse_quota
+from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, format_quota, parse_quota, slugify
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.field_error import FieldError
@@ -21,10 +25,25 @@ from portal_tui.ui.widgets.top_bar import TopBar
 
 Slot = Literal["test", "live"]
 PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
+SLOTS: tuple[Slot, Slot] = ("test", "live")
+# A price check result: True fine, False a problem (shown as ✗), None unknown (not checkable right now).
+Check = tuple[bool | None, str]
+# Typing a price ID fires one lookup once the admin pauses, not one per keystroke.
+LOOKUP_DELAY = 0.3
 
 
 def _safe(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", key)
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """The file's content hash (None when missing): a save must not silently replace someone else's edit."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "unreadable"
 
 
 class PlansScreen(Screen[None]):
@@ -54,13 +73,22 @@ class PlansScreen(Screen[None]):
     PlansScreen #broken.visible { display: block; }
     PlansScreen #empty-form { padding: 1 2; }
     PlansScreen FieldError { padding-left: 23; }
+    /* At 80 columns the list and the labels leave the price-ID field room for a whole ID and the Pick button. */
+    PlansScreen.narrow #plan-list-box { width: 22; }
+    PlansScreen.narrow .row Label { width: 12; }
+    PlansScreen.narrow .price-state { padding-left: 13; }
+    PlansScreen.narrow FieldError { padding-left: 13; }
+    PlansScreen.narrow .unit { width: 11; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+n", "new_plan", "New plan"),
         Binding("ctrl+o", "pick('test')", "Pick test price"),
         Binding("ctrl+l", "pick('live')", "Pick live price", show=False),
-        Binding("ctrl+u", "focus_new_resource", "Add resource", show=False),
+        # ctrl+d deletes a character in a text field, so the plan key must win over the field (it asks first).
+        Binding("ctrl+d", "delete_plan", "Delete plan", show=False, priority=True),
+        # ctrl+u is the text field's "delete to start of line"; ctrl+g is free in fields.
+        Binding("ctrl+g", "focus_new_resource", "Add resource", show=False),
         Binding("ctrl+r", "reload", "Reload file", show=False),
         Binding("t", "use_offer('test')", "Link as test price", show=False),
         Binding("v", "use_offer('live')", "Link as live price", show=False),
@@ -79,9 +107,14 @@ class PlansScreen(Screen[None]):
         self.selected: int | None = None
         self.broken = False
         self.offered_price: str | None = None
-        self.errors: dict[str, str] = {}
+        # Per plan (by identity), the fields holding text that is not a valid value: widget id -> (text, message).
+        # Kept across plan switches, so a bad value is neither lost nor silently dropped on save.
+        self.bad: dict[int, dict[str, tuple[str, str]]] = {}
+        # Plans created here and never saved: their ID follows their name until the admin edits the ID.
+        self.fresh: set[int] = set()
         self.price_checks: dict[tuple[str, Slot], tuple[bool, str]] = {}
-        self._filling = False
+        self.loaded_fingerprint: str | None = None
+        self._lookup_timers: dict[Slot, Timer] = {}
 
     # ---- layout ------------------------------------------------------------------------------------------------
 
@@ -101,24 +134,28 @@ class PlansScreen(Screen[None]):
                 with Horizontal(id="plan-buttons"):
                     yield Button("New", id="new-plan")
                     yield Button("Delete", id="delete-plan", variant="error")
-            with VerticalScroll(id="plan-form"):
+            with VerticalScroll(id="plan-form", can_focus=False):
                 yield Static("No plan selected. Press ctrl+n to create one.", id="empty-form")
                 with Vertical(id="plan-fields"):
                     with Horizontal(classes="row"):
                         yield Label("Plan name")
                         yield Input(id="plan-name")
-                    yield FieldError(id="error-name")
-                    yield Static("", id="plan-id", classes="price-state")
+                    yield FieldError(id="error-plan-name")
+                    with Horizontal(classes="row"):
+                        yield Label("Plan ID")
+                        yield Input(id="plan-id")
+                    yield FieldError(id="error-plan-id")
+                    yield Static("", id="plan-id-note", classes="price-state", markup=False)
                     for slot in ("test", "live"):
                         with Horizontal(classes="row"):
                             yield Label(f"{slot.capitalize()} price ID")
                             yield Input(placeholder="price_…", id=f"price-{slot}")
                             yield Button("Pick…", id=f"pick-{slot}")
                         yield FieldError(id=f"error-price-{slot}")
-                        yield Static("", id=f"state-price-{slot}", classes="price-state")
+                        yield Static("", id=f"state-price-{slot}", classes="price-state", markup=False)
                     yield Label("Quotas (a number or 'unlimited'; empty = not offered)", classes="step-title")
                     yield Vertical(id="quota-rows")
-                    yield Label("Add a resource", classes="step-title")
+                    yield Label("Add a resource (ctrl+g)", classes="step-title")
                     with Horizontal(classes="row"):
                         yield Input(placeholder="key, e.g. gpu_hours", id="new-resource-key")
                         yield Input(placeholder="label, e.g. GPU", id="new-resource-label")
@@ -127,8 +164,12 @@ class PlansScreen(Screen[None]):
                     yield FieldError(id="error-new-resource")
         yield KeyBar()
 
-    def on_mount(self) -> None:
-        self.load_file()
+    async def on_mount(self) -> None:
+        await self.load_file()
+        self.query_one("#plan-list", ListView).focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "narrow")
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
@@ -136,22 +177,25 @@ class PlansScreen(Screen[None]):
     def connection_changed(self) -> None:
         self.price_checks.clear()
         self.fill_form()
+        self.check_all_prices()
 
     # ---- file ----------------------------------------------------------------------------------------------------
 
     @property
     def dirty(self) -> bool:
-        return not self.broken and self.config.to_toml_dict() != self.saved
+        return not self.broken and (self.config.to_toml_dict() != self.saved or any(self.bad.values()))
 
     @property
     def unsaved(self) -> bool:
         return self.dirty
 
-    def load_file(self) -> None:
+    async def load_file(self) -> None:
         from portal_tui.services.errors import ConfigFileError
 
         store = portal(self).context.config_store
         broken = self.query_one("#broken", Static)
+        # Fingerprint first: if the file changes between this and the read, the next save asks (the safe side).
+        fingerprint = file_fingerprint(store.path)
         try:
             self.config = store.load()
         except ConfigFileError as error:
@@ -162,25 +206,29 @@ class PlansScreen(Screen[None]):
             self.query_one("#plans-body").display = False
             self.update_header()
             return
+        self.loaded_fingerprint = fingerprint
         self.broken = False
         broken.remove_class("visible")
         self.query_one("#plans-body").display = True
         self.saved = self.config.to_toml_dict()
-        self.errors.clear()
+        self.bad.clear()
+        self.fresh.clear()
         self.selected = 0 if self.config.plans else None
-        self.rebuild_list()
-        self.rebuild_quota_rows()
+        await self.rebuild_list()
+        await self.rebuild_quota_rows()
         self.fill_form()
-        self.call_after_refresh(self.fill_form)  # the quota rows are mounted by then
+        self.check_all_prices()
 
-    def action_reload(self) -> None:
-        if self.dirty:
-            self.app.push_screen(
-                ConfirmModal("Reload and discard your changes?", confirm_label="Discard"),
-                lambda ok: self.load_file() if ok else None,
-            )
-        else:
-            self.load_file()
+    async def action_reload(self) -> None:
+        if not self.dirty:
+            await self.load_file()
+            return
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                await self.load_file()
+
+        self.app.push_screen(ConfirmModal("Reload and discard your changes?", confirm_label="Discard"), answer)
 
     def update_header(self) -> None:
         store = portal(self).context.config_store
@@ -188,39 +236,140 @@ class PlansScreen(Screen[None]):
         self.query_one("#plans-header", Static).update(f"Plan file: {store.path}{marker}")
 
     def action_save(self) -> None:
-        from portal_tui.services.errors import PortalError
-
         if self.broken:
             self.notify("The plan file is broken: fix it and reload first.", severity="error")
             return
-        problems = dict(self.errors)
-        for error in self.config.validate():
-            problems.setdefault(error.field, error.message)
+        if self.point_at_bad_input():
+            return
+        problems = self.config.validate()
         if problems:
-            first = next(iter(problems.values()))
             self.notify(
-                f"Not saved: {len(problems)} problem(s). {first}", title="Fix the highlighted fields", severity="error"
+                f"Not saved: {len(problems)} problem(s). {problems[0].message}",
+                title="Fix the highlighted fields",
+                severity="error",
             )
             return
+        store = portal(self).context.config_store
+        now = file_fingerprint(store.path)
+        if now == self.loaded_fingerprint:
+            self.write_file()
+            return
+        self.app.push_screen(self.overwrite_question(now), lambda ok: self.write_file() if ok else self.not_saved())
+
+    def not_saved(self) -> None:
+        self.notify(
+            "Not saved: your edits are still here. ctrl+r reloads the file from disk (and discards them).",
+            severity="warning",
+            timeout=10,
+        )
+
+    def overwrite_question(self, now: str | None) -> ConfirmModal:
+        from portal_tui.services.errors import ConfigFileError
+
+        store = portal(self).context.config_store
+        name = store.path.name
+        if now is None:
+            return ConfirmModal(
+                f"{name} was deleted since it was loaded",
+                "Save writes your version as a new file.",
+                confirm_label="Write it",
+            )
+        try:
+            store.load()
+        except ConfigFileError as error:
+            where = f" (line {error.line})" if error.line else ""
+            return ConfirmModal(
+                f"{name} changed on disk and no longer parses",
+                f"{error.message}{where}\n\nSomeone edited it after portal-tui read it. Overwriting replaces their "
+                f"version, broken part and all, with yours (the current file is kept as {store.backup_path.name}).",
+                confirm_label="Overwrite the broken file",
+            )
+        return ConfirmModal(
+            f"{name} changed on disk since it was loaded",
+            "Someone (or another editor) saved it after portal-tui read it. Overwriting replaces their changes "
+            f"with yours (the current file is kept as {store.backup_path.name}). Cancel, then ctrl+r, to load theirs.",
+            confirm_label="Overwrite",
+        )
+
+    def write_file(self) -> None:
+        from portal_tui.services.errors import PortalError
+
         store = portal(self).context.config_store
         try:
             store.save(self.config)
         except PortalError as error:
             self.notify(f"{error.message} {error.hint or ''}", title=error.title, severity="error", timeout=10)
             return
+        self.loaded_fingerprint = file_fingerprint(store.path)
         self.saved = self.config.to_toml_dict()
+        self.fresh.clear()
+        self.fill_form()
         self.update_header()
-        self.notify(f"Saved {len(self.config.plans)} plan(s) to {store.path}", title="Plans saved")
+        warnings = self.price_warnings()
+        if warnings:
+            self.notify(
+                f"Saved {len(self.config.plans)} plan(s) to {store.path}, but {len(warnings)} linked price(s) have "
+                "problems:\n" + "\n".join(warnings),
+                title="Saved with price problems",
+                severity="warning",
+                timeout=15,
+            )
+        else:
+            self.notify(f"Saved {len(self.config.plans)} plan(s) to {store.path}", title="Plans saved")
+
+    def price_warnings(self) -> list[str]:
+        """The known problems of linked prices, one line per plan and slot."""
+        lines = []
+        for plan in self.config.plans:
+            for slot in SLOTS:
+                price_id = plan.price_id(slot)
+                result = self.price_checks.get((price_id, slot)) if price_id else None
+                if result is not None and result[0] is False:
+                    lines.append(f"'{plan.name or plan.id}' {slot}: {result[1].removeprefix('✗ ')}")
+        return lines
+
+    def point_at_bad_input(self) -> bool:
+        """Refuse to save while any plan holds invalid text: select that plan and focus the first bad field."""
+        for index, plan in enumerate(self.config.plans):
+            bad = self.bad.get(id(plan))
+            if not bad:
+                continue
+            widget_id, (_text, message) = next(iter(bad.items()))
+            if self.selected != index:
+                self.selected = index
+                self.query_one("#plan-list", ListView).index = index
+                self.fill_form()
+            others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            self.notify(
+                f"Not saved: plan '{plan.name or plan.id}' has an invalid value{others}. {message}",
+                title="Fix the highlighted fields",
+                severity="error",
+                timeout=10,
+            )
+            self.call_after_refresh(self.query_one(f"#{widget_id}", Input).focus)
+            return True
+        return False
 
     # ---- plan list ----------------------------------------------------------------------------------------------
 
-    def rebuild_list(self) -> None:
-        view = self.query_one("#plan-list", ListView)
-        view.clear()
+    def mark(self, plan: Plan) -> str:
+        """✓ linked and fine, ✗ a problem (bad input or a flagged price), · not linked in the key's mode."""
+        if self.bad.get(id(plan)):
+            return "✗"
+        for slot in SLOTS:
+            price_id = plan.price_id(slot)
+            result = self.price_checks.get((price_id, slot)) if price_id else None
+            if result is not None and result[0] is False:
+                return "✗"
         mode: Slot = "live" if portal(self).context.livemode else "test"
-        for plan in self.config.plans:
-            mark = "✓" if plan.price_id(mode) else "·"
-            view.append(ListItem(Label(f"{mark} {plan.name or plan.id}", markup=False)))
+        return "✓" if plan.price_id(mode) else "·"
+
+    async def rebuild_list(self) -> None:
+        view = self.query_one("#plan-list", ListView)
+        await view.clear()
+        await view.extend(
+            ListItem(Label(f"{self.mark(plan)} {plan.name or plan.id}", markup=False)) for plan in self.config.plans
+        )
         if self.selected is not None and self.config.plans:
             view.index = min(self.selected, len(self.config.plans) - 1)
         self.update_header()
@@ -239,28 +388,31 @@ class PlansScreen(Screen[None]):
         return self.config.plans[self.selected]
 
     @on(Button.Pressed, "#new-plan")
-    def action_new_plan(self) -> None:
+    async def action_new_plan(self) -> None:
         if self.broken:
             return
         name = "New plan"
         plan = Plan(self.config.unique_plan_id(name), name)
         self.config.plans.append(plan)
+        self.fresh.add(id(plan))
         self.selected = len(self.config.plans) - 1
-        self.rebuild_list()
+        await self.rebuild_list()
         self.fill_form()
         self.query_one("#plan-name", Input).focus()
 
     @on(Button.Pressed, "#delete-plan")
     def action_delete_plan(self) -> None:
         plan = self.plan
-        if plan is None:
+        if plan is None or self.broken:
             return
 
-        def done(ok: bool | None) -> None:
+        async def done(ok: bool | None) -> None:
             if ok and plan in self.config.plans:
                 self.config.plans.remove(plan)
+                self.bad.pop(id(plan), None)
+                self.fresh.discard(id(plan))
                 self.selected = min(self.selected or 0, len(self.config.plans) - 1) if self.config.plans else None
-                self.rebuild_list()
+                await self.rebuild_list()
                 self.fill_form()
                 self.notify(f"Deleted plan '{plan.name}' (not saved yet: ctrl+s).")
 
@@ -275,12 +427,14 @@ class PlansScreen(Screen[None]):
 
     # ---- the form --------------------------------------------------------------------------------------------------
 
-    def rebuild_quota_rows(self) -> None:
+    async def rebuild_quota_rows(self) -> None:
         rows = self.query_one("#quota-rows", Vertical)
-        rows.remove_children()
+        # The new rows reuse the old rows' IDs: the old ones must be gone before they are mounted.
+        await rows.remove_children()
+        widgets: list[Horizontal | FieldError] = []
         for resource in self.config.resources:
-            rows.mount(self._quota_row(resource))
-            rows.mount(FieldError(id=f"error-quota-{_safe(resource.key)}"))
+            widgets += [self._quota_row(resource), FieldError(id=f"error-quota-{_safe(resource.key)}")]
+        await rows.mount_all(widgets)
 
     def _quota_row(self, resource: Resource) -> Horizontal:
         return Horizontal(
@@ -297,26 +451,57 @@ class PlansScreen(Screen[None]):
         self.update_header()
         if plan is None:
             return
-        self._filling = True
-        try:
-            self.query_one("#plan-name", Input).value = plan.name
-            self.query_one("#plan-id", Static).update(f"Plan ID (used by the portal): {plan.id}")
-            for slot in ("test", "live"):
-                self.query_one(f"#price-{slot}", Input).value = plan.price_id(slot) or ""
-            for resource in self.config.resources:
-                field = self.query(f"#quota-{_safe(resource.key)}")
+        bad = self.bad.get(id(plan), {})
+        values = {
+            "plan-name": plan.name,
+            "plan-id": plan.id,
+            "price-test": plan.price_id("test") or "",
+            "price-live": plan.price_id("live") or "",
+        }
+        for resource in self.config.resources:
+            values[f"quota-{_safe(resource.key)}"] = format_quota(plan.quotas.get(resource.key))
+        # Filling the form is not an edit: no Changed messages (they would arrive late, possibly for another plan).
+        with self.prevent(Input.Changed):
+            for widget_id, value in values.items():
+                field = self.query(f"#{widget_id}")
                 if field:
-                    field.first(Input).value = format_quota(plan.quotas.get(resource.key))
-        finally:
-            self._filling = False
-        for key in list(self.errors):
-            self.errors.pop(key)
+                    field.first(Input).value = bad[widget_id][0] if widget_id in bad else value
         for error in self.query(FieldError):
             if error.id != "error-new-resource":
                 error.clear()
-        for slot in ("test", "live"):
-            self.show_price_state(slot)  # type: ignore[arg-type]
-            self.check_price(slot)  # type: ignore[arg-type]
+        for widget_id, (_text, message) in bad.items():
+            errors = self.query(f"#error-{widget_id}")
+            if errors:
+                errors.first(FieldError).show(message)
+        self.show_id_note(plan)
+        for slot in SLOTS:
+            self.check_price(slot)
+
+    def show_id_note(self, plan: Plan) -> None:
+        note = self.query_one("#plan-id-note", Static)
+        if id(plan) in self.fresh:
+            note.update("follows the name until you edit it; the portal refers to the plan by this ID")
+        else:
+            saved_ids = {str(p.get("id")) for p in self.saved.get("plans", [])}
+            note.update(
+                "the portal refers to the plan by this ID: changing it breaks that link"
+                if plan.id in saved_ids
+                else "the portal will refer to the plan by this ID"
+            )
+
+    def set_bad(self, widget_id: str, text: str, message: str | None) -> None:
+        """Record (or clear) invalid text in a field of the selected plan and show it under the field."""
+        plan = self.plan
+        if plan is None:
+            return
+        bad = self.bad.setdefault(id(plan), {})
+        error = self.query_one(f"#error-{widget_id}", FieldError)
+        if message is None:
+            bad.pop(widget_id, None)
+            error.clear()
+        else:
+            bad[widget_id] = (text, message)
+            error.show(message)
 
     def changed(self) -> None:
         self.rebuild_list_labels()
@@ -324,47 +509,66 @@ class PlansScreen(Screen[None]):
 
     def rebuild_list_labels(self) -> None:
         view = self.query_one("#plan-list", ListView)
-        mode: Slot = "live" if portal(self).context.livemode else "test"
         for item, plan in zip(view.children, self.config.plans, strict=False):
             label = item.query(Label)
             if label:
-                mark = "✓" if plan.price_id(mode) else "·"
-                label.first(Label).update(f"{mark} {plan.name or plan.id}")
+                label.first(Label).update(f"{self.mark(plan)} {plan.name or plan.id}")
 
     @on(Input.Changed, "#plan-name")
     def name_changed(self, event: Input.Changed) -> None:
         plan = self.plan
-        if plan is None or self._filling:
+        if plan is None:
             return
-        error = self.query_one("#error-name", FieldError)
-        if not event.value.strip():
-            self.errors[f"plans[{self.selected}].name"] = "Give the plan a name"
-            error.show("Give the plan a name")
+        name = event.value
+        self.set_bad("plan-name", name, None if name.strip() else "Give the plan a name")
+        if name.strip():
+            plan.name = name
+            if id(plan) in self.fresh:
+                # A plan nobody has saved yet: nothing refers to its ID, so it follows the name.
+                others = [p.id for p in self.config.plans if p is not plan]
+                base, n, candidate = slugify(name), 2, slugify(name)
+                while candidate in others:
+                    candidate, n = f"{base}-{n}", n + 1
+                plan.id = candidate
+                with self.prevent(Input.Changed):
+                    self.query_one("#plan-id", Input).value = candidate
+                self.set_bad("plan-id", candidate, None)
+        self.changed()
+
+    @on(Input.Changed, "#plan-id")
+    def id_changed(self, event: Input.Changed) -> None:
+        plan = self.plan
+        if plan is None:
+            return
+        value = event.value.strip()
+        self.fresh.discard(id(plan))
+        if not PLAN_ID.match(value):
+            message = "Use lower-case letters, digits, - and _ (e.g. pro-vps)"
+        elif any(p.id == value for p in self.config.plans if p is not plan):
+            message = f"Another plan already has the ID '{value}'"
         else:
-            self.errors.pop(f"plans[{self.selected}].name", None)
-            error.clear()
-        plan.name = event.value
+            message = None
+            plan.id = value
+        self.set_bad("plan-id", event.value, message)
+        self.show_id_note(plan)
         self.changed()
 
     @on(Input.Changed, "#price-test")
     @on(Input.Changed, "#price-live")
     def price_changed(self, event: Input.Changed) -> None:
         plan = self.plan
-        if plan is None or self._filling or event.input.id is None:
+        if plan is None or event.input.id is None:
             return
         slot: Slot = "test" if event.input.id.endswith("test") else "live"
         value = event.value.strip()
-        key = f"plans[{self.selected}].{slot}_price_id"
-        error = self.query_one(f"#error-price-{slot}", FieldError)
         if value and not PRICE_ID.match(value):
             message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
-            self.errors[key] = message
-            error.show(message)
+            self.set_bad(f"price-{slot}", event.value, message)
+            self.show_price_state(slot)
         else:
-            self.errors.pop(key, None)
-            error.clear()
+            self.set_bad(f"price-{slot}", event.value, None)
             setattr(plan, f"{slot}_price_id", value or None)
-            self.check_price(slot)
+            self.check_price(slot, delay=LOOKUP_DELAY)
         self.changed()
 
     def show_price_state(self, slot: Slot, text: str | None = None, ok: bool | None = None) -> None:
@@ -373,8 +577,11 @@ class PlansScreen(Screen[None]):
         state.set_class(ok is False, "bad")
         state.update(text or "")
 
-    def check_price(self, slot: Slot) -> None:
+    def check_price(self, slot: Slot, delay: float = 0.0) -> None:
         plan = self.plan
+        timer = self._lookup_timers.pop(slot, None)
+        if timer is not None:
+            timer.stop()
         if plan is None:
             return
         price_id = plan.price_id(slot)
@@ -385,68 +592,95 @@ class PlansScreen(Screen[None]):
         if not context.connected:
             self.show_price_state(slot, "connect Stripe to check this price")
             return
-        key_mode: Slot = "live" if context.livemode else "test"
-        if key_mode != slot:
-            self.show_price_state(slot, f"connect a {slot} key to check this price")
-            return
         cached = self.price_checks.get((price_id, slot))
         if cached is not None:
             self.show_price_state(slot, cached[1], cached[0])
             return
         self.show_price_state(slot, "checking…")
-        self.fetch_price(price_id, slot)
+        if delay:
+            self._lookup_timers[slot] = self.set_timer(delay, partial(self.start_lookup, price_id, slot))
+        else:
+            self.start_lookup(price_id, slot)
 
-    @work(thread=True, group="price-check")
-    def fetch_price(self, price_id: str, slot: Slot) -> None:
+    def start_lookup(self, price_id: str, slot: Slot) -> None:
+        # One lookup per slot at a time: a newer ID replaces the pending one.
+        self.run_worker(
+            partial(self.fetch_price, price_id, slot), thread=True, exclusive=True, group=f"price-check-{slot}"
+        )
+
+    def lookup(self, price_id: str, slot: Slot) -> Check:
+        """Runs in a worker thread. With a key of the other mode, finding the price proves it is in the wrong slot."""
         from portal_tui.domain.pricing import describe_price
         from portal_tui.services.errors import NotFoundError, PortalError
         from portal_tui.services.plan_check import price_problems
 
         context = portal(self).context
+        key_mode: Slot = "live" if context.livemode else "test"
         try:
             price = context.gateway().retrieve_price(price_id)
         except NotFoundError:
-            result = (False, f"✗ {price_id} does not exist in {slot} mode")
+            if key_mode == slot:
+                return (False, f"✗ {price_id} does not exist in {slot} mode")
+            return (None, f"not a {key_mode}-mode price; connect a {slot} key to check it fully")
         except PortalError as error:
-            self.app.call_from_thread(self.show_price_state, slot, f"could not check: {error.message}", None)
-            return
-        else:
-            problems = price_problems(price, slot)
-            product = price.get("product")
-            name = product.get("name") if isinstance(product, dict) else product
-            result = (False, "✗ " + "; ".join(problems)) if problems else (True, f"✓ {name} · {describe_price(price)}")
-        self.price_checks[(price_id, slot)] = result
+            return (None, f"could not check: {error.message}")
+        problems = price_problems(price, slot)
+        if problems:
+            return (False, "✗ " + "; ".join(problems))
+        product = price.get("product")
+        name = product.get("name") if isinstance(product, dict) else product
+        return (True, f"✓ {name} · {describe_price(price)}")
+
+    def fetch_price(self, price_id: str, slot: Slot) -> None:
+        result = self.lookup(price_id, slot)
         self.app.call_from_thread(self._price_checked, price_id, slot, result)
 
-    def _price_checked(self, price_id: str, slot: Slot, result: tuple[bool, str]) -> None:
+    def _price_checked(self, price_id: str, slot: Slot, result: Check) -> None:
+        ok, text = result
+        if ok is not None:
+            self.price_checks[(price_id, slot)] = (bool(ok), text)
         plan = self.plan
         if plan is not None and plan.price_id(slot) == price_id:
-            self.show_price_state(slot, result[1], result[0])
+            self.show_price_state(slot, text, ok)
+        self.rebuild_list_labels()
+
+    def check_all_prices(self) -> None:
+        """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
+        if not portal(self).context.connected:
+            return
+        wanted = {
+            (price_id, slot)
+            for plan in self.config.plans
+            for slot in SLOTS
+            if (price_id := plan.price_id(slot)) and (price_id, slot) not in self.price_checks
+        }
+        if wanted:
+            self.run_worker(partial(self._check_each, sorted(wanted)), thread=True, exclusive=True, group="check-all")
+
+    def _check_each(self, wanted: list[tuple[str, Slot]]) -> None:
+        for price_id, slot in wanted:
+            result = self.lookup(price_id, slot)
+            self.app.call_from_thread(self._price_checked, price_id, slot, result)
 
     @on(Input.Changed, "#quota-rows Input")
     def quota_changed(self, event: Input.Changed) -> None:
         plan = self.plan
-        if plan is None or self._filling or event.input.id is None:
+        if plan is None or event.input.id is None:
             return
         safe = event.input.id.removeprefix("quota-")
         resource = next((r for r in self.config.resources if _safe(r.key) == safe), None)
         if resource is None:
             return
-        key = f"plans[{self.selected}].quotas.{resource.key}"
-        error = self.query_one(f"#error-quota-{safe}", FieldError)
         if not event.value.strip():
             plan.quotas.pop(resource.key, None)
-            self.errors.pop(key, None)
-            error.clear()
+            self.set_bad(event.input.id, event.value, None)
         else:
             try:
                 plan.quotas[resource.key] = parse_quota(event.value)
             except ValueError as exc:
-                self.errors[key] = str(exc)
-                error.show(str(exc))
+                self.set_bad(event.input.id, event.value, str(exc))
             else:
-                self.errors.pop(key, None)
-                error.clear()
+                self.set_bad(event.input.id, event.value, None)
         self.changed()
 
     def action_focus_new_resource(self) -> None:
@@ -454,7 +688,7 @@ class PlansScreen(Screen[None]):
 
     @on(Button.Pressed, "#add-resource")
     @on(Input.Submitted, "#new-resource-unit")
-    def add_resource(self) -> None:
+    async def add_resource(self) -> None:
         key = self.query_one("#new-resource-key", Input).value.strip()
         label = self.query_one("#new-resource-label", Input).value.strip() or key
         unit = self.query_one("#new-resource-unit", Input).value.strip()
@@ -469,8 +703,7 @@ class PlansScreen(Screen[None]):
         resource = Resource(key, label, unit)
         self.config.resources.append(resource)
         rows = self.query_one("#quota-rows", Vertical)
-        rows.mount(self._quota_row(resource))
-        rows.mount(FieldError(id=f"error-quota-{_safe(key)}"))
+        await rows.mount_all([self._quota_row(resource), FieldError(id=f"error-quota-{_safe(key)}")])
         for name in ("key", "label", "unit"):
             self.query_one(f"#new-resource-{name}", Input).value = ""
         self.changed()
@@ -513,7 +746,7 @@ class PlansScreen(Screen[None]):
     def set_price(self, slot: Slot, price_id: str) -> None:
         self.query_one(f"#price-{slot}", Input).value = price_id  # fires price_changed
 
-    def offer_price(self, price_id: str) -> None:
+    async def offer_price(self, price_id: str) -> None:
         """Called from the catalog's "Link to plan…": the admin picks a plan, then a slot."""
         self.offered_price = price_id
         self.query_one("#offer-text", Static).update(
@@ -522,7 +755,7 @@ class PlansScreen(Screen[None]):
         )
         self.query_one("#offer").add_class("visible")
         if not self.config.plans:
-            self.action_new_plan()
+            await self.action_new_plan()
         self.query_one("#plan-list", ListView).focus()
 
     @on(Button.Pressed, "#offer-test")
