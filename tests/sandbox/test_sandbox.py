@@ -132,6 +132,11 @@ def test_pagination_and_filters(sandbox: Sandbox, sc: stripe.StripeClient) -> No
             "recurring[interval_count]",
             "3 years",
         ),
+        (
+            {"unit_amount": 5, "recurring": {"interval": "month", "interval_count": 0}},
+            "recurring[interval_count]",
+            "3 years",
+        ),
         ({"unit_amount": 5, "recurring": {"interval": "month", "usage_type": "metered"}}, "recurring[meter]", "meter"),
         (
             {"unit_amount": 5, "recurring": {"interval": "month", "usage_type": "metered", "meter": "mtr_nope"}},
@@ -232,6 +237,9 @@ def test_missing_product_and_lookup_key_transfer(sc: stripe.StripeClient) -> Non
     )
     assert second.lookup_key == "pro"
     assert sc.v1.prices.retrieve(first.id).lookup_key is None
+    # a price may be updated with the key it already holds (the gateway resends it with other changes)
+    same = sc.v1.prices.update(second.id, params={"lookup_key": "pro", "nickname": "Pro"})
+    assert same.lookup_key == "pro" and same.nickname == "Pro"
 
 
 def test_auth_refusals(sandbox: Sandbox) -> None:

@@ -197,17 +197,25 @@ def _tiers(params: dict[str, Any], currency: str) -> list[Obj]:
     return tiers
 
 
-def _lookup_key_holder(world: World, lookup_key: str) -> Obj | None:
-    return next((p for p in world.objects["price"].values() if p["active"] and p["lookup_key"] == lookup_key), None)
+def _lookup_key_holder(world: World, lookup_key: str, claimant: str | None) -> Obj | None:
+    """The active price (other than `claimant`) holding `lookup_key`."""
+    return next(
+        (
+            p
+            for p in world.objects["price"].values()
+            if p["active"] and p["lookup_key"] == lookup_key and p["id"] != claimant
+        ),
+        None,
+    )
 
 
-def _claim_lookup_key(world: World, params: dict[str, Any]) -> str | None:
+def _claim_lookup_key(world: World, params: dict[str, Any], claimant: str | None = None) -> str | None:
     lookup_key = text(params, "lookup_key")
     if lookup_key is None or lookup_key == "":
         return None
     if len(lookup_key) > 200:
         raise invalid("Lookup keys must be 200 characters or fewer.", "lookup_key")
-    holder = _lookup_key_holder(world, lookup_key)
+    holder = _lookup_key_holder(world, lookup_key, claimant)
     if holder is not None:
         if not boolean(params, "transfer_lookup_key"):
             raise invalid(
@@ -254,7 +262,9 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
         interval = choice(recurring_in, "interval", ("day", "week", "month", "year"), "recurring[interval]")
         if interval is None:
             raise missing_param("recurring[interval]")
-        count = integer(recurring_in, "interval_count", "recurring[interval_count]") or 1
+        count = integer(recurring_in, "interval_count", "recurring[interval_count]")
+        if count is None:
+            count = 1  # Stripe's default only when absent: an explicit 0 is refused below
         if count < 1 or count > MAX_INTERVAL_COUNT[interval]:
             raise invalid(
                 "The maximum billing frequency is 3 years (1095 days, 156 weeks, 36 months or 3 years).",
@@ -370,7 +380,7 @@ def update_price(world: World, price_id: str, params: dict[str, Any]) -> Obj:
         if params["lookup_key"] == "":
             price["lookup_key"] = None
         else:
-            key = _claim_lookup_key(world, params)
+            key = _claim_lookup_key(world, params, claimant=price_id)
             price["lookup_key"] = key
     return price
 
