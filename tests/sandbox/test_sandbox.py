@@ -317,6 +317,22 @@ def test_rate_limit_is_not_marked_retryable_but_lock_timeout_is(sandbox: Sandbox
     assert error.json_body["error"]["code"] == "lock_timeout"
 
 
+def test_a_sandbox_bug_answers_500_instead_of_dropping_the_connection(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from portal_tui.sandbox import catalog
+
+    def broken(*args: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(catalog, "list_products", broken)
+    error = refused(lambda: client(sandbox, retries=2).v1.products.list())
+    assert isinstance(error, stripe.APIError) and error.http_status == 500
+    assert sandbox.count("GET", "/v1/products") == 1  # Stripe-Should-Retry: false
+    logged = capsys.readouterr().err
+    assert "KeyError" in logged and TEST_KEY not in logged
+
+
 # ---- billing ------------------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -384,6 +385,12 @@ class Sandbox:
                 status, body_out, extra = self._dispatch(world, account_id, method, path, params, idem)
         except ApiError as error:
             status, body_out, extra = error.status, error.body(), error.headers
+        except Exception:
+            # A sandbox bug answers like a Stripe-side failure (500 api_error) instead of dropping the connection;
+            # the traceback goes to stderr for whoever runs it (request headers, and so the key, are not in it).
+            traceback.print_exc()
+            error = ApiError(500, "An unknown error occurred in the local sandbox.", type="api_error")
+            status, body_out, extra = 500, error.body(), {"Stripe-Should-Retry": "false"}
         record.status = status
         return status, body_out, extra
 
