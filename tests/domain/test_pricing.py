@@ -263,11 +263,64 @@ def draft(**fields: Any) -> PriceDraft:
             "one-off",
         ),
         (draft(unit_amount=Decimal("0.0000000000001")), "unit_amount", "12 decimals"),
+        # Wrong types used to crash (TypeError, InvalidOperation) or pass (2.5 units).
+        (draft(unit_amount=Decimal(1), interval_count="3"), "interval_count", "whole number"),
+        (draft(unit_amount=Decimal(1), interval_count=2.5), "interval_count", "whole number"),
+        (draft(unit_amount=Decimal(1), interval_count=True), "interval_count", "whole number"),
+        (
+            draft(model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1", package_size=2.5),
+            "package_size",
+            "whole number",
+        ),
+        (
+            draft(model=PricingModel.USAGE_PACKAGE, unit_amount=Decimal(100), meter_id="mtr_1", package_size="5"),
+            "package_size",
+            "whole number",
+        ),
+        (
+            draft(model=PricingModel.GRADUATED, tiers=[Tier(2.5, Decimal(5)), Tier(None, Decimal(4))]),  # type: ignore[arg-type]
+            "tiers[0].up_to",
+            "whole number",
+        ),
+        (draft(unit_amount=Decimal("NaN")), "unit_amount", "finite"),
+        (draft(unit_amount=Decimal("Infinity")), "unit_amount", "finite"),
+        (draft(unit_amount=Decimal("sNaN")), "unit_amount", "finite"),
+        (draft(unit_amount=1.5), "unit_amount", "number of minor units"),
+        (
+            draft(model=PricingModel.VOLUME, tiers=[Tier(None, Decimal("-Infinity"))]),
+            "tiers[0].unit_amount",
+            "finite",
+        ),
+        (draft(model=PricingModel.VOLUME, tiers=[Tier(None, None, 2.5)]), "tiers[0].flat_amount", "whole number"),  # type: ignore[arg-type]
+        # Three-decimal currencies: Stripe refuses integer amounts not ending in 0.
+        (draft(currency="bhd", unit_amount=Decimal(1235)), "unit_amount", "end in 0"),
+        (draft(currency="KWD", unit_amount=Decimal(5)), "unit_amount", "end in 0"),
+        (
+            draft(
+                currency="jod", model=PricingModel.GRADUATED, tiers=[Tier(5, Decimal(1001)), Tier(None, Decimal(10))]
+            ),
+            "tiers[0].unit_amount",
+            "end in 0",
+        ),
+        (
+            draft(currency="omr", model=PricingModel.VOLUME, tiers=[Tier(None, Decimal(10), 1005)]),
+            "tiers[0].flat_amount",
+            "end in 0",
+        ),
     ],
 )
 def test_validation_names_the_field(the_draft: PriceDraft, field: str, message: str) -> None:
     errors = the_draft.validate()
     assert any(e.field == field and message in e.message for e in errors), errors
+
+
+def test_three_decimal_rule_spares_decimal_unit_amounts() -> None:
+    """A fractional unit amount goes to Stripe as unit_amount_decimal (up to 12 decimals): no end-in-0 rule."""
+    usage = draft(model=PricingModel.USAGE_PER_UNIT, currency="tnd", unit_amount=Decimal("0.5"), meter_id="mtr_1")
+    assert usage.validate() == []
+    assert "unit_amount_decimal" in usage.to_stripe_params("prod_1")
+    assert draft(currency="bhd", unit_amount=Decimal(1230)).validate() == []
+    assert draft(currency="usd", unit_amount=Decimal(1235)).validate() == []
 
 
 def test_valid_drafts_have_no_errors() -> None:

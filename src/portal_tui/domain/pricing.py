@@ -119,13 +119,15 @@ class PriceDraft:
         def add(name: str, message: str) -> None:
             errors.append(FieldError(name, message))
 
-        if self.currency.lower() not in CURRENCIES:
+        if not isinstance(self.currency, str) or self.currency.lower() not in CURRENCIES:
             add("currency", f"Unknown currency '{self.currency}'")
         if not self.recurring and self.model is not PricingModel.FLAT:
             add("model", "A one-off price can only be a flat amount")
         if self.recurring:
             if self.interval not in INTERVALS:
                 add("interval", "Billing period must be day, week, month or year")
+            elif not _is_whole(self.interval_count):
+                add("interval_count", f"Bill every whole number of {self.interval}s, not {self.interval_count!r}")
             else:
                 limit = MAX_INTERVAL_COUNT[self.interval]
                 if self.interval_count < 1:
@@ -137,10 +139,12 @@ class PriceDraft:
             if self.package_size is not None:
                 add("package_size", "Package pricing cannot be combined with tiers")
         else:
-            errors.extend(_check_unit_amount("unit_amount", self.unit_amount, required=True))
+            errors.extend(_check_unit_amount("unit_amount", self.unit_amount, required=True, currency=self.currency))
             if self.model is PricingModel.USAGE_PACKAGE and self.package_size is None:
                 add("package_size", "Enter how many units make one package")
-        if self.package_size is not None and self.package_size < 1:
+        if self.package_size is not None and not _is_whole(self.package_size):
+            add("package_size", f"A package holds a whole number of units, not {self.package_size!r}")
+        elif self.package_size is not None and self.package_size < 1:
             add("package_size", "A package holds at least 1 unit")
         if self.package_round not in ("up", "down"):
             add("package_round", "Round packages up or down")
@@ -173,7 +177,10 @@ class PriceDraft:
         for index, tier in enumerate(self.tiers):
             name, number = f"tiers[{index}]", index + 1
             last = index == len(self.tiers) - 1
-            if tier.up_to is None and not last:
+            if tier.up_to is not None and not _is_whole(tier.up_to):
+                message = f"Tier {number} 'up to' must be a whole number of units, not {tier.up_to!r}"
+                errors.append(FieldError(f"{name}.up_to", message))
+            elif tier.up_to is None and not last:
                 errors.append(FieldError(f"{name}.up_to", f"Only the last tier is unbounded (tier {number})"))
             elif tier.up_to is not None:
                 if last:
@@ -186,9 +193,18 @@ class PriceDraft:
             if tier.unit_amount is None and tier.flat_amount is None:
                 message = f"Tier {number} needs a per-unit price, a flat fee, or both"
                 errors.append(FieldError(f"{name}.unit_amount", message))
-            errors.extend(_check_unit_amount(f"{name}.unit_amount", tier.unit_amount, required=False))
-            if tier.flat_amount is not None and not 0 <= tier.flat_amount <= MAX_MINOR_UNITS:
+            errors.extend(
+                _check_unit_amount(f"{name}.unit_amount", tier.unit_amount, required=False, currency=self.currency)
+            )
+            flat = tier.flat_amount
+            if flat is not None and not _is_whole(flat):
+                message = f"Tier {number} flat fee must be a whole number of minor units, not {flat!r}"
+                errors.append(FieldError(f"{name}.flat_amount", message))
+            elif flat is not None and not 0 <= flat <= MAX_MINOR_UNITS:
                 errors.append(FieldError(f"{name}.flat_amount", f"Tier {number} flat fee is out of range"))
+            elif flat is not None and _three_decimal(self.currency) and flat % 10:
+                message = f"Tier {number} flat fee: Stripe requires {self.currency.upper()} amounts to end in 0"
+                errors.append(FieldError(f"{name}.flat_amount", message))
         return errors
 
     # ---- Stripe forms -----------------------------------------------------------------------------------
@@ -311,12 +327,26 @@ class PriceDraft:
 # ---- helpers for the Stripe forms ----------------------------------------------------------------
 
 
-def _check_unit_amount(name: str, value: Decimal | None, *, required: bool) -> list[FieldError]:
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _three_decimal(currency: object) -> bool:
+    return isinstance(currency, str) and currency.lower() in CURRENCIES and CURRENCIES[currency.lower()].exponent == 3
+
+
+def _check_unit_amount(name: str, value: Decimal | None, *, required: bool, currency: str) -> list[FieldError]:
     label = "Amount"
     if name.startswith("tiers["):
         label = f"Tier {int(name[6 : name.index(']')]) + 1} per-unit price"
     if value is None:
         return [FieldError(name, "Enter an amount")] if required else []
+    if _is_whole(value):
+        value = Decimal(value)
+    if not isinstance(value, Decimal):
+        return [FieldError(name, f"{label} must be a number of minor units, not {value!r}")]
+    if not value.is_finite():
+        return [FieldError(name, f"{label} must be a finite number")]
     if value < 0:
         return [FieldError(name, f"{label} cannot be negative")]
     if value > MAX_MINOR_UNITS:
@@ -324,6 +354,10 @@ def _check_unit_amount(name: str, value: Decimal | None, *, required: bool) -> l
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
         return [FieldError(name, f"{label} has more than {MAX_DECIMAL_PLACES} decimals of the smallest unit")]
+    # A whole amount is sent as the integer unit_amount, which Stripe wants ending in 0 for three-decimal
+    # currencies; a fractional one goes as unit_amount_decimal (up to 12 decimals), which has no such rule.
+    if _three_decimal(currency) and value == value.to_integral_value() and int(value) % 10:
+        return [FieldError(name, f"{label}: Stripe requires {currency.upper()} amounts to end in 0 (e.g. 1.230)")]
     return []
 
 
