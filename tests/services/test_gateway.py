@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import traceback
 from decimal import Decimal
 
@@ -184,3 +186,20 @@ def test_lock_timeouts_are_retried_by_the_sdk(sandbox: Sandbox) -> None:
     sandbox.faults.add(path="/v1/products", kind="lock_timeout", times=2)
     assert g.list_products() == []
     assert g.request_count == 3 and delays == []  # the SDK's own retries, on Stripe-Should-Retry: true
+
+
+def test_find_by_lookup_key_ignores_archived_prices(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    product = g.create_product("P", None, idempotency_key="p")
+    params = {**PriceDraft(unit_amount=Decimal(500), lookup_key="pro").to_stripe_params(product["id"])}
+    price = g.create_price(params, idempotency_key="price")
+    found = g.find_price_by_lookup_key("pro")
+    assert found is not None and found["id"] == price["id"]
+    g.update_price(price["id"], {"active": False})
+    assert g.find_price_by_lookup_key("pro") is None
+
+
+def test_importing_the_gateway_does_not_import_stripe() -> None:
+    code = "import sys, portal_tui.services.gateway; print('stripe' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "False"

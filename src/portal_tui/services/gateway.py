@@ -256,7 +256,10 @@ class StripeGateway:
 
     def find_price_by_lookup_key(self, lookup_key: str) -> dict[str, Any] | None:
         page = self._call(
-            lambda: self.client.v1.prices.list(params={"lookup_keys": [lookup_key], "expand": CATALOG_EXPAND})
+            # archived prices keep their lookup key on Stripe: only an active one is "the price for this key"
+            lambda: self.client.v1.prices.list(
+                params={"lookup_keys": [lookup_key], "active": True, "expand": CATALOG_EXPAND}
+            )
         )
         return _plain(page.data[0]) if page.data else None
 
