@@ -401,6 +401,35 @@ def test_from_stripe_round_trips_amounts_and_summary(the_price: dict[str, Any]) 
         assert amount_for(rebuilt.to_stripe_price(), quantity) == amount_for(the_price, quantity)
 
 
+def test_customer_chooses_price_is_described_and_never_rebuilt() -> None:
+    """Such a price used to read as a flat "$0.00" price that the builder would happily re-create."""
+    chosen = price(
+        type="one_time",
+        recurring=None,
+        unit_amount=None,
+        unit_amount_decimal=None,
+        custom_unit_amount={"minimum": 500, "maximum": 10000, "preset": 2000},
+    )
+    the_draft = PriceDraft.from_stripe(chosen)
+    assert the_draft.custom_amount == {"minimum": 500, "maximum": 10000, "preset": 2000}
+    assert the_draft.summary() == "Customer chooses the amount ($5.00–$100.00) one-time"
+    assert describe_price(chosen) == the_draft.summary()
+    assert "$0.00" not in the_draft.summary()
+    assert any(e.field == "unit_amount" and "customer chooses" in e.message.lower() for e in the_draft.validate())
+    with pytest.raises(ValueError, match="cannot be rebuilt"):
+        the_draft.to_stripe_params("prod_1")
+    unbounded = PriceDraft.from_stripe({**chosen, "custom_unit_amount": {"minimum": None, "maximum": None}})
+    assert unbounded.summary() == "Customer chooses the amount one-time"
+
+
+def test_currency_options_are_kept_in_the_summary() -> None:
+    multi = price(unit_amount=2000, currency_options={"usd": {"unit_amount": 2000}, "eur": {}, "gbp": {}})
+    the_draft = PriceDraft.from_stripe(multi)
+    assert the_draft.currency_options == ("EUR", "GBP")
+    assert describe_price(multi) == "$20.00 / month · also in EUR, GBP"
+    assert the_draft.summary() == describe_price(multi)
+
+
 def test_from_stripe_reads_the_model() -> None:
     assert PriceDraft.from_stripe(STRIPE_GRADUATED).model is PricingModel.GRADUATED
     assert PriceDraft.from_stripe(STRIPE_VOLUME).model is PricingModel.VOLUME

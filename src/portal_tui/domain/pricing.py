@@ -101,6 +101,11 @@ class PriceDraft:
     lookup_key: str | None = None
     transfer_lookup_key: bool = False
     tax_behavior: TaxBehavior | None = None
+    # Read from Stripe only; the builder cannot make these. A "customer chooses" price ({minimum, maximum,
+    # preset}) is refused by validate() so it is never rebuilt as a $0.00 flat price.
+    custom_amount: dict[str, int | None] | None = None
+    # Other currencies the price is offered in (upper-case codes), kept so summaries do not hide them.
+    currency_options: tuple[str, ...] = ()
 
     @property
     def effective_tiers_mode(self) -> TiersMode:
@@ -165,6 +170,11 @@ class PriceDraft:
             add("lookup_key", "Enter the lookup key to transfer")
         if self.tax_behavior not in (None, "unspecified", "inclusive", "exclusive"):
             add("tax_behavior", "Tax behaviour must be unspecified, inclusive or exclusive")
+        if self.custom_amount is not None:
+            add(
+                "unit_amount",
+                "The customer chooses this price's amount: portal-tui cannot rebuild it, make it in the Dashboard",
+            )
         return errors
 
     def _validate_tiers(self) -> list[FieldError]:
@@ -211,6 +221,9 @@ class PriceDraft:
 
     def to_stripe_params(self, product: str) -> PriceCreateParams:
         """The params for `client.v1.prices.create` (call `validate()` first)."""
+        if self.custom_amount is not None:
+            # Never silently: without this the price would be created as a fixed $0.00 one.
+            raise ValueError("a 'customer chooses the amount' price cannot be rebuilt by portal-tui")
         params: dict[str, Any] = {"currency": self.currency.lower(), "product": product}
         if self.recurring:
             recurring: dict[str, Any] = {"interval": self.interval, "interval_count": self.interval_count}
@@ -276,6 +289,8 @@ class PriceDraft:
             nickname=price.get("nickname"),
             lookup_key=price.get("lookup_key"),
             tax_behavior=price.get("tax_behavior"),
+            custom_amount=_custom_amount(price.get("custom_unit_amount")),
+            currency_options=_other_currencies(price),
         )
 
     def to_stripe_price(self) -> dict[str, Any]:
@@ -294,6 +309,10 @@ class PriceDraft:
             "unit_amount_decimal": None,
             "recurring": None,
         }
+        if self.custom_amount is not None:
+            price["custom_unit_amount"] = dict(self.custom_amount)
+        if self.currency_options:
+            price["currency_options"] = {code.lower(): {} for code in self.currency_options}
         if self.recurring:
             price["recurring"] = {
                 "interval": self.interval,
@@ -415,6 +434,34 @@ def _decimal_amount(source: Mapping[str, Any], name: str) -> Decimal | None:
     return Decimal(whole)
 
 
+def _custom_amount(value: Any) -> dict[str, int | None] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {key: value.get(key) if _is_whole(value.get(key)) else None for key in ("minimum", "maximum", "preset")}
+
+
+def _other_currencies(price: Mapping[str, Any]) -> tuple[str, ...]:
+    """Upper-case codes of `currency_options` other than the price's own currency (only there when expanded)."""
+    options = price.get("currency_options")
+    if not isinstance(options, Mapping):
+        return ()
+    own = str(price.get("currency") or "").lower()
+    return tuple(sorted(str(code).upper() for code in options if str(code).lower() != own))
+
+
+def _custom_label(custom: Mapping[str, Any], currency: str) -> str:
+    low, high = custom.get("minimum"), custom.get("maximum")
+    low = low if _is_whole(low) else None
+    high = high if _is_whole(high) else None
+    if low is not None and high is not None:
+        return f"Customer chooses the amount ({format_money(low, currency)}–{format_money(high, currency)})"
+    if low is not None:
+        return f"Customer chooses the amount (at least {format_money(low, currency)})"
+    if high is not None:
+        return f"Customer chooses the amount (at most {format_money(high, currency)})"
+    return "Customer chooses the amount"
+
+
 def _int_amount(source: Mapping[str, Any], name: str) -> int | None:
     value = _decimal_amount(source, name)
     return None if value is None else round_minor(value)
@@ -494,8 +541,8 @@ def describe_price(price: Mapping[str, Any]) -> str:
                     cost.append(f"{format_money(flat, currency)}" + (" flat" if not cost else ""))
                 parts.append(f"{_range_label(low, high)} " + " + ".join(cost or [format_money(0, currency)]))
             body = f"{mode} · " + " · ".join(parts)
-    elif price.get("custom_unit_amount"):
-        body = "Customer chooses the amount"
+    elif isinstance(price.get("custom_unit_amount"), Mapping):
+        body = _custom_label(price["custom_unit_amount"], currency)
     else:
         unit = _decimal_amount(price, "unit_amount") or Decimal(0)
         body = format_money(unit, currency)
@@ -506,11 +553,13 @@ def describe_price(price: Mapping[str, Any]) -> str:
             body += f" per {size:,} units, {rounding}"
         elif metered:
             body += " per unit"
+    others = _other_currencies(price)
+    also = f" · also in {', '.join(others)}" if others else ""
     if not recurring:
-        return f"{body} one-time"
+        return f"{body} one-time{also}"
     every = interval_label(str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
     text = f"{body} / {every}"
-    return f"{text} · metered" if metered else text
+    return (f"{text} · metered" if metered else text) + also
 
 
 # ---- the billing calculator ----------------------------------------------------------------------
