@@ -11,6 +11,7 @@ from portal_tui.sandbox import Sandbox
 from portal_tui.services.keystore import KeySource
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.field_error import FieldError
+from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
 from tests.support.memory_keyring import MemoryKeyring
@@ -122,3 +123,46 @@ async def test_headless_machine_offers_the_0600_file(
         stored = app.context.stored_key
         assert stored is not None and stored.source is KeySource.FILE
         assert "0600" in str(app.screen.query_one("#account").render())
+
+
+async def test_escape_leaves_the_key_field_so_step_keys_work(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1")
+        await settle(pilot)
+        field = app.screen.query_one("#secret-key", Input)
+        assert app.focused is field
+        bar = str(app.screen.query_one(KeyBar).render())
+        assert "F1-F5" in bar and "F6" in bar  # the keys that still switch steps while typing
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is None
+        assert "F1-F5" not in str(app.screen.query_one(KeyBar).render())
+        await pilot.press("4")
+        await settle(pilot)
+        assert app.current_mode == "plans" and field.value == ""
+
+
+async def test_a_revealed_key_is_masked_again_after_saving(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        await pilot.press("ctrl+r")
+        assert not app.screen.query_one("#secret-key", Input).password
+        await paste_and_save(pilot, app, TEST_KEY)
+        assert app.context.connected
+        assert app.screen.query_one("#secret-key", Input).password
+
+
+async def test_the_demo_says_why_it_refuses_a_live_key(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None)
+    app.context.demo = True
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, LIVE_KEY)
+        assert "test-mode account" in error_text(app) and "--no-demo" in error_text(app)
+        assert "revoked" not in error_text(app)

@@ -42,7 +42,8 @@ class ConnectScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save configuration"),
         Binding("ctrl+r", "reveal", "Reveal key"),
-        Binding("escape", "cancel", "Cancel check"),
+        # Escape cancels a running check; otherwise it leaves the key field, so ?, h and 1–5 work as keys again.
+        Binding("escape", "cancel", "Cancel check / leave field"),
         Binding("ctrl+d", "disconnect", "Disconnect", priority=True),
     ]
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
@@ -86,7 +87,10 @@ class ConnectScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.show_connection()
-        self.query_one("#secret-key", Input).focus()
+        if not portal(self).context.connected:
+            self.query_one("#secret-key", Input).focus()
+        else:
+            self.set_focus(None)
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
@@ -167,15 +171,20 @@ class ConnectScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="verify-key")
     def verify(self, key: SecretKey) -> None:
-        from portal_tui.services.errors import PortalError
+        from portal_tui.services.errors import InvalidKeyError, PortalError
         from portal_tui.services.gateway import StripeGateway
 
         context = portal(self).context
         try:
             account = StripeGateway(key, api_base=context.api_base).verify()
         except PortalError as exc:
+            message, hint = exc.message, exc.hint
+            if isinstance(exc, InvalidKeyError) and key.mode == "live" and context.demo:
+                # The demo's sandbox plays a test-mode account only: say so rather than "wrong or revoked".
+                message = "The demo runs on a local sandbox that plays a test-mode account: it refuses live keys."
+                hint = "Paste any sk_test_… key here, or start portal-tui --no-demo to connect your own account."
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self.verify_failed, exc.message, exc.hint)
+                self.app.call_from_thread(self.verify_failed, message, hint)
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.verified, key, account)
@@ -223,7 +232,10 @@ class ConnectScreen(Screen[None]):
         assert isinstance(stored, StoredKey)
         context = portal(self).context
         context.connect(stored, account)
-        self.query_one("#secret-key", Input).value = ""
+        field = self.query_one("#secret-key", Input)
+        field.value = ""
+        if not field.password:  # a revealed key field goes back to masked: the next key pasted is not shown
+            self.action_reveal()
         self.pending = None
         portal(self).connection_changed()
         self.show_connection()
@@ -236,6 +248,8 @@ class ConnectScreen(Screen[None]):
             worker.cancel()
             self.set_busy(False)
             self.query_one("#key-error", FieldError).show("Check cancelled. Nothing was saved.", hint=True)
+            return
+        self.set_focus(None)
 
     # ---- disconnect ------------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ This draws the same information as a single line of text, so start-up stays clos
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widgets import Input, Static, TextArea
 
 
 class KeyBar(Static):
@@ -28,10 +28,19 @@ class KeyBar(Static):
         self.refresh()
 
     def render(self) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
+        # Left: the keys of the focused widget and screen (cut with … when too long). Right, always visible: the
+        # app's own keys (home, help, quit) and the palette, so "? Help" never falls off an 80-column terminal.
+        left = Text(no_wrap=True, overflow="ellipsis")
+        right = Text(no_wrap=True)
+        if isinstance(self.screen.focused, Input | TextArea):
+            # Digits, h and ? go into the field: the function keys still switch steps.
+            left.append(" F1-F5", style="bold")
+            left.append(" step ")
+            left.append(" F6", style="bold")
+            left.append(" home ")
         seen: set[str] = set()
         palette = None
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.action == "command_palette":
                 palette = binding
                 continue
@@ -39,13 +48,14 @@ class KeyBar(Static):
                 continue
             seen.add(binding.action)
             style = "" if enabled else "dim"
-            text.append(f" {self.app.get_key_display(binding)}", style=f"bold {style}".strip())
-            text.append(f" {binding.description} ", style=style)
+            target = right if node is self.app else left
+            target.append(f" {self.app.get_key_display(binding)}", style=f"bold {style}".strip())
+            target.append(f" {binding.description} ", style=style)
         if palette is not None:
-            hint = Text(f" {self.app.get_key_display(palette)} palette ", style="bold")
-            room = max(0, self.size.width - hint.cell_len)
-            if text.cell_len > room:
-                text.truncate(room, overflow="ellipsis")
-            text.append(" " * max(0, room - text.cell_len))
-            text.append_text(hint)
-        return text
+            right.append(f" {self.app.get_key_display(palette)} palette ", style="bold")
+        room = max(0, self.size.width - right.cell_len)
+        if left.cell_len > room:
+            left.truncate(room, overflow="ellipsis")
+        left.append(" " * max(0, room - left.cell_len))
+        left.append_text(right)
+        return left
