@@ -177,7 +177,7 @@ async def test_every_model_is_created_with_the_right_params(
     app = make_app(sandbox)
     async with app.run_test(size=(140, 50)) as pilot:
         screen = await open_builder(pilot, app)
-        fill(screen, **{"product-name": f"Product {name}"})
+        fill(screen, **{"product-name": f"Product {name}", "currency": "usd"})
         await settle(pilot)
         fill(screen, **{k: v for k, v in form.items() if k in ("model", "price-type")})
         await settle(pilot)
@@ -219,7 +219,7 @@ async def test_create_stays_disabled_and_says_why(make_app: Callable[..., Portal
     async with app.run_test(size=(140, 50)) as pilot:
         screen = await open_builder(pilot, app)
         assert screen.query_one("#create", Button).disabled
-        fill(screen, **{"product-name": "P", "amount": "12.345"})
+        fill(screen, **{"product-name": "P", "currency": "usd", "amount": "12.345"})
         await settle(pilot)
         assert "Use at most 2 decimals for USD" in screen.query_one("#error-unit_amount", FieldError).message
         assert "Cannot create yet" in str(screen.query_one("#why-not").render())

@@ -9,12 +9,15 @@ price failed) resumes from where it stopped and never repeats a finished step.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from portal_tui.domain.pricing import PriceDraft
+from portal_tui.services.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from portal_tui.services.gateway import StripeGateway
@@ -67,15 +70,20 @@ class SetupRequest:
             draft = _with_meter(draft, meter_id)
         return dict(draft.to_stripe_params(product_id))
 
-    def review(self) -> list[tuple[str, dict[str, Any]]]:
-        """Each call that will be made, with its parameters, in order (placeholders for ids not known yet)."""
+    def review(self, progress: SetupProgress | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Each call that will be made, with its parameters, in order (placeholders for ids not known yet).
+
+        With `progress` from an unfinished attempt, what already exists for this request is reused, not listed.
+        """
         calls: list[tuple[str, dict[str, Any]]] = []
-        if self.new_meter is not None:
+        made_meter = progress.meter_for(self) if progress else None
+        made_product = progress.product_for(self) if progress else None
+        if self.new_meter is not None and made_meter is None:
             calls.append(("POST /v1/billing/meters", self.new_meter.params()))
-        product = self.existing_product_id or "(new product id)"
-        if self.existing_product_id is None:
+        if self.existing_product_id is None and made_product is None:
             calls.append(("POST /v1/products", self.product_params()))
-        meter = "(new meter id)" if self.new_meter is not None else None
+        product = self.existing_product_id or made_product or "(new product id)"
+        meter = made_meter or ("(new meter id)" if self.new_meter is not None else None)
         calls.append(("POST /v1/prices", self.price_params(product, meter)))
         if self.replaces_price_id:
             calls.append((f"POST /v1/prices/{self.replaces_price_id}", {"active": False}))
@@ -88,12 +96,40 @@ def _with_meter(draft: PriceDraft, meter_id: str) -> PriceDraft:
     return replace(draft, meter_id=meter_id)
 
 
+def fingerprint(params: Any) -> str:
+    """A short stable digest of request parameters: the same parameters always get the same idempotency key."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class LookupKeyTakenError(InvalidRequestError):
+    """The lookup key belongs to another active price and the admin did not ask to transfer it."""
+
+    title = "The lookup key is taken"
+
+    def __init__(self, lookup_key: str, holder: dict[str, Any]) -> None:
+        self.lookup_key = lookup_key
+        self.holder_id = str(holder.get("id", "another price"))
+        super().__init__(
+            f"'{lookup_key}' belongs to {self.holder_id}. Tick 'Transfer the lookup key' to move it to the new "
+            "price, or choose another key.",
+            param="lookup_key",
+            hint="Nothing was created.",
+        )
+
+
 @dataclass
 class SetupProgress:
-    """What already exists on Stripe for this action; kept by the screen so a retry resumes instead of repeating."""
+    """What already exists on Stripe for this action; kept by the screen so a retry resumes instead of repeating.
+
+    Made objects are remembered by the fingerprint of their parameters: a retry after the admin changed only the
+    price reuses the product made earlier, while a changed product name or description needs a new product.
+    """
 
     action_key: str = field(default_factory=lambda: f"portal-tui-{uuid.uuid4()}")
-    meter_id: str | None = None
+    meters_made: dict[str, str] = field(default_factory=dict)  # fingerprint of the meter params -> meter id
+    products_made: dict[str, str] = field(default_factory=dict)  # fingerprint of the product params -> product id
+    meter_id: str | None = None  # the meter and product the price was (or is being) created with
     product_id: str | None = None
     price: dict[str, Any] | None = None
     archived: bool = False
@@ -102,12 +138,28 @@ class SetupProgress:
     def price_id(self) -> str | None:
         return self.price["id"] if self.price else None
 
+    def meter_for(self, request: SetupRequest) -> str | None:
+        """The meter made earlier in this action for the request's new meter, if any."""
+        if request.new_meter is None:
+            return None
+        return self.meters_made.get(fingerprint(request.new_meter.params()))
+
+    def product_for(self, request: SetupRequest) -> str | None:
+        """The product made earlier in this action with the request's name and description, if any."""
+        if request.existing_product_id is not None:
+            return None
+        return self.products_made.get(fingerprint(request.product_params()))
+
+    def orphans(self, request: SetupRequest) -> list[str]:
+        """Objects made earlier in this action that the request would no longer use."""
+        used = {self.meter_for(request), self.product_for(request)}
+        made = [*self.meters_made.values(), *self.products_made.values()]
+        return [made_id for made_id in made if made_id not in used]
+
     def describe(self) -> str:
-        done = [
-            f"meter {self.meter_id}" if self.meter_id else "",
-            f"product {self.product_id}" if self.product_id else "",
-        ]
-        made = ", ".join(part for part in done if part)
+        made = ", ".join(
+            [*(f"meter {m}" for m in self.meters_made.values()), *(f"product {p}" for p in self.products_made.values())]
+        )
         return f"Already created: {made}" if made else "Nothing was created yet"
 
 
@@ -121,33 +173,45 @@ class ProductSetup:
 
     def run(self, on_step: Callable[[str], None] = lambda text: None) -> SetupProgress:
         request, progress, key = self.request, self.progress, self.progress.action_key
-        if request.new_meter is not None and progress.meter_id is None:
-            on_step("Creating meter…")
-            meter = request.new_meter
-            created = self.gateway.create_meter(
-                meter.display_name,
-                meter.event_name,
-                meter.aggregation,
-                meter.customer_key,
-                meter.value_key,
-                idempotency_key=f"{key}-meter",
-            )
-            progress.meter_id = created["id"]
-        if progress.product_id is None:
-            if request.existing_product_id:
-                progress.product_id = request.existing_product_id
-            else:
-                on_step("Creating product…")
-                product = self.gateway.create_product(
-                    request.product_params()["name"],
-                    request.product_params().get("description"),
-                    idempotency_key=f"{key}-product",
+        draft = request.draft
+        if progress.price is None and draft.lookup_key and not draft.transfer_lookup_key:
+            # Checked first so a taken key stops the action before anything exists (no orphan product).
+            on_step("Checking the lookup key…")
+            holder = self.gateway.find_price_by_lookup_key(draft.lookup_key)
+            if holder is not None and holder.get("active", True):
+                raise LookupKeyTakenError(draft.lookup_key, holder)
+        meter_id: str | None = None
+        if request.new_meter is not None:
+            meter_id = progress.meter_for(request)
+            if meter_id is None:
+                on_step("Creating meter…")
+                meter = request.new_meter
+                spec = fingerprint(meter.params())
+                created = self.gateway.create_meter(
+                    meter.display_name,
+                    meter.event_name,
+                    meter.aggregation,
+                    meter.customer_key,
+                    meter.value_key,
+                    idempotency_key=f"{key}-meter-{spec}",
                 )
-                progress.product_id = product["id"]
+                meter_id = progress.meters_made[spec] = created["id"]
+        progress.meter_id = meter_id
+        product_id = request.existing_product_id or progress.product_for(request)
+        if product_id is None:
+            on_step("Creating product…")
+            params = request.product_params()
+            spec = fingerprint(params)
+            product = self.gateway.create_product(
+                params["name"], params.get("description"), idempotency_key=f"{key}-product-{spec}"
+            )
+            product_id = progress.products_made[spec] = product["id"]
+        progress.product_id = product_id
         if progress.price is None:
             on_step("Creating price…")
-            params = request.price_params(progress.product_id, progress.meter_id)
-            progress.price = self.gateway.create_price(params, idempotency_key=f"{key}-price")
+            params = request.price_params(product_id, meter_id)
+            # Keyed by the parameters: a retry of the same price replays Stripe's answer, a changed one is new.
+            progress.price = self.gateway.create_price(params, idempotency_key=f"{key}-price-{fingerprint(params)}")
         if request.replaces_price_id and not progress.archived:
             on_step(f"Archiving {request.replaces_price_id}…")
             self.gateway.update_price(request.replaces_price_id, {"active": False}, idempotency_key=f"{key}-archive")

@@ -2,32 +2,39 @@
 
 Every field is checked as you type by the pricing model's rules; Create stays disabled, and says why, while anything
 is invalid. Creation runs in a worker with one idempotency key for the whole action, and a half-finished action
-(product made, price failed) resumes instead of repeating.
+(product made, price failed) resumes instead of repeating: what was made is reused as long as its own fields did not
+change. Below 100 columns the preview sits under the form; ctrl+o gives it the whole screen.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from portal_tui.domain.money import CURRENCIES, AmountError, format_money, parse_amount, parse_unit_amount
-from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, sample_quantities
+from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, interval_label, sample_quantities
 from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from portal_tui.services.errors import PortalError
 
 PERIODS: list[tuple[str, str]] = [
     ("Daily", "day:1"),
@@ -39,6 +46,65 @@ PERIODS: list[tuple[str, str]] = [
     ("Custom", "custom"),
 ]
 NEW = "__new__"
+TIERED_MODELS = {m.value for m in PricingModel if m.is_tiered}
+# What a fresh form holds (the currency comes from the connected account, the meter must be chosen).
+SELECT_DEFAULTS: dict[str, str] = {
+    "product-choice": NEW,
+    "price-type": "recurring",
+    "model": PricingModel.FLAT.value,
+    "package-round": "up",
+    "tiers-mode": "graduated",
+    "period": "month:1",
+    "interval": "month",
+    "meter-agg": "sum",
+    "tax": "unspecified",
+}
+INPUT_DEFAULTS: dict[str, str] = {
+    "interval-count": "1",
+    "meter-customer-key": "stripe_customer_id",
+    "meter-value-key": "value",
+}
+# Fields whose text is the admin's own work: when any holds something not yet created, leaving asks first.
+CONTENT_INPUTS = (
+    "product-name",
+    "product-description",
+    "amount",
+    "package-size",
+    "meter-name",
+    "meter-event",
+    "lookup-key",
+    "nickname",
+)
+# Where each problem is shown, and which field must have been touched before an "it is empty" message shows.
+ERROR_TARGETS: dict[str, str] = {
+    "product-name": "#error-product-name",
+    "model": "#error-model",
+    "currency": "#error-currency",
+    "unit_amount": "#error-unit_amount",
+    "package_size": "#error-package_size",
+    "package_round": "#error-package_size",
+    "interval_count": "#error-interval_count",
+    "interval": "#error-interval_count",
+    "meter": "#error-meter",
+    "new-meter": "#error-new-meter",
+    "lookup_key": "#error-lookup_key",
+    "nickname": "#error-nickname",
+    "tax_behavior": "#error-tax",
+    "tiers_mode": "#error-tiers",
+}
+TOUCH_KEYS: dict[str, tuple[str, ...]] = {
+    "product-name": ("product-name",),
+    "unit_amount": ("amount",),
+    "package_size": ("package-size",),
+    "new-meter": ("meter-name", "meter-event"),
+}
+
+
+def close_currencies(code: str) -> list[str]:
+    """Currency codes a mistyped one probably meant: same start first, then similar spelling."""
+    starts = [known for known in sorted(CURRENCIES) if code and known.startswith(code[:2])]
+    similar = difflib.get_close_matches(code, sorted(CURRENCIES), n=4, cutoff=0.6)
+    return list(dict.fromkeys([*similar, *starts]))[:5]
 
 
 class TierRow(Horizontal):
@@ -55,6 +121,22 @@ class TierRow(Horizontal):
         yield Input(placeholder="up to", classes="tier-up-to", restrict=r"[0-9,_∞]*")
         yield Input(placeholder="per unit", classes="tier-unit")
         yield Input(placeholder="flat fee", classes="tier-flat")
+
+
+class TierHeader(Horizontal):
+    """Column titles laid out exactly like a TierRow, so each title sits over its own column at any width."""
+
+    DEFAULT_CSS = """
+    TierHeader { height: 1; color: $text-muted; text-style: bold; }
+    TierHeader .tier-from { width: 12; }
+    TierHeader Static { width: 1fr; padding-left: 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("From", classes="tier-from")
+        yield Static("Up to")
+        yield Static("Per unit")
+        yield Static("Flat fee")
 
 
 class ReviewModal(ModalScreen[bool]):
@@ -81,11 +163,11 @@ class ReviewModal(ModalScreen[bool]):
             title = "Review: these requests will be sent to Stripe"
             yield Label(("LIVE MODE · " if self.live else "") + title, classes="step-title")
             with VerticalScroll():
+                if self.note:
+                    yield Static(self.note, classes="notice", markup=False)
                 for call, params in self.calls:
                     yield Static(Text(call, style="bold"))
                     yield Static(json.dumps(params, indent=2), markup=False)
-                if self.note:
-                    yield Static(self.note, classes="notice", markup=False)
             with Horizontal():
                 yield Button("Back", id="review-back")
                 yield Button("Create", id="review-create", variant="error" if self.live else "primary")
@@ -110,23 +192,35 @@ class BuilderScreen(Screen[None]):
     BuilderScreen #builder-body { height: 1fr; }
     BuilderScreen #form { width: 1fr; padding: 0 1; }
     BuilderScreen #preview-pane { width: 44; border-left: vkey $panel; padding: 0 1; }
+    BuilderScreen.narrow #builder-body { layout: vertical; }
+    BuilderScreen.narrow #form { height: 1fr; }
+    BuilderScreen.narrow #preview-pane { width: 1fr; height: 9; border-left: none; border-top: hkey $panel; }
+    BuilderScreen.narrow.preview-full #form { display: none; }
+    BuilderScreen.narrow.preview-full #preview-pane { height: 1fr; }
+    BuilderScreen.preview-hidden #preview-pane { display: none; }
     BuilderScreen .row { height: auto; }
     BuilderScreen .row > Label { width: 18; padding: 1 1 0 0; }
     BuilderScreen .row > Input, BuilderScreen .row > Select { width: 1fr; }
     BuilderScreen .section { text-style: bold; margin-top: 1; color: $accent; }
     BuilderScreen .hidden { display: none; }
+    BuilderScreen #tier-keys { color: $text-muted; }
     BuilderScreen #create-row { height: auto; margin-top: 1; }
     BuilderScreen #why-not { color: $warning; padding: 1 1 0 1; width: 1fr; }
+    BuilderScreen #why-not.done { color: $success; }
     BuilderScreen #result { height: auto; display: none; margin-top: 1; }
     BuilderScreen #result.visible { display: block; }
     BuilderScreen #result Horizontal { height: auto; }
+    BuilderScreen #result Button { width: auto; min-width: 0; margin-right: 1; }
     BuilderScreen #progress { height: auto; color: $text-muted; }
     BuilderScreen FieldError { padding-left: 19; }
+    BuilderScreen #preview-help { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "create", "Create…"),
+        Binding("ctrl+o", "toggle_preview", "Preview"),
         Binding("ctrl+t", "add_tier", "Add tier"),
-        Binding("ctrl+x", "remove_tier", "Remove tier"),
+        # Priority: a focused Input would take ctrl+x as "cut"; outside the tier rows the action steps aside.
+        Binding("ctrl+x", "remove_tier", "Remove tier", priority=True),
         Binding("ctrl+up", "move_tier(-1)", "Tier up", show=False),
         Binding("ctrl+down", "move_tier(1)", "Tier down", show=False),
         Binding("ctrl+r", "reset", "Reset form", show=False),
@@ -134,6 +228,7 @@ class BuilderScreen(Screen[None]):
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Pricing: review and create", "Show what will be sent, then create", "create"),
         ("Pricing: add a tier", "Insert a tier before the unbounded one", "add_tier"),
+        ("Pricing: show or hide the preview", "Full screen on narrow terminals", "toggle_preview"),
         ("Pricing: reset the form", "Start a new product", "reset"),
     ]
 
@@ -141,13 +236,21 @@ class BuilderScreen(Screen[None]):
         super().__init__()
         self.meters: list[dict[str, Any]] = []
         self.products: list[dict[str, Any]] = []
+        self.choices_loaded = False
         self.draft: PriceDraft | None = None
         self.request: SetupRequest | None = None
         self.problems: dict[str, str] = {}
         self.progress: SetupProgress | None = None
-        self.progress_request: str | None = None
         self.replaces: dict[str, Any] | None = None
         self.result: SetupProgress | None = None
+        self.created_snapshot: tuple[tuple[str, str], ...] | None = None
+        # Fields the admin has put something in (even if deleted since): their "it is empty" errors show.
+        self.touched: set[str] = set()
+        self.attempted = False  # ctrl+n was pressed: every error shows at its field
+        self.lookup_taken: tuple[str, str] | None = None  # (lookup key, message) found taken when creating
+        self.wanted_meter: str | None = None  # a meter to select once the meter list has arrived
+        self.currency_default = "usd"
+        self._form_focus: Widget | None = None
 
     # ---- layout ----------------------------------------------------------------------------------------------
 
@@ -185,9 +288,16 @@ class BuilderScreen(Screen[None]):
                         allow_blank=False,
                         id="model",
                     )
+                yield FieldError(id="error-model")
                 with Horizontal(classes="row"):
-                    yield Label("Currency")
-                    yield Input(value="usd", id="currency", suggester=SuggestFromList(sorted(CURRENCIES)))
+                    yield Label("Currency (code)")
+                    yield Input(
+                        value="usd",
+                        placeholder="ISO code: usd, eur, gbp… (→ completes)",
+                        id="currency",
+                        suggester=SuggestFromList(sorted(CURRENCIES)),
+                        restrict=r"[A-Za-z]{0,3}",
+                    )
                 yield FieldError(id="error-currency")
                 with Horizontal(classes="row", id="amount-row"):
                     yield Label("Amount", id="amount-label")
@@ -215,11 +325,8 @@ class BuilderScreen(Screen[None]):
                             allow_blank=False,
                             id="tiers-mode",
                         )
-                    yield Static(
-                        "From        Up to            Per unit           Flat fee   (ctrl+t add · "
-                        "ctrl+x remove · ctrl+↑↓ move)",
-                        classes="muted",
-                    )
+                    yield Static("ctrl+t add · ctrl+x remove · ctrl+↑↓ move prices", id="tier-keys")
+                    yield TierHeader()
                     yield Vertical(id="tiers")
                     yield FieldError(id="error-tiers")
                 with Vertical(id="period-fields"):
@@ -239,8 +346,10 @@ class BuilderScreen(Screen[None]):
                 with Vertical(id="meter-fields"):
                     yield Label("Usage (billing meter)", classes="section")
                     with Horizontal(classes="row"):
-                        yield Label("Meter")
-                        yield Select([("Create a new meter…", NEW)], value=NEW, allow_blank=False, id="meter")
+                        yield Label("Meter *")
+                        yield Select(
+                            [("Create a new meter…", NEW)], prompt="Choose a meter…", allow_blank=True, id="meter"
+                        )
                     yield FieldError(id="error-meter")
                     with Vertical(id="new-meter"):
                         with Horizontal(classes="row"):
@@ -258,8 +367,10 @@ class BuilderScreen(Screen[None]):
                                 id="meter-agg",
                             )
                         with Horizontal(classes="row"):
-                            yield Label("Payload keys")
+                            yield Label("Customer key")
                             yield Input(value="stripe_customer_id", id="meter-customer-key")
+                        with Horizontal(classes="row"):
+                            yield Label("Value key")
                             yield Input(value="value", id="meter-value-key")
                         yield FieldError(id="error-new-meter")
                 yield Label("Advanced", classes="section")
@@ -271,6 +382,7 @@ class BuilderScreen(Screen[None]):
                 with Horizontal(classes="row"):
                     yield Label("Nickname")
                     yield Input(placeholder="internal name, e.g. Pro monthly 2026", id="nickname")
+                yield FieldError(id="error-nickname")
                 with Horizontal(classes="row"):
                     yield Label("Tax behaviour")
                     yield Select(
@@ -283,6 +395,7 @@ class BuilderScreen(Screen[None]):
                         allow_blank=False,
                         id="tax",
                     )
+                yield FieldError(id="error-tax")
                 with Horizontal(id="create-row"):
                     yield Button("Review & create", id="create", variant="primary")
                     yield Static("", id="why-not", markup=False)
@@ -302,22 +415,57 @@ class BuilderScreen(Screen[None]):
                     yield Label("At quantity")
                     yield Input(placeholder="e.g. 12000", id="preview-quantity", restrict=r"[0-9,_]*")
                 yield Static("", id="preview-breakdown")
+                yield Static("ctrl+o: back to the form", id="preview-help")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.reset_tiers()
+        self.sync_default_currency()
         self.load_choices()
         self.refresh_form()
         self.query_one("#product-name", Input).focus()
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
+        self.sync_default_currency()
+        if not self.choices_loaded:
+            self.load_choices()
 
     def connection_changed(self) -> None:
+        self.sync_default_currency()
         self.load_choices()
 
     def on_resize(self) -> None:
-        self.query_one("#preview-pane").display = self.size.width >= 100
+        # Too narrow for side by side: the preview goes under the form (ctrl+o shows it full screen).
+        self.set_class(self.size.width < 100, "narrow")
+        self.query_one("#preview-help").display = self.has_class("narrow")
+
+    def action_toggle_preview(self) -> None:
+        if not self.has_class("narrow"):
+            self.toggle_class("preview-hidden")
+            return
+        if self.has_class("preview-full"):
+            self.remove_class("preview-full")
+            if self._form_focus is not None and self._form_focus.is_attached:
+                self._form_focus.focus()
+            return
+        self._form_focus = self.focused
+        self.add_class("preview-full")
+        self.query_one("#preview-quantity", Input).focus()
+
+    def default_currency(self) -> str:
+        """The connected account's default currency (usd until it is known)."""
+        account = portal(self).context.account
+        code = (account.default_currency or "").lower() if account is not None else ""
+        return code if code in CURRENCIES else "usd"
+
+    def sync_default_currency(self) -> None:
+        """Follow the account's default currency while the admin has not chosen one."""
+        field = self.query_one("#currency", Input)
+        default = self.default_currency()
+        if field.value.strip().lower() == self.currency_default and default != self.currency_default:
+            field.value = default
+        self.currency_default = default
 
     # ---- choices from Stripe ------------------------------------------------------------------------------------
 
@@ -337,23 +485,28 @@ class BuilderScreen(Screen[None]):
         self.app.call_from_thread(self.set_choices, products, meters)
 
     def set_choices(self, products: list[dict[str, Any]], meters: list[dict[str, Any]]) -> None:
+        self.choices_loaded = True
+        known = {p["id"] for p in products}
+        # Keep a product we were handed (e.g. the one of a replaced price) even if the list has not caught up.
+        products = [*products, *(p for p in self.products if p["id"] not in known)]
         self.products, self.meters = products, meters
         product_select = self.query_one("#product-choice", Select)
         current = product_select.value
         product_select.set_options([("New product", NEW), *[(p["name"], p["id"]) for p in products]])
         product_select.value = current if current in {p["id"] for p in products} else NEW
         meter_select = self.query_one("#meter", Select)
-        chosen = meter_select.value
+        chosen = self.wanted_meter or meter_select.value
         options = [
             (f"{m['display_name']} ({m['event_name']}, {m['default_aggregation']['formula']})", m["id"]) for m in meters
         ]
         meter_select.set_options([*options, ("Create a new meter…", NEW)])
-        if chosen in {m["id"] for m in meters}:
+        if chosen == NEW or chosen in {m["id"] for m in meters}:
             meter_select.value = chosen
-        elif meters:
-            meter_select.value = meters[0]["id"]
+            self.wanted_meter = None
+        elif not meters:
+            meter_select.value = NEW  # nothing to choose from: the new-meter fields are the choice
         else:
-            meter_select.value = NEW
+            meter_select.clear()  # no silent default: the admin picks the meter usage is billed from
         self.refresh_form()
 
     # ---- tiers ---------------------------------------------------------------------------------------------------
@@ -397,6 +550,12 @@ class BuilderScreen(Screen[None]):
                 return index
         return None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("add_tier", "remove_tier", "move_tier") and self.is_mounted:
+            # Dimmed in the key bar while the model has no tiers.
+            return True if self.select("#model") in TIERED_MODELS else None
+        return True
+
     def action_add_tier(self) -> None:
         rows = self.tier_rows()
         box = self.query_one("#tiers", Vertical)
@@ -406,16 +565,19 @@ class BuilderScreen(Screen[None]):
         self.call_after_refresh(lambda: new.query_one(".tier-up-to", Input).focus())
 
     def action_remove_tier(self) -> None:
+        index = self._focused_row()
+        if index is None and isinstance(self.app.focused, Input):
+            raise SkipAction()  # ctrl+x in another field keeps its meaning there: cut
         rows = self.tier_rows()
         if len(rows) <= 1:
             self.notify("A tiered price needs at least one tier.", severity="warning")
             return
-        index = self._focused_row()
         target = rows[index] if index is not None else rows[-2]
-        if target is rows[-1]:
-            # Removing the unbounded tier: the one before becomes unbounded, keeping its prices.
-            rows[-2].query_one(".tier-unit", Input).value = rows[-2].query_one(".tier-unit", Input).value
+        neighbour = rows[index + 1] if index is not None and index + 1 < len(rows) else rows[-2]
         target.remove()
+        if index is not None:
+            # Keep the cursor in the tier editor, on the row that took the removed one's place.
+            self.call_after_refresh(lambda: neighbour.query_one(".tier-unit", Input).focus())
         self.call_after_refresh(self.label_tiers)
 
     def action_move_tier(self, direction: int) -> None:
@@ -436,18 +598,47 @@ class BuilderScreen(Screen[None]):
         return self.query_one(selector, Input).value
 
     def select(self, selector: str) -> str:
-        return str(self.query_one(selector, Select).value)
+        value = self.query_one(selector, Select).value
+        return "" if value is Select.BLANK else str(value)
+
+    def snapshot(self) -> tuple[tuple[str, str], ...]:
+        """Every value of the form (not the preview quantity): equal snapshots mean an unchanged form."""
+        values: list[tuple[str, str]] = []
+        for index, widget in enumerate(self.query_one("#form").query("Input, Select, Checkbox")):
+            if isinstance(widget, Input | Select | Checkbox):
+                values.append((widget.id or str(index), str(widget.value)))
+        return tuple(values)
+
+    @property
+    def unsaved(self) -> bool:
+        """The form holds the admin's input that has not been created (read by the app before quitting)."""
+        if not self.is_mounted:
+            return False
+        has_input = any(self.value(f"#{name}").strip() for name in CONTENT_INPUTS) or any(
+            field.value.strip() and not field.disabled for row in self.tier_rows() for field in row.query(Input)
+        )
+        return has_input and self.snapshot() != self.created_snapshot
 
     def build(self) -> tuple[PriceDraft, SetupRequest, dict[str, str]]:
         """The draft and request from the form, and every problem keyed by field."""
         problems: dict[str, str] = {}
-        currency = self.value("#currency").strip().lower() or "usd"
+        product_choice = self.select("#product-choice")
+        existing = None if product_choice in (NEW, "") else product_choice
+        if existing is None and not self.value("#product-name").strip():
+            problems["product-name"] = "Give the product a name"
+        currency = self.value("#currency").strip().lower()
         model = PricingModel(self.select("#model"))
         recurring = self.select("#price-type") == "recurring"
-        draft = PriceDraft(currency=currency, model=model, recurring=recurring)
+        draft = PriceDraft(currency=currency or "usd", model=model, recurring=recurring)
         if currency not in CURRENCIES:
-            problems["currency"] = f"Unknown currency '{currency}'"
-            currency = "usd"
+            if not currency:
+                problems["currency"] = "Type a currency code, e.g. usd, eur, gbp"
+            else:
+                close = close_currencies(currency)
+                problems["currency"] = f"Unknown currency '{currency}'" + (
+                    f". Did you mean: {', '.join(close)}?" if close else ". Use a 3-letter ISO code such as usd or eur"
+                )
+            currency = draft.currency = "usd"  # keep validating the amounts; the price cannot be created anyway
         if not model.is_tiered:
             raw = self.value("#amount")
             if raw.strip():
@@ -460,7 +651,7 @@ class BuilderScreen(Screen[None]):
                     )
                 except AmountError as error:
                     problems["unit_amount"] = error.message
-        if model in (PricingModel.USAGE_PACKAGE,):
+        if model is PricingModel.USAGE_PACKAGE:
             size = self.value("#package-size")
             draft.package_size = int(size) if size.isdigit() else None
             draft.package_round = "down" if self.select("#package-round") == "down" else "up"
@@ -518,19 +709,19 @@ class BuilderScreen(Screen[None]):
                     self.value("#meter-value-key").strip() or "value",
                 )
                 draft.meter_id = "mtr_new"  # placeholder until the meter exists
-            else:
+            elif meter:
                 draft.meter_id = meter
+            else:
+                problems["meter"] = "Choose the meter this price bills, or “Create a new meter…”"
         draft.lookup_key = self.value("#lookup-key").strip() or None
         draft.transfer_lookup_key = self.query_one("#transfer", Checkbox).value and bool(draft.lookup_key)
+        if self.lookup_taken and self.lookup_taken[0] == draft.lookup_key and not draft.transfer_lookup_key:
+            problems["lookup_key"] = self.lookup_taken[1]
         draft.nickname = self.value("#nickname").strip() or None
         tax = self.select("#tax")
         draft.tax_behavior = None if tax == "unspecified" else tax  # type: ignore[assignment]
         for rule in draft.validate():
             problems.setdefault(rule.field, rule.message)
-        product_choice = self.select("#product-choice")
-        existing = None if product_choice == NEW else product_choice
-        if existing is None and not self.value("#product-name").strip():
-            problems["product-name"] = "Give the product a name"
         request = SetupRequest(
             draft=draft,
             product_name=self.value("#product-name"),
@@ -547,12 +738,17 @@ class BuilderScreen(Screen[None]):
     @on(Select.Changed)
     @on(Checkbox.Changed)
     def form_changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
-        if isinstance(event, Input.Changed) and event.input.id == "preview-quantity":
-            self.update_preview()
-            return
-        if isinstance(event, Input.Changed) and event.input.has_class("tier-up-to"):
-            self.label_tiers()
-            return
+        if isinstance(event, Input.Changed):
+            if event.input.id == "preview-quantity":
+                self.update_preview()
+                return
+            if event.value.strip():
+                self.touched.add(event.input.id or "tiers")
+            if event.input.has_class("tier-up-to"):
+                self.label_tiers()
+                return
+        if isinstance(event, Select.Changed) and event.select.id == "model":
+            self.refresh_bindings()
         self.refresh_form()
 
     def refresh_form(self) -> None:
@@ -577,52 +773,47 @@ class BuilderScreen(Screen[None]):
         self.show_problems(problems)
         self.update_preview()
 
+    def _visible(self, field: str) -> bool:
+        """Whether a problem shows at its field now: an empty required field only complains once touched."""
+        if self.attempted:
+            return True
+        keys = TOUCH_KEYS.get(field)
+        if keys is None:
+            return True
+        return any(key in self.touched or self.value(f"#{key}").strip() for key in keys)
+
     def show_problems(self, problems: dict[str, str]) -> None:
-        targets = {
-            "currency": "#error-currency",
-            "unit_amount": "#error-unit_amount",
-            "package_size": "#error-package_size",
-            "package_round": "#error-package_size",
-            "interval_count": "#error-interval_count",
-            "interval": "#error-interval_count",
-            "meter": "#error-meter",
-            "new-meter": "#error-new-meter",
-            "lookup_key": "#error-lookup_key",
-            "product-name": "#error-product-name",
-            "model": "#error-unit_amount",
-        }
-        # A field only complains once the admin has typed something, except for structural tier problems.
-        typed = {
-            "unit_amount": bool(self.value("#amount").strip()),
-            "product-name": bool(self.value("#product-name")),
-            "new-meter": bool(self.value("#meter-name") or self.value("#meter-event")),
-            "package_size": bool(self.value("#package-size")),
-        }
         shown: dict[str, list[str]] = {}
         tier_messages: list[str] = []
+        tiers_touched = self.attempted or "tiers" in self.touched
         for field, message in problems.items():
-            if field.startswith("tiers"):
-                if "[" in field and not any(row.query_one(".tier-unit", Input).value for row in self.tier_rows()):
+            if field.startswith("tiers") and field != "tiers_mode":
+                if "[" in field and not tiers_touched:
                     continue
                 tier_messages.append(message)
                 continue
-            if not typed.get(field, True):
-                continue
-            target = targets.get(field)
-            if target:
-                shown.setdefault(target, []).append(message)
-        for target in set(targets.values()):
+            if self._visible(field):
+                shown.setdefault(ERROR_TARGETS.get(field, "#error-model"), []).append(message)
+        for target in set(ERROR_TARGETS.values()):
             self.query_one(target, FieldError).show("; ".join(shown.get(target, [])))
         self.query_one("#error-tiers", FieldError).show("\n".join(dict.fromkeys(tier_messages)))
+        connected = portal(self).context.connected
         button = self.query_one("#create", Button)
-        button.disabled = bool(problems) or not portal(self).context.connected
+        button.disabled = bool(problems) or not connected
         why = self.query_one("#why-not", Static)
-        if not portal(self).context.connected:
+        done = self.result is not None and self.snapshot() == self.created_snapshot
+        why.set_class(done and not problems, "done")
+        if not connected:
             why.update("Connect Stripe first (F1).")
         elif problems:
             first = next(iter(problems.values()))
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             why.update(f"Cannot create yet: {first}{more}")
+        elif done and self.result is not None:
+            why.update(
+                f"✓ Created {self.result.price_id}. Change the price to add another to this product "
+                "(ctrl+n asks before repeating it), or ctrl+r for a new product."
+            )
         else:
             why.update("Ready: ctrl+n reviews exactly what will be sent.")
 
@@ -631,7 +822,9 @@ class BuilderScreen(Screen[None]):
         summary = self.query_one("#summary", Static)
         samples = self.query_one("#samples", Static)
         detail = self.query_one("#preview-breakdown", Static)
-        blocking = {k: v for k, v in self.problems.items() if k not in ("product-name", "new-meter", "meter")}
+        blocking = {
+            k: v for k, v in self.problems.items() if k not in ("product-name", "new-meter", "meter", "lookup_key")
+        }
         if draft is None or blocking:
             summary.update("Complete the price to see what a customer pays.")
             samples.update("")
@@ -654,8 +847,6 @@ class BuilderScreen(Screen[None]):
         text.append(f"Total at {quantity:,}: ", style="bold")
         text.append(format_money(result.total, result.currency), style="bold green")
         if draft.recurring:
-            from portal_tui.domain.pricing import interval_label
-
             text.append(f" / {interval_label(draft.interval, draft.interval_count)}")
         detail.update(text)
 
@@ -663,37 +854,66 @@ class BuilderScreen(Screen[None]):
 
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
+        self.attempted = True
         self.refresh_form()
+        if not portal(self).context.connected:
+            self.notify("Connect Stripe first (F1).", severity="warning")
+            return
         if self.problems or self.request is None:
-            self.notify(next(iter(self.problems.values()), "Connect Stripe first."), severity="warning")
+            self.notify(next(iter(self.problems.values()), "Complete the form first."), severity="warning")
             return
         request = self.request
-        fingerprint = json.dumps(request.review(), sort_keys=True, default=str)
-        if self.progress is not None and self.progress_request != fingerprint:
-            self.progress = None  # the form changed: this is a new action
-        note = ""
-        if self.progress is not None and (self.progress.product_id or self.progress.meter_id):
-            note = f"Resuming the unfinished action: {self.progress.describe()}. Those steps will not be repeated."
+        if self.result is not None and self.snapshot() == self.created_snapshot:
+            from portal_tui.ui.widgets.confirm import ConfirmModal
+
+            self.app.push_screen(
+                ConfirmModal(
+                    "Create another price for this product?",
+                    f"{self.result.price_id} was just created from exactly this form. Confirm to add one more "
+                    f"price with the same settings to {self.result.product_id}, or go back and change the form.",
+                    confirm_label="Create another price",
+                ),
+                lambda again: self.review(request) if again else None,
+            )
+            return
+        self.review(request)
+
+    def review(self, request: SetupRequest) -> None:
+        progress = self.progress
+        notes: list[str] = []
+        if progress is not None:
+            reused = [made for made in (progress.meter_for(request), progress.product_for(request)) if made]
+            if reused:
+                notes.append(
+                    f"Resuming the unfinished action: {', '.join(reused)} already exist and are reused, "
+                    "not created again."
+                )
+            orphans = progress.orphans(request)
+            if orphans:
+                notes.append(
+                    f"You changed the product or meter since {', '.join(orphans)} was created, so a new one is "
+                    "created below. The earlier one stays on Stripe unused: change the fields back to reuse it, or "
+                    "archive it in the Dashboard."
+                )
         if request.replaces_price_id:
-            note += (
-                f"\n{request.replaces_price_id} will be archived after the new price exists. Existing "
+            notes.append(
+                f"{request.replaces_price_id} will be archived after the new price exists. Existing "
                 "subscribers keep paying the old price until you move them; new checkouts use the new one."
             )
         live = portal(self).context.livemode
         self.app.push_screen(
-            ReviewModal(request.review(), live, note.strip()),
-            lambda ok: self.confirmed(request, fingerprint) if ok else None,
+            ReviewModal(request.review(progress), live, "\n".join(notes)),
+            lambda ok: self.confirmed(request) if ok else None,
         )
 
-    def confirmed(self, request: SetupRequest, fingerprint: str) -> None:
-        self.run_worker(self._confirm_live_then_run(request, fingerprint), exclusive=True, group="create-confirm")
+    def confirmed(self, request: SetupRequest) -> None:
+        self.run_worker(self._confirm_live_then_run(request), exclusive=True, group="create-confirm")
 
-    async def _confirm_live_then_run(self, request: SetupRequest, fingerprint: str) -> None:
+    async def _confirm_live_then_run(self, request: SetupRequest) -> None:
         if not await portal(self).confirm_write("Create this product and price", "A second, explicit confirmation."):
             return
         if self.progress is None:
             self.progress = SetupProgress()
-            self.progress_request = fingerprint
         self.query_one("#create", Button).disabled = True
         self.run_setup(request, self.progress)
 
@@ -702,40 +922,61 @@ class BuilderScreen(Screen[None]):
         from portal_tui.services.errors import PortalError
         from portal_tui.services.product_setup import ProductSetup
 
-        gateway = portal(self).context.gateway()
-        setup = ProductSetup(gateway, request, progress)
         try:
+            gateway = portal(self).context.gateway()
+            setup = ProductSetup(gateway, request, progress)
             setup.run(lambda text: self.app.call_from_thread(self.set_progress, text))
         except PortalError as error:
-            self.app.call_from_thread(self.create_failed, error.title, error.message, error.hint)
+            self.app.call_from_thread(self.create_failed, error)
             return
         self.app.call_from_thread(self.created, progress)
 
     def set_progress(self, text: str) -> None:
         self.query_one("#progress", Static).update(text)
 
-    def create_failed(self, title: str, message: str, hint: str | None) -> None:
-        done = self.progress.describe() if self.progress else ""
+    def create_failed(self, error: PortalError) -> None:
+        from portal_tui.services.errors import InvalidRequestError
+
+        done = self.progress.describe() if self.progress else "Nothing was created yet"
+        if isinstance(error, InvalidRequestError) and error.param == "lookup_key":
+            # Shown at the lookup key field until the key changes or the transfer is ticked.
+            self.lookup_taken = (self.value("#lookup-key").strip(), error.message)
         self.set_progress(
-            f"✗ {title}: {message}\n{hint or ''}\n{done}. Fix the form if needed and press ctrl+n: "
-            "finished steps are not repeated."
+            f"✗ {error.title}: {error.message}\n{error.hint or ''}\n{done}. Fix the form and press ctrl+n: "
+            "what exists already is reused, not created again."
         )
         self.refresh_form()
+        if self.lookup_taken is not None:
+            self.query_one("#lookup-key", Input).focus()
 
     def created(self, progress: SetupProgress) -> None:
         self.result = progress
         self.progress = None
         self.replaces = None
+        self.lookup_taken = None
+        self.query_one("#replace-note").add_class("hidden")
         price = progress.price or {}
+        # Further prices from this form go to the product just made, not to a second product of the same name.
+        product_id = progress.product_id or ""
+        if product_id and product_id not in {p["id"] for p in self.products}:
+            self.products.append({"id": product_id, "name": self.value("#product-name").strip() or product_id})
+            self.query_one("#product-choice", Select).set_options(
+                [("New product", NEW), *[(p["name"], p["id"]) for p in self.products]]
+            )
+        if product_id:
+            self.query_one("#product-choice", Select).value = product_id
         self.set_progress("✓ Created.")
         lines = [f"Product ID: {progress.product_id}", f"Price ID:   {price.get('id')}"]
         if progress.meter_id:
             lines.append(f"Meter ID:   {progress.meter_id}")
         if progress.archived:
             lines.append("The replaced price was archived; its lookup key moved to the new price.")
+        lines.append("Next: link the price to a plan, change the price to add another, or start a new product.")
         self.query_one("#result-text", Static).update("\n".join(lines))
         result = self.query_one("#result")
         result.add_class("visible")
+        self.created_snapshot = self.snapshot()
+        self.refresh_form()
         self.query_one("#copy-price", Button).focus()
         self.call_after_refresh(lambda: result.scroll_visible(animate=False))
         self.notify(f"Created {price.get('id')}", title="Price created")
@@ -758,36 +999,63 @@ class BuilderScreen(Screen[None]):
         if self.result and self.result.price_id:
             portal(self).link_price_to_plan(self.result.price_id)
 
+    # ---- reset ----------------------------------------------------------------------------------------------------
+
     @on(Button.Pressed, "#new-form")
     def action_reset(self) -> None:
-        for field in self.query(Input):
+        self._ask_before_discarding("Clear the form?", self.reset_form)
+
+    def _ask_before_discarding(self, question: str, then: Any) -> None:
+        if not self.unsaved:
+            then()
+            return
+        from portal_tui.ui.widgets.confirm import ConfirmModal
+
+        self.app.push_screen(
+            ConfirmModal(question, "What you typed has not been created and will be lost.", confirm_label="Clear"),
+            lambda ok: then() if ok else None,
+        )
+
+    def reset_form(self) -> None:
+        """Every field back to what a fresh screen shows, and no memory of earlier attempts."""
+        self.sync_default_currency()
+        for field in self.query_one("#form").query(Input):
             if field.id == "currency":
-                field.value = "usd"
-            elif field.id == "interval-count":
-                field.value = "1"
-            elif field.id == "meter-customer-key":
-                field.value = "stripe_customer_id"
-            elif field.id == "meter-value-key":
-                field.value = "value"
+                field.value = self.currency_default
+            elif field.id in INPUT_DEFAULTS:
+                field.value = INPUT_DEFAULTS[field.id]
             elif not field.has_class("tier-up-to") or not field.disabled:
                 field.value = ""
-        self.query_one("#model", Select).value = PricingModel.FLAT.value
-        self.query_one("#price-type", Select).value = "recurring"
-        self.query_one("#product-choice", Select).value = NEW
+        self.query_one("#preview-quantity", Input).value = ""
+        for name, value in SELECT_DEFAULTS.items():
+            self.query_one(f"#{name}", Select).value = value
+        meter = self.query_one("#meter", Select)
+        if self.choices_loaded and not self.meters:
+            meter.value = NEW
+        else:
+            meter.clear()
+        self.query_one("#transfer", Checkbox).value = False
         self.query_one("#replace-note").add_class("hidden")
         self.query_one("#result").remove_class("visible")
         self.set_progress("")
-        self.replaces, self.progress, self.result = None, None, None
+        self.replaces, self.progress, self.result, self.created_snapshot = None, None, None, None
+        self.lookup_taken, self.wanted_meter, self.attempted = None, None, False
         self.reset_tiers()
+        self.touched.clear()
+        self.refresh_bindings()
+        self.refresh_form()
         self.query_one("#product-name", Input).focus()
 
     # ---- replacing a price -------------------------------------------------------------------------------------------
 
     def replace_price(self, price: dict[str, Any]) -> None:
         """Prefill the form from an existing price; creating then moves its lookup key and archives it."""
+        self._ask_before_discarding("Replace the form with this price?", lambda: self._prefill(price))
+
+    def _prefill(self, price: dict[str, Any]) -> None:
         from portal_tui.domain.money import format_amount_input
 
-        self.action_reset()
+        self.reset_form()
         draft = PriceDraft.from_stripe(price)
         self.replaces = price
         product = price.get("product")
@@ -797,7 +1065,8 @@ class BuilderScreen(Screen[None]):
             self.query_one("#product-choice", Select).set_options(
                 [("New product", NEW), *[(p["name"], p["id"]) for p in self.products]]
             )
-        self.query_one("#product-choice", Select).value = product_id or NEW
+        if product_id in {p["id"] for p in self.products}:
+            self.query_one("#product-choice", Select).value = product_id
         self.query_one("#price-type", Select).value = "recurring" if draft.recurring else "one_time"
         self.query_one("#model", Select).value = draft.model.value
         self.query_one("#currency", Input).value = draft.currency
@@ -805,42 +1074,46 @@ class BuilderScreen(Screen[None]):
             self.query_one("#amount", Input).value = format_amount_input(draft.unit_amount, draft.currency)
         if draft.package_size:
             self.query_one("#package-size", Input).value = str(draft.package_size)
+            self.query_one("#package-round", Select).value = draft.package_round
         self.query_one("#lookup-key", Input).value = draft.lookup_key or ""
         self.query_one("#transfer", Checkbox).value = bool(draft.lookup_key)
         self.query_one("#nickname", Input).value = draft.nickname or ""
+        self.query_one("#tax", Select).value = draft.tax_behavior or "unspecified"
         period = f"{draft.interval}:{draft.interval_count}"
         self.query_one("#period", Select).value = period if period in dict(PERIODS).values() else "custom"
         self.query_one("#interval", Select).value = draft.interval
         self.query_one("#interval-count", Input).value = str(draft.interval_count)
         if draft.meter_id:
-            self.query_one("#meter", Select).value = draft.meter_id
+            if draft.meter_id in {m["id"] for m in self.meters}:
+                self.query_one("#meter", Select).value = draft.meter_id
+            else:
+                self.wanted_meter = draft.meter_id  # selected when the meter list arrives
+                self.load_choices()
         if draft.model.is_tiered:
             self.query_one("#tiers-mode", Select).value = draft.effective_tiers_mode
-            self._fill_tiers(draft)
+            self.run_worker(self._fill_tiers(draft), exclusive=True, group="fill-tiers")
         note = self.query_one("#replace-note", Static)
         note.update(
             f"Replacing {price['id']}: prices cannot change, so a new price is created, the lookup key moves "
             "to it and the old one is archived. Existing subscribers keep the old price."
         )
         note.remove_class("hidden")
+        self.refresh_bindings()
         self.refresh_form()
 
-    def _fill_tiers(self, draft: PriceDraft) -> None:
+    async def _fill_tiers(self, draft: PriceDraft) -> None:
+        """One row per tier of the replaced price, filled once the rows are mounted (their inputs exist only then)."""
         from portal_tui.domain.money import format_amount_input
 
         box = self.query_one("#tiers", Vertical)
-        box.remove_children()
+        await box.remove_children()
         rows = [TierRow() for _ in draft.tiers] or [TierRow()]
-        box.mount(*rows)
-
-        def fill() -> None:
-            for row, tier in zip(rows, draft.tiers, strict=False):
-                if tier.up_to is not None:
-                    row.query_one(".tier-up-to", Input).value = str(tier.up_to)
-                if tier.unit_amount is not None:
-                    row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, draft.currency)
-                if tier.flat_amount is not None:
-                    row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, draft.currency)
-            self.label_tiers()
-
-        self.call_after_refresh(fill)
+        await box.mount_all(rows)
+        for row, tier in zip(rows, draft.tiers, strict=False):
+            if tier.up_to is not None:
+                row.query_one(".tier-up-to", Input).value = str(tier.up_to)
+            if tier.unit_amount is not None:
+                row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, draft.currency)
+            if tier.flat_amount is not None:
+                row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, draft.currency)
+        self.label_tiers()
