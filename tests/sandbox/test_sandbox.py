@@ -277,6 +277,23 @@ def test_idempotency_key_replays_the_first_answer(sandbox: Sandbox, sc: stripe.S
     assert isinstance(error, stripe.IdempotencyError)
 
 
+def test_idempotency_replays_errors_of_requests_that_ran(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    options: Any = {"idempotency_key": "price-once"}
+    body: Any = {"product": "prod_missing", "currency": "usd", "unit_amount": 5}
+    first = refused(lambda: sc.v1.prices.create(params=body, options=options))
+    sc.v1.products.create(params={"name": "Now it exists", "id": "prod_missing"})
+    again = refused(lambda: sc.v1.prices.create(params=body, options=options))
+    assert first.http_status == again.http_status == 400 and first.code == "resource_missing"
+    assert again.json_body == first.json_body and again.headers is not None
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    # refused while validating parameters: nothing ran and nothing is kept, so the corrected request runs
+    options = {"idempotency_key": "validated"}
+    bad: Any = {"name": "X", "unit_label": "k" * 20}
+    first = refused(lambda: sc.v1.products.create(params={**bad, "nope": 1}, options=options))
+    assert first.code == "parameter_unknown"
+    assert sc.v1.products.create(params=bad, options=options).name == "X"
+
+
 @pytest.mark.parametrize("kind", ["500", "lock_timeout", "drop"])
 def test_fault_after_create_is_healed_by_idempotent_retry(sandbox: Sandbox, kind: str) -> None:
     sc = client(sandbox, retries=2)

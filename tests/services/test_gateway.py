@@ -13,6 +13,7 @@ import pytest
 from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.errors import (
+    IdempotencyConflictError,
     InvalidKeyError,
     InvalidRequestError,
     NotFoundError,
@@ -203,3 +204,12 @@ def test_importing_the_gateway_does_not_import_stripe() -> None:
     code = "import sys, portal_tui.services.gateway; print('stripe' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "False"
+
+
+def test_a_changed_retry_under_the_same_key_gets_its_own_message(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    g.create_product("Pro", None, idempotency_key="action-1")
+    with pytest.raises(IdempotencyConflictError) as caught:
+        g.create_product("Pro plus", None, idempotency_key="action-1")
+    assert "action-1" not in caught.value.message and "Nothing new was created" in caught.value.message
+    assert len(sandbox.test_world.objects["product"]) == 1

@@ -423,9 +423,17 @@ class Sandbox:
 
                 check_known(params, params_class)
             check_expansions(params, expandable)
-            body = fn(world, params, match.groupdict(), account_id)
+            try:
+                body = fn(world, params, match.groupdict(), account_id)
+            except ApiError as error:
+                # Like Stripe, a request that began executing keeps its answer, errors included; one refused
+                # while its parameters were validated (codes parameter_*) did not run, and may be retried.
+                if method == "POST" and idem and error.status < 500 and not (error.code or "").startswith("parameter_"):
+                    world.idempotency[idem] = (path, fingerprint, error.status, error.body())
+                raise
             if method == "POST" and idem:
-                world.idempotency[idem] = (path, fingerprint, 200, body)
+                # a snapshot: replays give the first answer, not the object as it is now
+                world.idempotency[idem] = (path, fingerprint, 200, json.loads(json.dumps(body)))
             return 200, body, {}
         raise ApiError(
             404,

@@ -78,6 +78,15 @@ class NotFoundError(InvalidRequestError):
     default_message = "Stripe has no such object."
 
 
+class IdempotencyConflictError(PortalError):
+    title = "Stripe did not repeat this action"
+    default_message = (
+        "Stripe already answered an earlier attempt of this action, and this attempt's details differ from it, "
+        "so Stripe refused to run it again. Nothing new was created."
+    )
+    default_hint = "Check the catalog for what the earlier attempt made, then start the action again from the form."
+
+
 class CardError(PortalError):
     title = "The card was declined"
 

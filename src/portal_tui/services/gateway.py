@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from portal_tui.locations import API_BASE_ENV
 from portal_tui.services.errors import (
     CardError,
+    IdempotencyConflictError,
     InvalidKeyError,
     InvalidRequestError,
     NotFoundError,
@@ -175,6 +176,9 @@ class StripeGateway:
                 f"The restricted key {self.key.masked} may not do this: {message}" if message else None,
                 permission=match.group(1) if match else None,
             )
+        if isinstance(exc, stripe.IdempotencyError):
+            # Stripe's own words name the raw idempotency key and suggest using another: nothing a person can do
+            return IdempotencyConflictError()
         if isinstance(exc, stripe.CardError):
             return CardError(redact(str(exc.user_message or "The card was declined.")), decline_code=exc.code)
         if isinstance(exc, stripe.InvalidRequestError):
@@ -381,12 +385,25 @@ class StripeGateway:
 
     # ---- test-mode helpers (the walkthrough) -------------------------------------------------------------------
 
-    def create_test_clock(self, frozen_time: int, name: str) -> dict[str, Any]:
+    def create_test_clock(self, frozen_time: int, name: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """With an explicit idempotency key, replaying the same call returns the clock a lost response created."""
         params: dict[str, Any] = {"frozen_time": frozen_time, "name": name[:300]}
+        options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
         return cast(
             "dict[str, Any]",
-            self._call(lambda: _plain(self.client.v1.test_helpers.test_clocks.create(params=cast("Any", params)))),
+            self._call(
+                lambda: _plain(
+                    self.client.v1.test_helpers.test_clocks.create(
+                        params=cast("Any", params), options=cast("Any", options)
+                    )
+                )
+            ),
         )
+
+    def list_test_clocks(self) -> list[dict[str, Any]]:
+        """The account's test clocks (newest first, at most 100): to find one by its unique name."""
+        page = self._call(lambda: self.client.v1.test_helpers.test_clocks.list(params={"limit": PAGE_SIZE}))
+        return [_plain(item) for item in page.data]
 
     def advance_test_clock(self, clock_id: str, frozen_time: int) -> dict[str, Any]:
         return cast(
@@ -447,4 +464,20 @@ class StripeGateway:
         if subscription_id:
             params["subscription"] = subscription_id
         page = self._call(lambda: self.client.v1.invoices.list(params=cast("Any", params)))
+        return [_plain(item) for item in page.data]
+
+    def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.subscriptions.retrieve(subscription_id))),
+        )
+
+    def list_invoice_payments(self, invoice_id: str) -> list[dict[str, Any]]:
+        """An invoice's payments with their PaymentIntents (status, `last_payment_error`): declined or 3-D Secure.
+
+        Stripe exposes payments this way since 2025-03-31.basil (`invoice.payment_intent` is gone; `payments` is
+        only included on request), and one list call with a 3-level expansion stays within Stripe's limit of 4.
+        """
+        params: dict[str, Any] = {"invoice": invoice_id, "limit": 10, "expand": ["data.payment.payment_intent"]}
+        page = self._call(lambda: self.client.v1.invoice_payments.list(params=cast("Any", params)))
         return [_plain(item) for item in page.data]
