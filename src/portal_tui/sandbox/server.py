@@ -389,8 +389,8 @@ class Sandbox:
             # A sandbox bug answers like a Stripe-side failure (500 api_error) instead of dropping the connection;
             # the traceback goes to stderr for whoever runs it (request headers, and so the key, are not in it).
             traceback.print_exc()
-            error = ApiError(500, "An unknown error occurred in the local sandbox.", type="api_error")
-            status, body_out, extra = 500, error.body(), {"Stripe-Should-Retry": "false"}
+            crash = ApiError(500, "An unknown error occurred in the local sandbox.", type="api_error")
+            status, body_out, extra = 500, crash.body(), {"Stripe-Should-Retry": "false"}
         record.status = status
         return status, body_out, extra
 
