@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
@@ -133,26 +135,66 @@ from pathlib import Path
 from portal_tui.domain.plans import Plan, PlanConfig
 from portal_tui.services.config_store import ConfigStore
 store = ConfigStore(Path(sys.argv[1]))
+print("ready", flush=True)
 n = 0
 while True:
     n += 1
     store.save(PlanConfig(plans=[Plan(f"plan-{i}", "x" * 2000, quotas={"vcpu": n}) for i in range(50)]))
-    print(n, flush=True)
 """
 
 
-def test_sigkill_during_saves_never_leaves_a_torn_file(tmp_path: Path) -> None:
-    """Kill a process that saves in a loop; the file must always hold one whole config."""
+def temp_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_sigkill_at_random_points_never_leaves_a_torn_file_or_piles_of_temp_files(tmp_path: Path) -> None:
+    """Kill a process that saves in a loop at random moments; the file must always hold one whole config."""
     path = tmp_path / "plans.toml"
     ConfigStore(path).save(PlanConfig(plans=[Plan("seed", "Seed")]))
-    for _ in range(3):
+    rng = random.Random(2)
+    started = time.monotonic()
+    new_versions = 0
+    for _ in range(20):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
-        for _ in range(5):  # let it complete a few saves, then kill it mid-stream
-            proc.stdout.readline()
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0, 0.05))  # somewhere inside a save: writing, fsync, linking .bak or renaming
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        config = ConfigStore(path).load()
-        assert len(config.plans) in (1, 50)
-        if len(config.plans) == 50:
-            assert len({p.quotas["vcpu"] for p in config.plans}) == 1
+        proc.stdout.close()
+        for version in (path, ConfigStore(path).backup_path):
+            if not version.exists():
+                continue
+            config = ConfigStore(version).load()
+            assert len(config.plans) in (1, 50)
+            if len(config.plans) == 50:
+                assert len({p.quotas["vcpu"] for p in config.plans}) == 1
+        new_versions += len(ConfigStore(path).load().plans) == 50
+        # Earlier writers' leftovers are removed by the next save; at most the killed writer's own remains.
+        assert len(temp_files(tmp_path)) <= 1, temp_files(tmp_path)
+    assert new_versions > 0
+    ConfigStore(path).save(PlanConfig())
+    assert temp_files(tmp_path) == []
+    assert time.monotonic() - started < 10
+
+
+def test_save_removes_temp_files_of_dead_writers_only(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / f".plans.toml.{dead.pid}.abc123.tmp").write_text("half")
+        (tmp_path / f".plans.toml.{alive.pid}.def456.tmp").write_text("being written")
+        legacy_old = tmp_path / ".plans.toml.k3j4h5.tmp"  # named by an older version, without a PID
+        legacy_old.write_text("old")
+        os.utime(legacy_old, (time.time() - 3600, time.time() - 3600))
+        (tmp_path / ".plans.toml.fresh1.tmp").write_text("maybe in flight")
+        (tmp_path / ".other.toml.123.x.tmp").write_text("not ours")
+        ConfigStore(path).save(PlanConfig())
+        assert temp_files(tmp_path) == sorted(
+            [f".plans.toml.{alive.pid}.def456.tmp", ".plans.toml.fresh1.tmp", ".other.toml.123.x.tmp"]
+        )
+    finally:
+        alive.kill()
+        alive.wait()

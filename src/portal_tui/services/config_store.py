@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -93,7 +95,10 @@ class ConfigStore:
         """Write atomically: a temp file in the same folder, fsync, keep the previous file as .bak, rename."""
         text = tomli_w.dumps(config.to_toml_dict())
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self._remove_stale_temp_files()
+        # The writer's PID in the name tells a later save whether the temp file is still being written.
+        prefix = f".{self.path.name}.{os.getpid()}."
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -120,6 +125,48 @@ class ConfigStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files left by a save that was killed (SIGKILL, power loss) before its rename."""
+        pattern = re.compile(rf"^\.{re.escape(self.path.name)}\.(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp$")
+        try:
+            candidates = list(self.path.parent.iterdir())
+        except OSError:
+            return
+        for candidate in candidates:
+            match = pattern.match(candidate.name)
+            if match is None:
+                continue
+            pid = int(match.group(1)) if match.group(1) else None
+            if pid is not None and _alive(pid):
+                continue  # another process (or thread of ours) may be saving right now
+            if pid is None and _age(candidate) < _LEGACY_TEMP_AGE:
+                continue  # an older version's temp file without a PID: only when clearly abandoned
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+
+
+# Temp files named without a PID (older versions) are removed once they are this old, in seconds.
+_LEGACY_TEMP_AGE = 600.0
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _fsync_dir(folder: Path) -> None:
