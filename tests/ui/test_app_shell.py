@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
+from textual.widgets import Input
+
+from portal_tui.domain.pricing import PriceDraft
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
+from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
-from tests.conftest import LIVE_KEY
+from tests.conftest import LIVE_KEY, TEST_KEY
 from tests.ui.helpers import settle
 
 
@@ -106,3 +111,42 @@ async def test_live_mode_asks_before_every_write(make_app: Callable[..., PortalA
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert answers == [False, True]
+
+
+async def test_screens_not_on_view_follow_connect_and_disconnect(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "11 active prices" in str(app.screen.query("StepRow")[1].render())
+        await pilot.press("1")
+        await settle(pilot)
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert app.screen.query_one("#not-connected").display
+        await pilot.press("h")
+        await settle(pilot)
+        assert "NOT CONNECTED" in str(app.screen.query_one(TopBar).render())
+        assert "active prices" not in str(app.screen.query("StepRow")[1].render())
+        await pilot.press("1")
+        await settle(pilot)
+        app.screen.query_one("#secret-key", Input).value = TEST_KEY
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert not app.screen.query_one("#not-connected").display
+        assert len(app.screen.query_one(PriceTable).rows) == 11
+        # A price created elsewhere (step 2, or the Dashboard) shows on Home when it is next opened.
+        gateway = app.context.gateway()
+        product = gateway.create_product("Extra", None, idempotency_key="test-extra-product")
+        draft = PriceDraft(unit_amount=Decimal(500))
+        gateway.create_price(draft.to_stripe_params(product["id"]), idempotency_key="test-extra-price")
+        await pilot.press("h")
+        await settle(pilot)
+        assert "12 active prices" in str(app.screen.query("StepRow")[1].render())

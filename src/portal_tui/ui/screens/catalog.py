@@ -132,6 +132,8 @@ class CatalogScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
+        if self.query_one("#not-connected").display == portal(self).context.connected:
+            self.reload()  # connected or disconnected since this screen last showed
 
     def connection_changed(self) -> None:
         self.reload()

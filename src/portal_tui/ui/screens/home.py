@@ -65,6 +65,8 @@ class HomeScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
         self.refresh_steps()
+        # Prices may have been created (step 2) since the last count: one page, after the frame.
+        self.call_after_refresh(self.count_prices)
 
     def connection_changed(self) -> None:
         self.price_count = None
@@ -80,17 +82,22 @@ class HomeScreen(Screen[None]):
 
         context = portal(self).context
         if not context.connected:
+            self.app.call_from_thread(self._count_done, None, None)
             return
+        gateway = context.gateway()
         # One page is enough for an overview: "100+" rather than reading a large catalog twice.
         try:
-            first = next(iter(context.gateway().iter_catalog_pages()), [])
+            first = next(iter(gateway.iter_catalog_pages()), [])
             total = len(first)
         except PortalError as error:
-            self.app.call_from_thread(self._count_done, None, error.message)
+            self.app.call_from_thread(self._count_done, None, error.message, gateway)
             return
-        self.app.call_from_thread(self._count_done, total, None)
+        self.app.call_from_thread(self._count_done, total, None, gateway)
 
-    def _count_done(self, total: int | None, error: str | None) -> None:
+    def _count_done(self, total: int | None, error: str | None, gateway: object = None) -> None:
+        context = portal(self).context
+        if gateway is not None and (not context.connected or context.gateway() is not gateway):
+            return  # counted with a key that is no longer the connected one
         self.price_count, self.price_error = total, error
         self.refresh_steps()
 
