@@ -111,6 +111,47 @@ def test_breakdown_rows_read_like_an_invoice() -> None:
     assert breakdown(STRIPE_VOLUME, 6).rows[0].text == "all 6 units in tier 6–10: 6 × $6.50 = $39.00"
 
 
+VOLUME_FLAT = price(
+    billing_scheme="tiered",
+    tiers_mode="volume",
+    tiers=[
+        {"up_to": 10, "unit_amount": 100, "flat_amount": 500},
+        {"up_to": None, "unit_amount": 50, "flat_amount": 900},
+    ],
+)
+
+
+def test_volume_at_quantity_zero_charges_the_first_tier_flat_fee_as_decided() -> None:
+    """Decision, not verified against Stripe: we could not establish from Stripe's docs what a volume price bills at
+    quantity 0. The calculator treats 0 as falling in the first tier (Stripe's volume rule: the tier the total
+    quantity falls in, and 0 is below every bound), so that tier's flat fee is billed; graduated prices bill a tier's
+    flat fee only when the tier holds at least one unit (STRIPE_NOTES), so they bill nothing at 0.
+    If a live invoice preview ever disagrees, change this test first."""
+    result = breakdown(VOLUME_FLAT, 0)
+    assert result.total == 500
+    assert [row.text for row in result.rows] == ["all 0 units in tier 1–10: 0 × $1.00 + $5.00 flat = $5.00"]
+    assert amount_for(GRADUATED_FLAT, 0) == 0
+
+
+def test_graduated_rounds_each_tier_on_its_own() -> None:
+    """Decision, not verified against a live invoice: a graduated line is the sum of its tiers, each tier's amount
+    rounded to whole minor units, so the breakdown rows always add up to the total shown. Rounding the whole line
+    once would differ here: 0.4 + 0.4 cents -> 0 + 0, not round(0.8) = 1. Only fractional (unit_amount_decimal)
+    tier prices can tell the two apart."""
+    fractional = metered(
+        billing_scheme="tiered",
+        tiers_mode="graduated",
+        tiers=[
+            {"up_to": 1, "unit_amount": None, "unit_amount_decimal": "0.4"},
+            {"up_to": None, "unit_amount": None, "unit_amount_decimal": "0.4"},
+        ],
+    )
+    result = breakdown(fractional, 2)
+    assert [row.amount for row in result.rows] == [0, 0]
+    assert result.total == 0
+    assert amount_for(fractional, 3) == 1  # 0.4 -> 0, then 2 × 0.4 = 0.8 -> 1
+
+
 def test_tiered_price_without_tiers_is_refused() -> None:
     with pytest.raises(ValueError, match="expand"):
         amount_for(price(billing_scheme="tiered", tiers_mode="volume"), 3)
@@ -489,3 +530,67 @@ def test_package_round_up_bills_at_least_round_down(size: int, qty: int, unit: i
 def test_decimal_unit_amount_rounds_to_nearest_minor_unit(unit: Decimal, qty: int) -> None:
     billed = amount_for(metered(unit_amount=None, unit_amount_decimal=str(unit)), qty)
     assert abs(Decimal(billed) - unit * qty) <= Decimal("0.5")
+
+
+# Broader properties: flat fees, fractional (unit_amount_decimal) prices, every per-unit and package price.
+unit_prices = st.one_of(
+    amounts.map(Decimal),
+    st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False),
+)
+
+
+def tier_json(up_to: int | None, unit: Decimal, flat: int | None) -> dict[str, Any]:
+    """A tier as the API returns it: the integer field when whole, the decimal string when not."""
+    whole = unit == unit.to_integral_value()
+    return {
+        "up_to": up_to,
+        "unit_amount": int(unit) if whole else None,
+        "unit_amount_decimal": f"{unit.normalize():f}",
+        "flat_amount": flat,
+    }
+
+
+@st.composite
+def falling_tiers_with_fees(draw: st.DrawFn) -> list[dict[str, Any]]:
+    bounds = sorted(draw(st.sets(st.integers(min_value=1, max_value=1000), min_size=0, max_size=4)))
+    units = sorted(draw(st.lists(unit_prices, min_size=len(bounds) + 1, max_size=len(bounds) + 1)), reverse=True)
+    flats = draw(st.lists(st.none() | amounts, min_size=len(bounds) + 1, max_size=len(bounds) + 1))
+    return [tier_json(*tier) for tier in zip([*bounds, None], units, flats, strict=True)]
+
+
+@given(falling_tiers_with_fees(), st.integers(min_value=0, max_value=5000))
+def test_graduated_with_fees_never_exceeds_first_tier_price_for_all_units(
+    tiers: list[dict[str, Any]], qty: int
+) -> None:
+    """Falling prices: at most the first tier's unit price on every unit, plus the flat fees of the tiers reached
+    (and half a minor unit of rounding per tier, as each tier's amount is rounded on its own)."""
+    graduated = price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
+    result = breakdown(graduated, qty)
+    first = Decimal(tiers[0]["unit_amount_decimal"])
+    fees = sum(row.flat_amount or 0 for row in result.rows)
+    assert result.total <= first * qty + fees + Decimal(len(result.rows)) / 2
+
+
+@given(falling_tiers_with_fees(), st.integers(min_value=0, max_value=5000))
+def test_graduated_with_fees_is_monotonic_in_quantity(tiers: list[dict[str, Any]], qty: int) -> None:
+    graduated = price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
+    assert amount_for(graduated, qty) <= amount_for(graduated, qty + 1)
+
+
+@given(
+    unit_prices,
+    st.one_of(st.none(), st.tuples(st.integers(min_value=1, max_value=500), st.sampled_from(["up", "down"]))),
+    st.booleans(),
+    st.integers(min_value=0, max_value=100_000),
+)
+def test_per_unit_and_package_prices_are_monotonic_in_quantity(
+    unit: Decimal, package: tuple[int, str] | None, is_metered: bool, qty: int
+) -> None:
+    whole = unit == unit.to_integral_value()
+    fields: dict[str, Any] = {
+        "unit_amount": int(unit) if whole else None,
+        "unit_amount_decimal": f"{unit.normalize():f}",
+        "transform_quantity": None if package is None else {"divide_by": package[0], "round": package[1]},
+    }
+    the_price = metered(**fields) if is_metered else price(**fields)
+    assert 0 <= amount_for(the_price, qty) <= amount_for(the_price, qty + 1)
