@@ -56,6 +56,10 @@ def test_parse_accepts_secret_and_restricted_keys(text: str, mode: str, restrict
         ("pk_test_" + "a" * 30, "publishable key"),
         ("whsec_" + "a" * 30, "webhook signing secret"),
         ("sk_test_abc", "too short"),
+        ("sk_test_" + "a" * 23, "too short"),  # one short of a legacy key's 24-character body
+        ("sk_test_…a1b2", "masked form"),
+        ("sk_test_****************a1b2", "masked form"),
+        ("rk_live_...a1b2", "masked form"),
         ("sk_test_" + "a" * 20 + "-x", "characters"),
         ("sk_foo_" + "a" * 30, "should start with"),
         ("hello there", "does not look like a Stripe key"),
@@ -66,6 +70,38 @@ def test_parse_refuses_with_specific_messages(text: str, words: str) -> None:
         parse_key(text)
     assert words in caught.value.message
     assert caught.value.field == "key"
+
+
+def test_legacy_length_keys_are_accepted() -> None:
+    # Stripe's documented legacy test key shape: a 24-character body
+    assert parse_key("sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc").mode == "test"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("pk_live_" + "a" * 30, "STRIPE_API_KEY holds a publishable key"),
+        ("whsec_" + "a" * 30, "STRIPE_API_KEY holds a webhook signing secret"),
+        ("sk_test_abc", "The key in STRIPE_API_KEY is too short"),
+    ],
+)
+def test_a_wrong_environment_key_names_the_variable(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(KeyFormatError) as caught:
+        store(tmp_path, env={"STRIPE_API_KEY": text}).current()
+    assert words in caught.value.message
+    assert "STRIPE_API_KEY" in str(caught.value.hint)
+    assert text not in caught.value.message + str(caught.value.hint)
+
+
+def test_messages_keep_bare_prefixes_as_written_and_mask_any_body() -> None:
+    with pytest.raises(KeyFormatError) as caught:
+        parse_key("whsec_" + "a" * 30)
+    assert "(whsec_…), not an API key" in caught.value.message
+    with pytest.raises(KeyFormatError) as caught:
+        parse_key("")
+    assert "starts with sk_test_ or sk_live_." in caught.value.message
+    assert redact("keys start with sk_test_, rk_live_ or whsec_.") == "keys start with sk_test_, rk_live_ or whsec_."
+    assert redact("cut: sk_test_a1 and whsec_b") == "cut: sk_test_… and whsec_…"
 
 
 def test_check_partial_is_quiet_while_typing_the_prefix() -> None:

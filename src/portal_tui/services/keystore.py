@@ -27,10 +27,14 @@ if TYPE_CHECKING:
 Mode = Literal["test", "live"]
 ENV_VAR = "STRIPE_API_KEY"
 SERVICE = "portal-tui"
-# Real secret keys are ~100 characters; anything shorter than this is certainly a truncated paste.
-MIN_KEY_LENGTH = 24
+# The part after `sk_test_` etc.: 99 characters in today's keys, 24 in legacy keys (Stripe's own docs example
+# `sk_test_4eC39HqLyjWDarjtT1zdp7dc` included). Stripe does not promise a fixed length, so only the legacy length
+# is a floor: anything shorter is certainly a truncated paste.
+MIN_BODY_LENGTH = 24
 _PREFIX = re.compile(r"^(sk|rk)_(test|live)_")
 _BODY = re.compile(r"^[A-Za-z0-9_]+$")
+# What masked displays look like: ours (`sk_test_…a1b2`), an ASCII rendering of it, and Stripe's (`sk_test_****a1b2`).
+_MASKED = re.compile(r"…|\.\.\.|\*{3,}")
 
 
 class KeySource(StrEnum):
@@ -66,30 +70,54 @@ def _clean(text: str) -> str:
     return "".join(text.split())
 
 
-def parse_key(text: str) -> SecretKey:
-    """A SecretKey from what the admin pasted; KeyFormatError with a specific message otherwise."""
+def parse_key(text: str, *, source: str | None = None) -> SecretKey:
+    """A SecretKey from what the admin pasted; KeyFormatError with a specific message otherwise.
+
+    `source` names where the text came from (an environment variable) when it was not pasted, so the message can
+    say which setting to fix.
+    """
     raw = _clean(text)
+    that = f"{source} holds" if source else "That is"
+    the_key = f"The key in {source}" if source else "The key"
+    hint = f"Set {source} to the secret key, or unset it to use a saved key." if source else None
     if not raw:
-        raise KeyFormatError("Paste your secret key: it starts with sk_test_ or sk_live_.")
+        raise KeyFormatError("Paste your secret key: it starts with sk_test_ or sk_live_.", hint=hint)
     if raw.startswith("pk_"):
         raise KeyFormatError(
-            "That is the publishable key (pk_…). portal-tui needs the secret key (sk_…), "
-            "shown under Dashboard → Developers → API keys → Secret key."
+            f"{that} a publishable key (pk_…). portal-tui needs the secret key (sk_…), "
+            "shown under Dashboard → Developers → API keys → Secret key.",
+            hint=hint,
         )
     if raw.startswith("whsec_"):
         raise KeyFormatError(
-            "That is a webhook signing secret (whsec_…), not an API key. "
-            "Paste the secret key (sk_…) from Dashboard → Developers → API keys."
+            f"{that} a webhook signing secret (whsec_…), not an API key. "
+            "Use the secret key (sk_…) from Dashboard → Developers → API keys.",
+            hint=hint,
         )
     match = _PREFIX.match(raw)
+    if match and _MASKED.search(raw):
+        raise KeyFormatError(
+            f"{that} the masked form of a key, with the middle left out. "
+            "Copy the full key from Dashboard → Developers → API keys.",
+            hint=hint,
+        )
     if not match:
         if raw.startswith(("sk_", "rk_")):
-            raise KeyFormatError("The key should start with sk_test_, sk_live_, rk_test_ or rk_live_.")
-        raise KeyFormatError("This does not look like a Stripe key: secret keys start with sk_test_ or sk_live_.")
+            raise KeyFormatError(f"{the_key} should start with sk_test_, sk_live_, rk_test_ or rk_live_.", hint=hint)
+        raise KeyFormatError(
+            f"{source or 'This'} does not look like a Stripe key: secret keys start with sk_test_ or sk_live_.",
+            hint=hint,
+        )
     if not _BODY.match(raw):
-        raise KeyFormatError("The key contains characters Stripe keys never have: copy it again.")
-    if len(raw) < MIN_KEY_LENGTH:
-        raise KeyFormatError("The key is too short: it looks cut off. Copy the whole key again.")
+        raise KeyFormatError(
+            f"{the_key} contains characters Stripe keys never have: copy it again.",
+            hint=hint,
+        )
+    if len(raw) - match.end() < MIN_BODY_LENGTH:
+        raise KeyFormatError(
+            f"{the_key} is too short: it looks cut off. Copy the whole key again.",
+            hint=hint,
+        )
     return SecretKey(raw, mode="live" if match.group(2) == "live" else "test", restricted=match.group(1) == "rk")
 
 
@@ -217,7 +245,7 @@ class KeyStore:
         value = self.env.get(ENV_VAR, "").strip()
         if not value:
             return None
-        return StoredKey(parse_key(value), KeySource.ENVIRONMENT, f"${ENV_VAR}")
+        return StoredKey(parse_key(value, source=ENV_VAR), KeySource.ENVIRONMENT, f"${ENV_VAR}")
 
     def get(self, mode: Mode) -> StoredKey | None:
         """The key saved for `mode` in the keyring or the fallback file (not the environment).
