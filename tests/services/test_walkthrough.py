@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def run(sandbox: Sandbox, price: str, scenario: Scenario, **kwargs: Any) -> tupl
         scenario,
         on_step=lambda s: seen.append(Step(s.key, s.title, s.status, s.detail)),
         clock=lambda: FROZEN,
-        **kwargs,
+        **{"poll_interval": 0.01, **kwargs},
     )
     return walk.run(), seen
 
@@ -42,6 +43,30 @@ def run(sandbox: Sandbox, price: str, scenario: Scenario, **kwargs: Any) -> tupl
 def leftovers(sandbox: Sandbox) -> dict[str, int]:
     objects = sandbox.test_world.objects
     return {kind: len(objects[kind]) for kind in ("test_helpers.test_clock", "customer", "subscription")}
+
+
+def final(steps: list[Step], key: str) -> Step:
+    """The last report of a step (the list holds every report in order)."""
+    return [s for s in steps if s.key == key][-1]
+
+
+CLEAN = {"test_helpers.test_clock": 0, "customer": 0, "subscription": 0}
+
+
+def route_invoice_payments(sandbox: Sandbox) -> None:
+    """Serve `GET /v1/invoice_payments` (billing.list_invoice_payments) if server.py does not route it yet.
+
+    The route table belongs to the sandbox's server module; this adds the one route the walkthrough reads payments
+    through, in whatever shape the table's entries have, so the payment tests run against the real rendering.
+    """
+    if any(route[1].pattern.startswith("/v1/invoice_payments") for route in sandbox.routes):
+        return
+    from portal_tui.sandbox import billing
+
+    template = sandbox.routes[0]
+    rest: tuple[Any, ...] = (frozenset({"data.payment.payment_intent"}),) if len(template) > 4 else ()
+    route = ("GET", re.compile(r"/v1/invoice_payments$"), None, lambda w, p, m, a: billing.list_invoice_payments(w, p))
+    sandbox.routes.append((*route, *rest))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -78,13 +103,6 @@ def test_wrong_invoice_amount_is_flagged(seeded_sandbox: Sandbox) -> None:
     assert leftovers(seeded_sandbox)["test_helpers.test_clock"] == 0
 
 
-def test_declined_card_shows_the_failed_payment(seeded_sandbox: Sandbox) -> None:
-    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, True))
-    assert result.subscription_status == "incomplete"
-    assert result.error is None
-    assert leftovers(seeded_sandbox)["customer"] == 0
-
-
 def test_fault_mid_run_still_cleans_up(seeded_sandbox: Sandbox) -> None:
     seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="500", times=10)
     result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("succeeds", 1, False))
@@ -114,3 +132,253 @@ def test_live_keys_are_refused(live_sandbox: Sandbox) -> None:
     with pytest.raises(LiveModeRefusedError):
         Walkthrough(gateway, config, config.plans[0], Scenario()).run()
     assert live_sandbox.requests == []
+
+
+# ---- payments: declined and 3-D Secure cards ---------------------------------------------------------------------
+
+
+def test_declined_card_is_the_expected_outcome_of_its_scenario(seeded_sandbox: Sandbox) -> None:
+    route_invoice_payments(seeded_sandbox)
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, False))
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.subscription_status == "incomplete"
+    assert result.first_payment is not None
+    assert result.first_payment.text == "declined: Your card was declined (card_declined)"
+    subscribe = next(s for s in steps if s.key == "subscribe" and s.status is StepStatus.DONE)
+    assert "first invoice" in subscribe.detail and "open" in subscribe.detail and "declined" in subscribe.detail
+    summary = result.summary_text()
+    assert "declined: Your card was declined (card_declined) (as expected for Visa 0002" in summary
+    invoice = next(r for r in seeded_sandbox.requests if r.path == "/v1/invoice_payments")
+    assert invoice.params["expand"] == ["data.payment.payment_intent"]
+    assert leftovers(seeded_sandbox) == CLEAN
+
+
+def test_sandbox_models_a_declined_first_invoice_like_stripe(seeded_sandbox: Sandbox) -> None:
+    import stripe
+
+    route_invoice_payments(seeded_sandbox)
+    client = stripe.StripeClient(TEST_KEY, base_addresses={"api": seeded_sandbox.url})
+    customer = client.v1.customers.create(
+        params={
+            "payment_method": "pm_card_chargeDeclined",
+            "invoice_settings": {"default_payment_method": "pm_card_chargeDeclined"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price_id(seeded_sandbox, "pro_monthly")}],
+            "expand": ["latest_invoice"],
+        }
+    )
+    assert sub.status == "incomplete"
+    invoice = sub.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    assert invoice.status == "open" and invoice.attempted and invoice.amount_paid == 0
+    assert invoice.status_transitions.finalized_at is not None and invoice.last_finalization_error is None
+    payments = client.v1.invoice_payments.list(
+        params={"invoice": invoice.id, "expand": ["data.payment.payment_intent"]}
+    )
+    intent = payments.data[0].payment.payment_intent
+    assert isinstance(intent, stripe.PaymentIntent)
+    assert payments.data[0].status == "open" and intent.status == "requires_payment_method"
+    error = intent.last_payment_error
+    assert error is not None and error.message == "Your card was declined."
+    assert (error.code, error.decline_code) == ("card_declined", "generic_decline")
+
+
+def test_incomplete_subscription_expires_instead_of_renewing(seeded_sandbox: Sandbox) -> None:
+    route_invoice_payments(seeded_sandbox)
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, True))
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.subscription_status == "incomplete → incomplete_expired"
+    assert result.invoice_status == "void" and "never renews" in (result.payment_note or "")
+    renewals = [r for r in seeded_sandbox.requests if r.path == "/v1/invoices"]
+    assert renewals  # the walkthrough looked, and found no renewal invoice
+    assert leftovers(seeded_sandbox) == CLEAN
+
+
+def test_three_d_secure_card_requires_authentication(seeded_sandbox: Sandbox) -> None:
+    route_invoice_payments(seeded_sandbox)
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "team_seats"), Scenario("3ds", 2, False))
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.subscription_status == "incomplete"
+    assert result.first_payment is not None and result.first_payment.kind == "requires_action"
+    assert result.first_payment.text == "requires 3-D Secure authentication"
+    assert "requires 3-D Secure authentication" in final(steps, "subscribe").detail
+    assert leftovers(seeded_sandbox) == CLEAN
+
+
+def test_metered_plan_with_declining_card_is_declined_at_renewal(seeded_sandbox: Sandbox) -> None:
+    route_invoice_payments(seeded_sandbox)
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "api_calls"), Scenario("declined", 12000, True))
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.first_payment is not None and result.first_payment.kind == "no_charge"
+    assert result.invoice_status == "open"
+    assert result.payment_note == "declined: Your card was declined (card_declined)"
+    assert result.subscription_status == "active → past_due"
+
+
+def test_succeeding_card_that_gets_declined_fails_the_run() -> None:
+    from portal_tui.services.walkthrough import PaymentOutcome, WalkthroughResult
+
+    plan = Plan("pro", "Pro", "price_x")
+    declined = PaymentOutcome("declined", "declined: Your card was declined (card_declined)")
+    result = WalkthroughResult(plan, "price_x", Scenario("succeeds", 1), [], first_payment=declined)
+    from portal_tui.domain.pricing import breakdown
+
+    price = {
+        "currency": "usd",
+        "unit_amount": 100,
+        "billing_scheme": "per_unit",
+        "recurring": {"usage_type": "licensed"},
+    }
+    from portal_tui.services.walkthrough import LineCheck
+
+    result.lines = [LineCheck("x", 1, 100, 100, "usd", breakdown(price, 1))]
+    assert result.verdict == "UNEXPECTED PAYMENT" and not result.ok
+    assert "NOT expected" in result.summary_text()
+    as_expected = WalkthroughResult(plan, "price_x", Scenario("declined", 1), [], first_payment=declined)
+    as_expected.lines = result.lines
+    assert as_expected.verdict == "PASS"
+
+
+# ---- clean-up under failure ----------------------------------------------------------------------------------------
+
+
+def test_reporting_failure_does_not_stop_cleanup(seeded_sandbox: Sandbox) -> None:
+    """The app quit mid-run: every step report raises, and the clock is still deleted."""
+    calls = {"n": 0}
+
+    def gone(step: Step) -> None:
+        calls["n"] += 1
+        if calls["n"] > 4:
+            raise RuntimeError("App is not running")
+
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=seeded_sandbox.url, retry_delay=0.01)
+    config = PlanConfig(plans=[Plan("pro", "Pro", price_id(seeded_sandbox, "pro_monthly"))])
+    result = Walkthrough(gateway, config, config.plans[0], Scenario(), on_step=gone).run()
+    assert result.verdict == "PASS"
+    assert leftovers(seeded_sandbox) == CLEAN
+    assert seeded_sandbox.count("DELETE", f"/v1/test_helpers/test_clocks/{result.steps[1].detail}") == 1
+
+
+@pytest.mark.parametrize("kind", ["drop", "500"])
+def test_lost_clock_create_answer_is_still_cleaned_up(seeded_sandbox: Sandbox, kind: str) -> None:
+    # The clock is created, but none of the three attempts' answers arrives.
+    seeded_sandbox.faults.add(method="POST", path="/v1/test_helpers/test_clocks", kind=kind, when="after", times=3)  # type: ignore[arg-type]
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario())
+    assert result.verdict == "FAILED"
+    assert leftovers(seeded_sandbox) == CLEAN, result.summary_text()
+    assert result.removed and "test clock" in result.removed[0]
+    creates = [r for r in seeded_sandbox.requests if r.method == "POST" and r.path == "/v1/test_helpers/test_clocks"]
+    assert len({r.idempotency_key for r in creates}) == 1 and creates[0].idempotency_key
+    assert steps[-1].key == "cleanup" and steps[-1].status is StepStatus.DONE
+
+
+def test_unexpected_exception_is_reported_and_cleaned_up(seeded_sandbox: Sandbox) -> None:
+    calls = {"n": 0}
+
+    def buggy() -> bool:
+        calls["n"] += 1
+        if calls["n"] == 4:  # after the clock and customer exist
+            raise KeyError("boom")
+        return False
+
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario(), is_cancelled=buggy)
+    assert result.verdict == "FAILED" and result.error is not None
+    assert "Unexpected error: KeyError" in result.error.message
+    assert leftovers(seeded_sandbox) == CLEAN
+
+
+def test_clock_delete_is_retried(seeded_sandbox: Sandbox) -> None:
+    # 5 failures: more than one gateway call's own retries (3 attempts), fewer than the walkthrough's 3 calls.
+    seeded_sandbox.faults.add(method="DELETE", path="/v1/test_helpers/test_clocks/*", kind="500", times=5)
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario())
+    assert result.verdict == "PASS", result.summary_text()
+    assert leftovers(seeded_sandbox) == CLEAN
+
+
+def test_clock_that_cannot_be_deleted_is_named_with_stripes_30_days(seeded_sandbox: Sandbox) -> None:
+    seeded_sandbox.faults.add(method="DELETE", path="/v1/test_helpers/test_clocks/*", kind="500", times=100)
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario())
+    clock_id = next(iter(seeded_sandbox.test_world.objects["test_helpers.test_clock"]))
+    assert result.verdict == "FAILED" and result.left_behind == f"test clock {clock_id}"
+    cleanup = steps[-1]
+    assert cleanup.status is StepStatus.FAILED and clock_id in cleanup.detail and "30 days" in cleanup.detail
+    assert "30 days" in result.summary_text()
+
+
+# ---- time and usage: Stripe is asynchronous ---------------------------------------------------------------------
+
+
+def test_clock_goes_past_the_hour_before_finalization(seeded_sandbox: Sandbox) -> None:
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("succeeds", 1, True))
+    assert result.invoice_status == "paid", result.summary_text()
+    advance = next(r for r in seeded_sandbox.requests if r.path.endswith("/advance"))
+    sub = next(r for r in seeded_sandbox.requests if r.method == "POST" and r.path == "/v1/subscriptions")
+    assert sub.status == 200
+    assert int(advance.params["frozen_time"]) > FROZEN + 28 * 86400 + 3600
+
+
+def test_usage_is_awaited_until_stripe_aggregates_it(seeded_sandbox: Sandbox) -> None:
+    seeded_sandbox.test_world.meter_event_lag = 1  # type: ignore[attr-defined]
+    result, _ = run(
+        seeded_sandbox,
+        price_id(seeded_sandbox, "api_calls"),
+        Scenario("succeeds", 12000),
+        usage_wait=5,
+        poll_interval=0.05,
+    )
+    assert result.verdict == "PASS", result.summary_text()
+    assert seeded_sandbox.count("POST", "/v1/invoices/create_preview") > 1
+
+
+def test_usage_that_never_arrives_is_inconclusive_not_a_mismatch(seeded_sandbox: Sandbox) -> None:
+    seeded_sandbox.test_world.meter_event_lag = 60  # type: ignore[attr-defined]
+    result, steps = run(
+        seeded_sandbox,
+        price_id(seeded_sandbox, "api_calls"),
+        Scenario("succeeds", 12000),
+        usage_wait=0.2,
+        poll_interval=0.05,
+    )
+    assert result.verdict == "INCONCLUSIVE", result.summary_text()
+    assert "had not aggregated" in (result.usage_pending or "")
+    assert "✗" not in result.summary_text()
+    assert final(steps, "compare").status is StepStatus.SKIPPED
+
+
+# ---- the sandbox's shapes ----------------------------------------------------------------------------------------
+
+
+def test_deleting_the_clock_removes_subscription_items_and_payments(seeded_sandbox: Sandbox) -> None:
+    route_invoice_payments(seeded_sandbox)
+    run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, False))
+    objects = seeded_sandbox.test_world.objects
+    assert not objects["subscription_item"] and not objects["invoice"]
+    assert not objects.get("payment_intent") and not objects.get("invoice_payment")
+
+
+def test_invoice_lines_have_stripes_required_fields(seeded_sandbox: Sandbox) -> None:
+    import stripe
+
+    client = stripe.StripeClient(TEST_KEY, base_addresses={"api": seeded_sandbox.url})
+    customer = client.v1.customers.create(
+        params={"payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_visa"}}
+    )
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price_id(seeded_sandbox, "pro_monthly")}],
+            "expand": ["latest_invoice"],
+        }
+    )
+    invoice = sub.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    line = invoice.lines.data[0]
+    assert line.subtotal == line.amount == 2000 and line.invoice == invoice.id
+    assert (line.discounts, line.discount_amounts, line.taxes) == ([], [], [])
+    assert invoice.status == "paid" and invoice.status_transitions.paid_at is not None
+    preview = client.v1.invoices.create_preview(params={"subscription": sub.id})
+    assert preview.lines.data[0].subtotal == 2000 and preview.lines.data[0].invoice is None

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from portal_tui.sandbox.catalog import render_price
-from portal_tui.sandbox.errors import ApiError, invalid, missing_param
+from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import check_known, choice, integer, mapping, text
 from portal_tui.sandbox.store import Obj, World, expansions, page
 
@@ -79,8 +79,14 @@ def advance_clock(world: World, clock_id: str, params: dict[str, Any], skew: int
     customers = [c for c in world.objects["customer"].values() if c.get("test_clock") == clock_id]
     for customer in customers:
         for sub in list(world.objects["subscription"].values()):
-            if sub["customer"] == customer["id"] and sub["status"] not in ("canceled", "incomplete_expired"):
-                _bill_until(world, sub, target, skew)
+            if sub["customer"] != customer["id"] or sub["status"] in ("canceled", "incomplete_expired"):
+                continue
+            if sub["status"] == "incomplete":
+                _expire_if_due(world, sub, target)
+                continue
+            _finalize_due(world, sub, target)
+            _bill_until(world, sub, target, skew)
+            _finalize_due(world, sub, target)
     clock["frozen_time"] = target
     clock["status"] = "advancing"
     return dict(clock)
@@ -164,8 +170,13 @@ def create_customer(world: World, params: dict[str, Any]) -> Obj:
 
 def _delete_customer_objects(world: World, customer_id: str) -> None:
     for sub in [s for s in world.objects["subscription"].values() if s["customer"] == customer_id]:
+        for item in sub["items"]["data"]:
+            world.remove("subscription_item", item["id"])
         world.remove("subscription", sub["id"])
     for invoice in [i for i in world.objects["invoice"].values() if i["customer"] == customer_id]:
+        for payment in _payments_of(world, invoice["id"]):
+            _others(world, "invoice_payment").pop(payment["id"], None)
+            _others(world, "payment_intent").pop(payment["payment"]["payment_intent"], None)
         world.remove("invoice", invoice["id"])
     for pm in [p for p in world.objects["payment_method"].values() if p.get("customer") == customer_id]:
         world.remove("payment_method", pm["id"])
@@ -195,12 +206,16 @@ def usage(world: World, meter_id: str | None, customer_id: str, start: int, end:
         return 0
     customer_key = meter["customer_mapping"]["event_payload_key"]
     value_key = meter["value_settings"]["event_payload_key"]
+    # Stripe aggregates meter events asynchronously; a world may be given a lag (seconds) to play that.
+    lag = float(getattr(world, "meter_event_lag", 0) or 0)
+    now = world.now()
     events = [
         e
         for e in world.meter_events
         if e["event_name"] == meter["event_name"]
         and e["payload"].get(customer_key) == customer_id
         and start <= e["timestamp"] < end
+        and now - int(e.get("created") or 0) >= lag
     ]
     formula = meter["default_aggregation"]["formula"]
     if formula == "count":
@@ -224,7 +239,10 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
             "amount": amount,
             "currency": price["currency"],
             "description": f"{quantity} × {product.get('name', 'Product')} (at price {price['id']})",
+            "discount_amounts": [],
             "discountable": True,
+            "discounts": [],
+            "invoice": None,  # set when the line lands on a real invoice; previews have none
             "livemode": world.livemode,
             "metadata": {},
             "parent": {
@@ -236,12 +254,16 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
                 },
             },
             "period": {"start": start, "end": end},
+            "pretax_credit_amounts": [],
             "pricing": {
                 "type": "price_details",
                 "price_details": {"price": price["id"], "product": price["product"]},
                 "unit_amount_decimal": price.get("unit_amount_decimal"),
             },
             "quantity": quantity,
+            "subscription": sub["id"],
+            "subtotal": amount,
+            "taxes": [],
         },
     )
 
@@ -251,49 +273,208 @@ def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, 
     fields = {
         "account_country": "GB",
         "amount_due": total,
+        "amount_overpaid": 0,
         "amount_paid": 0,
         "amount_remaining": total,
+        "amount_shipping": 0,
         "attempt_count": 0,
         "attempted": False,
+        "auto_advance": not preview,
+        # Stripe leaves a renewal invoice in draft for about an hour before it finalizes and charges it.
+        "automatically_finalizes_at": None if preview else end + FINALIZE_AFTER,
         "billing_reason": reason,
         "collection_method": "charge_automatically",
         "currency": sub["currency"],
         "customer": sub["customer"],
+        "discounts": [],
+        "effective_at": None,
+        "ending_balance": None,
+        "issuer": {"type": "self"},
         "last_finalization_error": None,
         "lines": {"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
+        "next_payment_attempt": None,
+        "number": None,
         "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
         "period_start": start,
         "period_end": end,
+        "starting_balance": 0,
         "status": "draft",
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
         "subtotal": total,
+        "subtotal_excluding_tax": total,
         "total": total,
+        "total_discount_amounts": [],
+        "total_excluding_tax": total,
+        "total_taxes": [],
         "test_clock": sub.get("test_clock"),
     }
     if preview:
         fields["created"] = end
         obj: Obj = {"id": f"upcoming_{sub['id']}", "object": "invoice", "livemode": world.livemode, **fields}
         return obj
-    return world.add("invoice", {**fields, "created": end})
+    invoice = world.add("invoice", {**fields, "created": end})
+    for line in lines:
+        line["invoice"] = invoice["id"]
+    return invoice
 
 
-def _collect(world: World, invoice: Obj) -> bool:
-    """Finalize and try to pay with the customer's default card; True when paid."""
+# ---- payments: PaymentIntents and InvoicePayments --------------------------------------------------------------
+
+FINALIZE_AFTER = 3600  # seconds between a renewal invoice's creation and its finalization
+INCOMPLETE_EXPIRES_AFTER = 23 * 3600  # an unpaid first invoice: the subscription expires and the invoice is voided
+DECLINE = {
+    "type": "card_error",
+    "code": "card_declined",
+    "decline_code": "generic_decline",
+    "message": "Your card was declined.",
+    "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+}
+AUTHENTICATION_REQUIRED = {
+    "type": "card_error",
+    "code": "authentication_required",
+    "decline_code": "authentication_required",
+    "message": "Your card was declined. This transaction requires authentication.",
+    "doc_url": "https://stripe.com/docs/error-codes/authentication-required",
+}
+
+
+def _others(world: World, kind: str) -> dict[str, Obj]:
+    """Stores for kinds the shared store does not list (payment intents, invoice payments)."""
+    return world.objects.setdefault(kind, {})
+
+
+def _new_id(world: World, prefix: str) -> str:
+    return prefix + "_" + world.new_id("invoice").partition("_")[2]
+
+
+def _payments_of(world: World, invoice_id: str) -> list[Obj]:
+    return [p for p in _others(world, "invoice_payment").values() if p["invoice"] == invoice_id]
+
+
+def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool:
+    """Finalize and try to pay with the customer's default card, as a PaymentIntent; True when paid."""
     invoice["status"] = "open"
     invoice["number"] = f"SBX-{len(world.objects['invoice']):04d}"
+    invoice["status_transitions"]["finalized_at"] = now
+    invoice["automatically_finalizes_at"] = None
+    invoice["effective_at"] = now
     if invoice["amount_due"] <= 0:
         invoice["status"] = "paid"
+        invoice["status_transitions"]["paid_at"] = now
         return True
     customer = world.objects["customer"].get(invoice["customer"], {})
     pm_id = (customer.get("invoice_settings") or {}).get("default_payment_method")
     pm = world.objects["payment_method"].get(pm_id or "")
+    behaviour = pm.get("_behaviour") if pm is not None else None
     invoice["attempted"] = True
     invoice["attempt_count"] = 1
-    if pm is not None and pm.get("_behaviour") == "succeeds":
-        invoice["status"] = "paid"
-        invoice["amount_paid"] = invoice["amount_due"]
-        invoice["amount_remaining"] = 0
-        return True
-    return False
+    intent: Obj = {
+        "id": _new_id(world, "pi"),
+        "object": "payment_intent",
+        "amount": invoice["amount_due"],
+        "amount_received": 0,
+        "capture_method": "automatic",
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": invoice["currency"],
+        "customer": invoice["customer"],
+        "description": "Subscription creation"
+        if invoice["billing_reason"] == "subscription_create"
+        else "Subscription update",
+        "last_payment_error": None,
+        "livemode": world.livemode,
+        "metadata": {},
+        "next_action": None,
+        "payment_method": pm_id,
+        "payment_method_types": ["card"],
+        "setup_future_usage": None,
+        "status": "requires_payment_method",
+    }
+    intent["client_secret"] = f"{intent['id']}_secret_sandbox"
+    payment: Obj = {
+        "id": _new_id(world, "inpay"),
+        "object": "invoice_payment",
+        "amount_paid": None,
+        "amount_requested": invoice["amount_due"],
+        "created": now,
+        "currency": invoice["currency"],
+        "invoice": invoice["id"],
+        "is_default": True,
+        "livemode": world.livemode,
+        "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+        "status": "open",
+        "status_transitions": {"canceled_at": None, "paid_at": None},
+    }
+    _others(world, "payment_intent")[intent["id"]] = intent
+    _others(world, "invoice_payment")[payment["id"]] = payment
+    paid = behaviour == "succeeds"
+    if paid:
+        intent.update(status="succeeded", amount_received=invoice["amount_due"])
+        payment.update(status="paid", amount_paid=invoice["amount_due"])
+        payment["status_transitions"]["paid_at"] = now
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+        invoice["status_transitions"]["paid_at"] = now
+    elif behaviour == "requires_action":
+        # On session (the first invoice) the customer is asked for 3-D Secure; off session the bank declines.
+        intent["status"] = "requires_action"
+        intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}}
+        if off_session:
+            intent["last_payment_error"] = {
+                **AUTHENTICATION_REQUIRED,
+                "payment_method": render_payment_method(pm or {}),
+            }
+    else:
+        error: Obj = {
+            "type": "invalid_request_error",
+            "code": "payment_intent_payment_attempt_failed",
+            "message": "The customer has no default payment method.",
+        }
+        if pm is not None:
+            error = {**DECLINE, "payment_method": render_payment_method(pm)}
+        intent["last_payment_error"] = error
+    return paid
+
+
+def _expire_if_due(world: World, sub: Obj, target: int) -> None:
+    """Stripe never renews an incomplete subscription: after 23 hours it expires and the first invoice is voided."""
+    expires = int(sub["start_date"]) + INCOMPLETE_EXPIRES_AFTER
+    if target < expires:
+        return
+    sub["status"] = "incomplete_expired"
+    sub["ended_at"] = expires
+    invoice = world.objects["invoice"].get(sub.get("latest_invoice") or "")
+    if invoice is None or invoice["status"] != "open":
+        return
+    invoice["status"] = "void"
+    invoice["amount_remaining"] = 0
+    invoice["status_transitions"]["voided_at"] = expires
+    for payment in _payments_of(world, invoice["id"]):
+        payment["status"] = "canceled"
+        payment["status_transitions"]["canceled_at"] = expires
+        intent = _others(world, "payment_intent").get(payment["payment"]["payment_intent"])
+        if intent is not None:
+            intent.update(status="canceled", canceled_at=expires, cancellation_reason="void_invoice")
+
+
+def _finalize_due(world: World, sub: Obj, target: int) -> None:
+    """Finalize and charge the subscription's drafts whose hour has passed by `target`."""
+    drafts = [
+        i
+        for i in world.objects["invoice"].values()
+        if i["parent"]["subscription_details"]["subscription"] == sub["id"]
+        and i["status"] == "draft"
+        and i.get("automatically_finalizes_at") is not None
+        and i["automatically_finalizes_at"] < target
+    ]
+    for invoice in sorted(drafts, key=lambda i: int(i["created"])):
+        paid = _collect(world, invoice, int(invoice["automatically_finalizes_at"]), off_session=True)
+        if sub["status"] in ("active", "past_due"):
+            sub["status"] = "active" if paid else "past_due"
 
 
 def _period(sub: Obj) -> tuple[int, int]:
@@ -302,7 +483,8 @@ def _period(sub: Obj) -> tuple[int, int]:
 
 
 def _bill_until(world: World, sub: Obj, target: int, skew: int) -> None:
-    """Bill every period that ends by `target`: usage for the ended period, licensed quantities in advance."""
+    """Invoice every period that ends by `target` (a draft at first): usage for the ended period, licensed
+    quantities in advance."""
     while True:
         start, end = _period(sub)
         if end > target:
@@ -311,10 +493,7 @@ def _bill_until(world: World, sub: Obj, target: int, skew: int) -> None:
         next_end = add_interval(end, recurring["interval"], recurring["interval_count"])
         lines = _lines(world, sub, (start, end), (end, next_end), skew)
         invoice = _invoice(world, sub, lines, "subscription_cycle", start, end, preview=False)
-        paid = _collect(world, invoice)
         sub["latest_invoice"] = invoice["id"]
-        if sub["status"] in ("active", "past_due"):
-            sub["status"] = "active" if paid else "past_due"
         for item in sub["items"]["data"]:
             item["current_period_start"], item["current_period_end"] = end, next_end
 
@@ -435,19 +614,41 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
     lines = _lines(world, sub, (start, start), (start, end), skew)
     invoice = _invoice(world, sub, lines, "subscription_create", start, start, preview=False)
     if behaviour == "default_incomplete" and invoice["amount_due"] > 0:
-        invoice["status"] = "open"
+        invoice.update(status="open", automatically_finalizes_at=None)
+        invoice["status_transitions"]["finalized_at"] = start
         paid = False
     else:
-        paid = _collect(world, invoice)
+        paid = _collect(world, invoice, start, off_session=False)
     if not paid and behaviour == "error_if_incomplete":
+        intents = _others(world, "payment_intent")
+        intent = next((intents.get(p["payment"]["payment_intent"]) for p in _payments_of(world, invoice["id"])), None)
         _delete_customer_subscription(world, sub, invoice)
-        raise ApiError(402, "Your card was declined.", type="card_error", code="card_declined")
+        error = (intent or {}).get("last_payment_error") or {}
+        if intent is not None and intent["status"] == "requires_action":
+            raise ApiError(
+                402,
+                "Payment for this subscription requires additional user action before it can be completed "
+                "successfully.",
+                type="card_error",
+                code="subscription_payment_intent_requires_action",
+            )
+        raise ApiError(
+            402,
+            str(error.get("message") or "Your card was declined."),
+            type="card_error",
+            code=str(error.get("code") or "card_declined"),
+        )
     sub["latest_invoice"] = invoice["id"]
     sub["status"] = "active" if paid else "incomplete"
     return render_subscription(world, sub, expansions(params))
 
 
 def _delete_customer_subscription(world: World, sub: Obj, invoice: Obj) -> None:
+    for payment in _payments_of(world, invoice["id"]):
+        _others(world, "invoice_payment").pop(payment["id"], None)
+        _others(world, "payment_intent").pop(payment["payment"]["payment_intent"], None)
+    for item in sub["items"]["data"]:
+        world.remove("subscription_item", item["id"])
     world.remove("invoice", invoice["id"])
     world.remove("subscription", sub["id"])
 
@@ -485,6 +686,43 @@ def list_invoices(world: World, params: dict[str, Any]) -> Obj:
     if status:
         items = [i for i in items if i["status"] == status]
     return page(world, items, params, "/v1/invoices", lambda i: i)
+
+
+def list_invoice_payments(world: World, params: dict[str, Any]) -> Obj:
+    """`GET /v1/invoice_payments`: an invoice's payments; `expand[]=data.payment.payment_intent` embeds the intent
+    (its status and `last_payment_error` say whether the card was declined or needs 3-D Secure)."""
+    check_known(params, "InvoicePaymentListParams")
+    items = list(_others(world, "invoice_payment").values())
+    invoice_id = text(params, "invoice")
+    if invoice_id:
+        items = [p for p in items if p["invoice"] == invoice_id]
+    status = choice(params, "status", ("canceled", "open", "paid"))
+    if status:
+        items = [p for p in items if p["status"] == status]
+    embed = "data.payment.payment_intent" in expansions(params)
+
+    def render(payment: Obj) -> Obj:
+        out = {**payment, "payment": dict(payment["payment"])}
+        if embed:
+            out["payment"]["payment_intent"] = retrieve_payment_intent(world, payment["payment"]["payment_intent"])
+        return out
+
+    return page(world, items, params, "/v1/invoice_payments", render)
+
+
+def retrieve_payment_intent(world: World, intent_id: str) -> Obj:
+    """`GET /v1/payment_intents/:id`."""
+    intent = _others(world, "payment_intent").get(intent_id)
+    if intent is None:
+        raise no_such("payment_intent", intent_id, None, 404)
+    return dict(intent)
+
+
+def list_clocks(world: World, params: dict[str, Any]) -> Obj:
+    """`GET /v1/test_helpers/test_clocks`: lets a client find a clock whose create response it never received."""
+    check_known(params, "test_helpers.TestClockListParams")
+    items = list(world.objects["test_helpers.test_clock"].values())
+    return page(world, items, params, "/v1/test_helpers/test_clocks", lambda c: retrieve_clock(world, c["id"]))
 
 
 def create_preview(world: World, params: dict[str, Any], skew: int) -> Obj:

@@ -7,7 +7,9 @@ clock is always deleted at the end (that removes its customer and subscription),
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from portal_tui.domain.money import format_money
 from portal_tui.domain.plans import Plan, PlanConfig, format_quota
 from portal_tui.domain.pricing import Breakdown, breakdown, describe_price
-from portal_tui.services.errors import LiveModeRefusedError, PortalError
+from portal_tui.services.errors import LiveModeRefusedError, NotFoundError, PortalError
 
 if TYPE_CHECKING:
     from portal_tui.services.gateway import StripeGateway
@@ -71,14 +73,38 @@ class LineCheck:
     invoiced: int
     currency: str
     breakdown: Breakdown
+    pending: bool = False  # metered usage Stripe had not aggregated yet: neither ✓ nor ✗
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.invoiced
+        return self.pending or self.expected == self.invoiced
 
 
 class Cancelled(Exception):
     """The admin cancelled the run."""
+
+
+PaymentKind = Literal["paid", "no_charge", "declined", "requires_action", "void", "pending", "unknown"]
+# What each test card should do to a charge; no charge at all ($0 first invoice of a metered plan) fits every card.
+EXPECTED_PAYMENT: dict[Card, frozenset[str]] = {
+    "succeeds": frozenset({"paid", "no_charge"}),
+    "declined": frozenset({"declined", "no_charge"}),
+    "3ds": frozenset({"requires_action", "no_charge"}),
+}
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What happened when Stripe tried to charge an invoice, in words: "declined: Your card was declined (…)"."""
+
+    kind: PaymentKind
+    text: str
+
+    def expected_for(self, card: Card) -> bool | None:
+        """Whether the scenario's card should do this; None when it cannot be told (nothing charged yet)."""
+        if self.kind in ("pending", "unknown", "void"):
+            return None
+        return self.kind in EXPECTED_PAYMENT[card]
 
 
 @dataclass
@@ -90,16 +116,30 @@ class WalkthroughResult:
     price: dict[str, Any] | None = None
     lines: list[LineCheck] = field(default_factory=list)
     subscription_status: str | None = None
+    first_invoice: str | None = None
+    first_payment: PaymentOutcome | None = None
     invoice_status: str | None = None
     payment_note: str | None = None
+    renewal_payment: PaymentOutcome | None = None
+    usage_pending: str | None = None
     quotas: list[tuple[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    left_behind: str | None = None
     error: PortalError | None = None
     cancelled: bool = False
 
     @property
+    def payments(self) -> list[PaymentOutcome]:
+        return [p for p in (self.first_payment, self.renewal_payment) if p is not None]
+
+    @property
+    def unexpected_payment(self) -> PaymentOutcome | None:
+        """The first charge the scenario's card should not have produced (a succeeding card declined, ...)."""
+        return next((p for p in self.payments if p.expected_for(self.scenario.card) is False), None)
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and not self.cancelled and bool(self.lines) and all(line.ok for line in self.lines)
+        return self.verdict == "PASS"
 
     @property
     def verdict(self) -> str:
@@ -107,7 +147,26 @@ class WalkthroughResult:
             return "CANCELLED"
         if self.error is not None:
             return "FAILED"
-        return "PASS" if self.ok else "MISMATCH"
+        if not self.lines or any(not line.ok for line in self.lines):
+            return "MISMATCH"
+        if self.unexpected_payment is not None:
+            return "UNEXPECTED PAYMENT"
+        if self.usage_pending:
+            return "INCONCLUSIVE"
+        return "PASS"
+
+    def payment_line(self) -> str | None:
+        """The card's outcome as this scenario expects it or not, for the summary and the screen."""
+        shown = [p for p in self.payments if p.kind not in ("no_charge", "pending")] or self.payments
+        if not shown:
+            return None
+        outcome = shown[-1] if self.unexpected_payment is None else self.unexpected_payment
+        expected = outcome.expected_for(self.scenario.card)
+        card = TEST_CARDS[self.scenario.card][1]
+        if expected is None:
+            return f"Card: {outcome.text}"
+        verdict = "as expected for" if expected else "NOT expected for"
+        return f"Card: {outcome.text} ({verdict} {card})"
 
     def summary_text(self) -> str:
         """A plain-text summary the admin can copy into a ticket or a runbook."""
@@ -120,23 +179,32 @@ class WalkthroughResult:
             + (", clock advanced one period" if self.scenario.advance_clock else ""),
         ]
         for line in self.lines:
-            mark = "✓" if line.ok else "✗"
+            mark = "…" if line.pending else ("✓" if line.ok else "✗")
             lines.append(
                 f"{mark} {line.description}: expected {format_money(line.expected, line.currency)}, "
                 f"invoiced {format_money(line.invoiced, line.currency)}"
             )
+        if self.usage_pending:
+            lines.append(f"Usage: {self.usage_pending}")
         if self.subscription_status:
             lines.append(f"Subscription: {self.subscription_status}")
+        if self.first_invoice:
+            lines.append(f"First invoice: {self.first_invoice}")
         if self.invoice_status:
             lines.append(
                 f"Finalized invoice: {self.invoice_status}" + (f" ({self.payment_note})" if self.payment_note else "")
             )
+        payment = self.payment_line()
+        if payment:
+            lines.append(payment)
         if self.quotas:
             lines.append("Quotas: " + ", ".join(f"{label} {value}" for label, value in self.quotas))
         if self.error is not None:
             lines.append(f"Error: {self.error.message}")
         if self.removed:
             lines.append("Cleaned up: " + ", ".join(self.removed))
+        if self.left_behind:
+            lines.append(f"Left behind: {self.left_behind}")
         return "\n".join(lines)
 
 
@@ -168,6 +236,10 @@ class Walkthrough:
         is_cancelled: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.time,
         advance_timeout: float = 60.0,
+        usage_wait: float = 10.0,
+        poll_interval: float = 0.5,
+        delete_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.gateway = gateway
         self.config = config
@@ -177,7 +249,13 @@ class Walkthrough:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.advance_timeout = advance_timeout
+        self.usage_wait = usage_wait
+        self.poll_interval = poll_interval
+        self.delete_attempts = max(1, delete_attempts)
+        self.sleep = sleep
         self.steps = [Step(key, title) for key, title in STEP_TITLES]
+        # (frozen_time, unique name, idempotency key) of the clock create, to find the clock if its answer is lost
+        self._clock_request: tuple[int, str, str] | None = None
 
     def step(self, key: str) -> Step:
         return next(s for s in self.steps if s.key == key)
@@ -185,12 +263,19 @@ class Walkthrough:
     def _set(self, key: str, status: StepStatus, detail: str = "") -> None:
         step = self.step(key)
         step.status, step.detail = status, detail
-        self.on_step(step)
+        # The screen may be gone (the app is quitting): the run, and above all its clean-up, goes on.
+        with contextlib.suppress(Exception):
+            self.on_step(step)
 
     def _begin(self, key: str) -> None:
         if self.is_cancelled():
             raise Cancelled()
         self._set(key, StepStatus.RUNNING)
+
+    def _wait(self, seconds: float) -> None:
+        if self.is_cancelled():
+            raise Cancelled()
+        self.sleep(seconds)
 
     def run(self) -> WalkthroughResult:
         if self.gateway.livemode:
@@ -217,8 +302,13 @@ class Walkthrough:
 
             self._begin("clock")
             now = int(self.clock())
-            clock = self.gateway.create_test_clock(now, name=f"portal-tui check: {self.plan.id}")
-            clock_id = clock["id"]
+            token = uuid.uuid4().hex[:12]
+            # A unique name and an explicit idempotency key: if the answer is lost, clean-up can still find it.
+            self._clock_request = (now, f"portal-tui check {self.plan.id} {token}", f"portal-tui-clock-{token}")
+            clock = self.gateway.create_test_clock(
+                now, name=self._clock_request[1], idempotency_key=self._clock_request[2]
+            )
+            clock_id = str(clock["id"])
             self._set("clock", StepStatus.DONE, clock_id)
 
             self._begin("customer")
@@ -236,7 +326,7 @@ class Walkthrough:
                 customer["id"], price_id, None if metered else self.scenario.quantity
             )
             result.subscription_status = str(subscription.get("status"))
-            self._set("subscribe", StepStatus.DONE, f"{subscription['id']} · {result.subscription_status}")
+            self._set("subscribe", StepStatus.DONE, self._first_invoice(subscription, result))
 
             if metered:
                 self._begin("usage")
@@ -246,21 +336,23 @@ class Walkthrough:
                 self._set("usage", StepStatus.SKIPPED, "licensed price: the quantity is on the subscription")
 
             self._begin("preview")
-            preview = self.gateway.preview_invoice(customer["id"], subscription["id"])
+            preview = self._preview(customer["id"], subscription["id"], price, metered, result)
             self._set(
                 "preview",
                 StepStatus.DONE,
-                f"total {format_money(int(preview.get('total') or 0), price['currency'])}",
+                f"total {format_money(int(preview.get('total') or 0), price['currency'])}"
+                + (f" · {result.usage_pending}" if result.usage_pending else ""),
             )
 
             self._begin("compare")
-            result.lines = self._compare(preview, price)
+            result.lines = self._compare(preview, price, pending=result.usage_pending is not None)
             bad = sum(1 for line in result.lines if not line.ok)
-            self._set(
-                "compare",
-                StepStatus.DONE if not bad else StepStatus.FAILED,
-                "every line matches" if not bad else f"{bad} line{'s' if bad != 1 else ''} differ",
-            )
+            if bad:
+                self._set("compare", StepStatus.FAILED, f"{bad} line{'s' if bad != 1 else ''} differ")
+            elif result.usage_pending:
+                self._set("compare", StepStatus.SKIPPED, "usage not aggregated yet: nothing to compare")
+            else:
+                self._set("compare", StepStatus.DONE, "every line matches")
 
             if self.scenario.advance_clock:
                 self._begin("advance")
@@ -277,6 +369,12 @@ class Walkthrough:
         except PortalError as error:
             result.error = error
             self._mark_running(StepStatus.FAILED, error.message)
+        except Exception as exc:  # a bug must not leave a test clock behind
+            result.error = WalkthroughError(
+                f"Unexpected error: {type(exc).__name__}: {exc}",
+                hint="Everything the run created is deleted; please report this error.",
+            )
+            self._mark_running(StepStatus.FAILED, result.error.message)
         finally:
             self._cleanup(clock_id, result)
         return result
@@ -285,6 +383,51 @@ class Walkthrough:
         for step in self.steps:
             if step.status is StepStatus.RUNNING:
                 self._set(step.key, status, detail)
+
+    # ---- payments --------------------------------------------------------------------------------------------
+
+    def _first_invoice(self, subscription: dict[str, Any], result: WalkthroughResult) -> str:
+        """The subscribe step's detail: the subscription and what happened to its first invoice's charge."""
+        detail = f"{subscription['id']} · {result.subscription_status}"
+        invoice = subscription.get("latest_invoice")
+        if not isinstance(invoice, dict):
+            return detail
+        result.first_payment = self._payment(invoice)
+        result.first_invoice = f"{invoice.get('id')} {invoice.get('status')} · {result.first_payment.text}"
+        return f"{detail} · first invoice {result.first_invoice}"
+
+    def _payment(self, invoice: dict[str, Any]) -> PaymentOutcome:
+        """What Stripe's charge of a finalized invoice did, read from its InvoicePayment's PaymentIntent."""
+        status = invoice.get("status")
+        amount = format_money(int(invoice.get("amount_due") or 0), str(invoice.get("currency") or "usd"))
+        if status == "draft":
+            return PaymentOutcome("pending", "not finalized yet")
+        if status == "void":
+            return PaymentOutcome("void", "voided")
+        if status == "paid":
+            if int(invoice.get("amount_due") or 0) == 0:
+                return PaymentOutcome("no_charge", f"{amount}: nothing to charge")
+            return PaymentOutcome("paid", f"{amount} paid")
+        try:
+            payments = self.gateway.list_invoice_payments(str(invoice["id"]))
+        except PortalError as error:
+            return PaymentOutcome("unknown", f"{status}: payment details unavailable ({error.message})")
+        default = next((p for p in payments if p.get("is_default")), payments[0] if payments else None)
+        intent = ((default or {}).get("payment") or {}).get("payment_intent")
+        if not isinstance(intent, dict):
+            return PaymentOutcome("unknown", f"{status}: {amount} not paid")
+        last_error = intent.get("last_payment_error") or {}
+        code = last_error.get("code") or last_error.get("decline_code")
+        if intent.get("status") == "requires_action" or code == "authentication_required":
+            return PaymentOutcome("requires_action", "requires 3-D Secure authentication")
+        if intent.get("status") == "succeeded":
+            return PaymentOutcome("paid", f"{amount} paid")
+        if last_error:
+            message = str(last_error.get("message") or "The card was declined.").rstrip(".")
+            return PaymentOutcome("declined", f"declined: {message} ({code})" if code else f"declined: {message}")
+        return PaymentOutcome("unknown", f"{status}: {amount} not paid ({intent.get('status')})")
+
+    # ---- usage and the preview ---------------------------------------------------------------------------------
 
     def _send_usage(self, price: dict[str, Any], customer_id: str, now: int) -> None:
         meter_id = (price.get("recurring") or {}).get("meter")
@@ -307,33 +450,63 @@ class Walkthrough:
         else:
             self.gateway.send_meter_event(event_name, customer_id, usage, timestamp=now, identifier=f"{customer_id}-0")
 
-    def _compare(self, preview: dict[str, Any], price: dict[str, Any]) -> list[LineCheck]:
-        currency = str(price["currency"])
-        invoiced = 0
-        found = False
+    def _preview(
+        self, customer_id: str, subscription_id: str, price: dict[str, Any], metered: bool, result: WalkthroughResult
+    ) -> dict[str, Any]:
+        """The invoice preview; for metered prices, polled (bounded) until Stripe has aggregated the usage."""
+        deadline = time.monotonic() + self.usage_wait
+        while True:
+            preview = self.gateway.preview_invoice(customer_id, subscription_id)
+            if not metered or self.scenario.quantity == 0:
+                return preview
+            quantity = sum(int(line.get("quantity") or 0) for line in self._price_lines(preview, price))
+            if quantity >= self.scenario.quantity:
+                return preview
+            if time.monotonic() >= deadline:
+                if quantity == 0:
+                    result.usage_pending = (
+                        f"Stripe had not aggregated the {self.scenario.quantity:,} units after "
+                        f"{self.usage_wait:g} s (meter events are processed asynchronously): run the test again"
+                    )
+                return preview
+            self._wait(self.poll_interval)
+
+    @staticmethod
+    def _price_lines(preview: dict[str, Any], price: dict[str, Any]) -> list[dict[str, Any]]:
+        found = []
         for line in (preview.get("lines") or {}).get("data", []):
             details = (line.get("pricing") or {}).get("price_details") or {}
             line_price = details.get("price") or (line.get("price") or {}).get("id")
             if isinstance(line_price, dict):
                 line_price = line_price.get("id")
             if line_price == price["id"]:
-                invoiced += int(line.get("amount") or 0)
-                found = True
+                found.append(line)
+        return found
+
+    def _compare(self, preview: dict[str, Any], price: dict[str, Any], *, pending: bool = False) -> list[LineCheck]:
+        currency = str(price["currency"])
+        lines = self._price_lines(preview, price)
+        invoiced = sum(int(line.get("amount") or 0) for line in lines)
         expected = breakdown(price, self.scenario.quantity)
         checks = [
             LineCheck(
                 f"{describe_price(price)} × {self.scenario.quantity:,}",
                 self.scenario.quantity,
                 expected.total,
-                invoiced if found else 0,
+                invoiced,
                 currency,
                 expected,
+                pending,
             )
         ]
         subtotal = preview.get("subtotal")
         total = int(subtotal if subtotal is not None else (preview.get("total") or 0))
-        checks.append(LineCheck("Invoice subtotal", self.scenario.quantity, expected.total, total, currency, expected))
+        checks.append(
+            LineCheck("Invoice subtotal", self.scenario.quantity, expected.total, total, currency, expected, pending)
+        )
         return checks
+
+    # ---- advancing the clock ---------------------------------------------------------------------------------
 
     def _advance(self, clock_id: str, subscription: dict[str, Any], result: WalkthroughResult) -> None:
         items = (subscription.get("items") or {}).get("data") or [{}]
@@ -341,32 +514,57 @@ class Walkthrough:
         if not period_end:
             self._set("advance", StepStatus.SKIPPED, "Stripe did not report the period end")
             return
-        target = int(period_end) + 3600
+        # Stripe finalizes a renewal invoice about an hour after the period ends: go well past that hour.
+        target = int(period_end) + 2 * 3600
         self.gateway.advance_test_clock(clock_id, target)
         deadline = time.monotonic() + self.advance_timeout
+        self._until_ready(clock_id, deadline)
+        sub_id = str(subscription["id"])
+        latest = self._renewal_invoice(subscription, target)
+        while latest is not None and latest.get("status") == "draft" and time.monotonic() < deadline:
+            self._wait(self.poll_interval)
+            latest = self._renewal_invoice(subscription, target)
+        status = str(self.gateway.retrieve_subscription(sub_id).get("status") or result.subscription_status)
+        if status != result.subscription_status:
+            result.subscription_status = f"{result.subscription_status} → {status}"
+        if status == "incomplete_expired":
+            result.invoice_status = "void"
+            result.payment_note = (
+                "Stripe never renews an incomplete subscription: it expired and the first invoice was voided"
+            )
+            self._set("advance", StepStatus.DONE, f"subscription {status}: no renewal invoice")
+            return
+        if latest is None:
+            self._set("advance", StepStatus.DONE, "no renewal invoice was created")
+            return
+        result.invoice_status = str(latest.get("status"))
+        result.renewal_payment = self._payment(latest)
+        result.payment_note = result.renewal_payment.text
+        amount = format_money(int(latest.get("amount_due") or 0), str(latest.get("currency") or "usd"))
+        self._set(
+            "advance", StepStatus.DONE, f"{latest['id']} {result.invoice_status} · {amount} · {result.payment_note}"
+        )
+
+    def _until_ready(self, clock_id: str, deadline: float) -> None:
+        """Stripe advances a clock asynchronously (status `advancing`); wait, bounded, for `ready`."""
         while True:
             status = self.gateway.retrieve_test_clock(clock_id).get("status")
             if status == "ready":
-                break
+                return
             if status == "internal_failure" or time.monotonic() > deadline:
-                raise WalkthroughError("The test clock did not finish advancing", hint="Try again later.")
-            if self.is_cancelled():
-                raise Cancelled()
-            time.sleep(0.5)
+                raise WalkthroughError(
+                    f"The test clock did not finish advancing (status {status})", hint="Try again later."
+                )
+            self._wait(self.poll_interval)
+
+    def _renewal_invoice(self, subscription: dict[str, Any], target: int) -> dict[str, Any] | None:
         invoices = self.gateway.list_invoices(customer_id=subscription["customer"], subscription_id=subscription["id"])
-        billed = [inv for inv in invoices if int(inv.get("period_end") or 0) <= target]
-        latest = max(billed or invoices, key=lambda inv: int(inv.get("created") or 0), default=None)
-        if latest is None:
-            self._set("advance", StepStatus.DONE, "no invoice was finalized")
-            return
-        result.invoice_status = str(latest.get("status"))
-        error = latest.get("last_finalization_error") or {}
-        note = error.get("message") if isinstance(error, dict) else None
-        if result.invoice_status == "open" and not note:
-            note = "payment failed or needs the customer's action"
-        result.payment_note = note
-        amount = format_money(int(latest.get("amount_due") or 0), str(latest.get("currency") or "usd"))
-        self._set("advance", StepStatus.DONE, f"{latest['id']} {result.invoice_status} · {amount}")
+        renewals = [
+            inv
+            for inv in invoices
+            if inv.get("billing_reason") != "subscription_create" and int(inv.get("period_end") or 0) <= target
+        ]
+        return max(renewals, key=lambda inv: int(inv.get("created") or 0), default=None)
 
     def _quotas(self) -> list[tuple[str, str]]:
         shown = []
@@ -377,17 +575,68 @@ class Walkthrough:
             shown.append((label, f"{format_quota(quota)}{unit}"))
         return shown
 
+    # ---- clean-up --------------------------------------------------------------------------------------------
+
     def _cleanup(self, clock_id: str | None, result: WalkthroughResult) -> None:
-        self._set("cleanup", StepStatus.RUNNING)
+        """Delete the clock first and report afterwards: reporting may fail (app quitting), deleting must not."""
+        lost_note = ""
+        if clock_id is None and self._clock_request is not None:
+            clock_id, lost_note = self._find_lost_clock()
         if clock_id is None:
-            self._set("cleanup", StepStatus.DONE, "nothing was created")
+            if lost_note:
+                result.left_behind = lost_note
+                self._set("cleanup", StepStatus.FAILED, lost_note)
+            else:
+                self._set("cleanup", StepStatus.DONE, "nothing was created")
             return
+        failure = self._delete_clock(clock_id)
+        if failure is None:
+            result.removed = [f"test clock {clock_id} (with its customer and subscription)"]
+            found = " (found after its create answer was lost)" if lost_note else ""
+            self._set("cleanup", StepStatus.DONE, f"deleted {clock_id}{found} with its customer and subscription")
+            return
+        note = (
+            f"could not delete test clock {clock_id} ({failure.message}); delete it under Billing → Test clocks, "
+            "or leave it: Stripe deletes test clocks automatically 30 days after they are created"
+        )
+        result.left_behind = f"test clock {clock_id}"
+        if result.error is None:
+            result.error = WalkthroughError(note[0].upper() + note[1:], hint=failure.hint)
+        self._set("cleanup", StepStatus.FAILED, note)
+
+    def _delete_clock(self, clock_id: str) -> PortalError | None:
+        """Delete with a few retries; a clock already gone counts as deleted. The last error, if it never worked."""
+        failure: PortalError | None = None
+        for attempt in range(self.delete_attempts):
+            try:
+                self.gateway.delete_test_clock(clock_id)
+                return None
+            except NotFoundError:
+                return None
+            except PortalError as error:
+                failure = error
+            except Exception as exc:  # keep trying: the clock must not be left behind
+                failure = WalkthroughError(f"{type(exc).__name__}: {exc}")
+            if attempt + 1 < self.delete_attempts:
+                self.sleep(self.poll_interval * (attempt + 1))
+        return failure
+
+    def _find_lost_clock(self) -> tuple[str | None, str]:
+        """The clock whose create answer never arrived: by its unique name, else by replaying the idempotent POST."""
+        assert self._clock_request is not None
+        now, name, key = self._clock_request
         try:
-            self.gateway.delete_test_clock(clock_id)
+            clocks = self.gateway.list_test_clocks()
+        except PortalError:
+            clocks = None
+        if clocks is not None:
+            found = next((c for c in clocks if c.get("name") == name), None)
+            return (str(found["id"]), "found by name") if found else (None, "")
+        try:
+            # Same key and parameters: Stripe replays the stored answer (or creates it now, and it is deleted next).
+            return str(self.gateway.create_test_clock(now, name=name, idempotency_key=key)["id"]), "replayed"
         except PortalError as error:
-            self._set("cleanup", StepStatus.FAILED, f"could not delete {clock_id}: {error.message}")
-            if result.error is None:
-                result.error = error
-            return
-        result.removed = [f"test clock {clock_id} (with its customer and subscription)"]
-        self._set("cleanup", StepStatus.DONE, f"deleted {clock_id} with its customer and subscription")
+            return None, (
+                f"could not confirm whether the test clock '{name}' was created ({error.message}); if it exists, "
+                "Stripe deletes it automatically 30 days after it was created"
+            )
