@@ -190,6 +190,8 @@ def test_malformed_tiers_are_refused_not_misbilled(tiers: list[dict[str, Any]], 
         ({"unit_amount": None, "unit_amount_decimal": "Infinity"}, "not a finite number"),
         ({"unit_amount": 100, "transform_quantity": {"divide_by": 0, "round": "up"}}, "divide_by"),
         ({"unit_amount": 100, "transform_quantity": {"divide_by": 2.5, "round": "up"}}, "divide_by"),
+        ({"unit_amount": 100, "transform_quantity": {"divide_by": 5, "round": "sideways"}}, "round must be up or down"),
+        ({"unit_amount": 100, "billing_scheme": "banana"}, "billing_scheme must be per_unit or tiered"),
     ],
 )
 def test_unbillable_amounts_are_refused_not_truncated(fields: dict[str, Any], message: str) -> None:

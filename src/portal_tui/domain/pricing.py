@@ -606,7 +606,10 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
         raise ValueError("quantity cannot be negative")
     currency = str(price.get("currency") or "usd")
     rows: list[BreakdownRow] = []
-    if price.get("billing_scheme") == "tiered":
+    scheme = price.get("billing_scheme")
+    if scheme not in (None, "per_unit", "tiered"):
+        raise ValueError(f"billing_scheme must be per_unit or tiered, not {scheme!r}")
+    if scheme == "tiered":
         tiers = price.get("tiers")
         if not tiers:
             raise ValueError("tiered price without tiers: retrieve it with expand=['tiers']")
@@ -650,6 +653,8 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
             size = transform.get("divide_by")
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(f"transform_quantity.divide_by must be a whole number of at least 1, not {size!r}")
+            if transform.get("round", "up") not in ("up", "down"):
+                raise ValueError(f"transform_quantity.round must be up or down, not {transform.get('round')!r}")
             round_up = transform.get("round") != "down"
             # Integer arithmetic: float division loses exactness beyond 2**53 units.
             packages = -(-quantity // size) if round_up else quantity // size
