@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.widgets import Input, Select
+import pytest
+from textual.widgets import Input, Select, Static
 
 from portal_tui.domain.plans import Plan, PlanConfig
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from tests.conftest import LIVE_KEY
-from tests.ui.helpers import settle
+from tests.ui.helpers import settle, text_of
 
 
 def seed_price(sandbox: Sandbox, lookup: str) -> str:
@@ -79,3 +80,105 @@ async def test_live_key_is_refused_with_an_explanation(
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert not [r for r in live_sandbox.requests if r.path.startswith("/v1/test_helpers")]
+
+
+def clocks_left(sandbox: Sandbox) -> int:
+    return len(sandbox.test_world.objects["test_helpers.test_clock"])
+
+
+async def test_plan_info_names_the_pricing_model_and_the_meter(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    app.context.config_store.save(
+        PlanConfig(plans=[Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly")), with_api_plan(seeded_sandbox)])
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        assert "Flat rate · $20.00 / month" in text_of(app.screen.query_one("#plan-info", Static))
+        app.screen.query_one("#plan", Select).value = "api"
+        await settle(pilot)
+        info = text_of(app.screen.query_one("#plan-info", Static))
+        assert "Usage-based · per unit" in info and "meter API calls (mtr_" in info
+
+
+def with_api_plan(sandbox: Sandbox) -> Plan:
+    return Plan("api", "API", seed_price(sandbox, "api_calls"))
+
+
+async def test_escape_cancels_and_cleans_up(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=1.0)
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.4)
+        assert clocks_left(seeded_sandbox) == 1  # the run is waiting on the subscription
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Cancelled" in str(app.screen.query_one("#verdict").render())
+        assert "Clean up" in text_of(app.screen.query_one("#steps", Static))
+        assert clocks_left(seeded_sandbox) == 0
+
+
+async def test_quitting_mid_run_waits_for_the_clean_up(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=1.5)
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.5)
+        assert clocks_left(seeded_sandbox) == 1
+        await pilot.press("ctrl+q")
+    # The app has exited: the run was cancelled and its test clock deleted before it did.
+    assert clocks_left(seeded_sandbox) == 0
+    assert not seeded_sandbox.test_world.objects["customer"]
+
+
+async def test_second_run_is_refused_while_one_runs(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=0.8)
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert any("already running" in n.message for n in app._notifications)
+        await settle(pilot)
+        assert "PASS" in str(app.screen.query_one("#verdict").render())
+        assert seeded_sandbox.count("POST", "/v1/test_helpers/test_clocks") == 1
+        assert clocks_left(seeded_sandbox) == 0
+
+
+async def test_a_bug_in_the_run_is_shown_and_cleaned_up(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal_tui.services.walkthrough import Walkthrough
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(Walkthrough, "_compare", broken)
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        verdict = str(app.screen.query_one("#verdict").render())
+        assert "FAILED" in verdict and "ZeroDivisionError" in verdict
+        assert app.is_running
+        assert clocks_left(seeded_sandbox) == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import ClassVar
 
 from rich.table import Table
@@ -10,9 +13,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from portal_tui.domain.money import format_money
 from portal_tui.domain.plans import PlanConfig, format_quota
@@ -29,10 +33,32 @@ MARKS = {
     StepStatus.FAILED: ("✗", "red"),
     StepStatus.SKIPPED: ("–", "dim"),
 }
+# How long quitting waits for a running test to cancel and delete its test clock (requests time out at 20 s).
+CLEANUP_WAIT = 60.0
+VERDICTS = {
+    "PASS": ("✓ PASS: Stripe invoices what the calculator expects", "bold green"),
+    "MISMATCH": ("✗ MISMATCH: Stripe's invoice differs from the expected amount", "bold red"),
+    "UNEXPECTED PAYMENT": ("✗ UNEXPECTED PAYMENT: the card did not behave as this scenario expects", "bold red"),
+    "INCONCLUSIVE": ("… INCONCLUSIVE: Stripe had not aggregated the usage yet; run the test again", "bold yellow"),
+    "CANCELLED": ("Cancelled", "bold yellow"),
+}
 
 
 class VerifyScreen(Screen[None]):
-    """Runs the walkthrough in a worker; escape cancels, and the test clock is always deleted."""
+    """Runs the walkthrough in a worker; escape cancels, and the test clock is always deleted (also on quit)."""
+
+    class StepsChanged(Message):
+        """The worker reports progress (posted, never waited on: the worker must not block on the screen)."""
+
+        def __init__(self, steps: list[Step]) -> None:
+            super().__init__()
+            self.steps = steps
+
+    class RunFinished(Message):
+        def __init__(self, result: WalkthroughResult | None, refusal: str | None = None) -> None:
+            super().__init__()
+            self.result = result
+            self.refusal = refusal
 
     DEFAULT_CSS = """
     VerifyScreen Vertical { height: auto; }
@@ -65,6 +91,11 @@ class VerifyScreen(Screen[None]):
         self.worker: Worker[None] | None = None
         self.cancel_requested = False
         self.plan_info = ""
+        self.run_done: threading.Event | None = None  # set by the worker thread once clean-up has finished
+
+    @property
+    def running(self) -> bool:
+        return self.run_done is not None and not self.run_done.is_set()
 
     def compose(self) -> ComposeResult:
         yield TopBar("5 Verify in test mode")
@@ -162,20 +193,26 @@ class VerifyScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="verify-price")
     def describe_price(self, price_id: str | None) -> None:
-        from portal_tui.domain.pricing import describe_price
+        from portal_tui.domain.pricing import PriceDraft, describe_price
         from portal_tui.services.errors import PortalError
 
         context = portal(self).context
         if not price_id or not context.connected or context.livemode:
             return
         try:
-            price = context.gateway().retrieve_price(price_id)
+            gateway = context.gateway()
+            price = gateway.retrieve_price(price_id)
+            recurring = price.get("recurring") or {}
+            meter_id = recurring.get("meter")
+            meter = next((m for m in gateway.list_meters() if m.get("id") == meter_id), None) if meter_id else None
         except PortalError as error:
             self.app.call_from_thread(self._price_note, f"Price {price_id}: {error.message}", False)
             return
-        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
-        meter = (price.get("recurring") or {}).get("meter")
-        note = f"{describe_price(price)}" + (f" · meter {meter}" if meter else "")
+        metered = recurring.get("usage_type") == "metered"
+        note = f"{PriceDraft.from_stripe(price).model.label} · {describe_price(price)}"
+        if meter_id:
+            name = (meter or {}).get("display_name")
+            note += f" · meter {name} ({meter_id})" if name else f" · meter {meter_id}"
         self.app.call_from_thread(self._price_note, note, metered)
 
     def _price_note(self, note: str, metered: bool) -> None:
@@ -186,6 +223,9 @@ class VerifyScreen(Screen[None]):
 
     @on(Button.Pressed, "#run")
     def action_run(self) -> None:
+        if self.running:
+            self.notify("A test is already running: wait for it, or press escape to cancel it.", severity="warning")
+            return
         context = portal(self).context
         if context.livemode:
             self.notify("The walkthrough runs in test mode only: connect a test key.", severity="error")
@@ -209,6 +249,7 @@ class VerifyScreen(Screen[None]):
             advance_clock=self.query_one("#advance", Checkbox).value,
         )
         self.cancel_requested = False
+        self.run_done = threading.Event()
         self.query_one("#run", Button).disabled = True
         self.query_one("#verdict", Static).update("Running… (escape cancels and cleans up)")
         self.query_one("#lines", Static).update("")
@@ -217,26 +258,58 @@ class VerifyScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="walkthrough")
     def run_walkthrough(self, plan_id: str, scenario: Scenario) -> None:
         from portal_tui.services.errors import PortalError
+        from portal_tui.services.redact import redact
         from portal_tui.services.walkthrough import Walkthrough
 
         worker = get_current_worker()
-        context = portal(self).context
-        plan = self.config.plan(plan_id)
-        assert plan is not None
-        walk = Walkthrough(
-            context.gateway(),
-            self.config,
-            plan,
-            scenario,
-            on_step=lambda step: self.app.call_from_thread(self.step_changed, walk.steps),
-            is_cancelled=lambda: self.cancel_requested or worker.is_cancelled,
-        )
+        done = self.run_done
         try:
-            result = walk.run()
-        except PortalError as error:
-            self.app.call_from_thread(self.refused, error.message)
+            context = portal(self).context
+            plan = self.config.plan(plan_id)
+            assert plan is not None
+
+            def report(_step: Step) -> None:
+                self.post_message(self.StepsChanged([Step(s.key, s.title, s.status, s.detail) for s in walk.steps]))
+
+            walk = Walkthrough(
+                context.gateway(),
+                self.config,
+                plan,
+                scenario,
+                on_step=report,
+                is_cancelled=lambda: self.cancel_requested or worker.is_cancelled,
+            )
+            try:
+                result = walk.run()
+            except PortalError as error:
+                self.post_message(self.RunFinished(None, error.message))
+                return
+            except Exception as exc:  # never crash the app; the walkthrough has already cleaned up
+                self.post_message(self.RunFinished(None, redact(f"Unexpected error: {type(exc).__name__}: {exc}")))
+                return
+            self.post_message(self.RunFinished(result))
+        finally:
+            if done is not None:
+                done.set()
+
+    def on_verify_screen_steps_changed(self, message: StepsChanged) -> None:
+        self.step_changed(message.steps)
+
+    def on_verify_screen_run_finished(self, message: RunFinished) -> None:
+        if message.result is not None:
+            self.finished(message.result)
+        else:
+            self.refused(message.refusal or "The test could not run.")
+
+    async def on_unmount(self) -> None:
+        """Quitting mid-run: cancel the run and give it time to delete its test clock before the app exits."""
+        done = self.run_done
+        if done is None or done.is_set():
             return
-        self.app.call_from_thread(self.finished, result)
+        self.cancel_requested = True
+        deadline = time.monotonic() + CLEANUP_WAIT
+        while not done.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     def step_changed(self, steps: list[Step]) -> None:
         self.steps = steps
@@ -259,19 +332,17 @@ class VerifyScreen(Screen[None]):
         self.step_changed(result.steps)
         self.query_one("#run", Button).disabled = False
         self.query_one("#copy", Button).disabled = False
-        verdict = {
-            "PASS": ("✓ PASS: Stripe invoices what the calculator expects", "bold green"),
-            "MISMATCH": ("✗ MISMATCH: Stripe's invoice differs from the expected amount", "bold red"),
-            "FAILED": (f"✗ FAILED: {result.error.message if result.error else ''}", "bold red"),
-            "CANCELLED": ("Cancelled", "bold yellow"),
-        }[result.verdict]
+        verdict = VERDICTS.get(
+            result.verdict, (f"✗ FAILED: {result.error.message if result.error else ''}", "bold red")
+        )
         self.query_one("#verdict", Static).update(Text(verdict[0], style=verdict[1]))
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("", "Line", "Expected", "Invoiced"):
             table.add_column(column, justify="right" if column in ("Expected", "Invoiced") else "left")
         for line in result.lines:
+            mark = Text("…", style="yellow") if line.pending else Text("✓", style="green")
             table.add_row(
-                Text("✓", style="green") if line.ok else Text("✗", style="red"),
+                mark if line.ok else Text("✗", style="red"),
                 line.description,
                 format_money(line.expected, line.currency),
                 format_money(line.invoiced, line.currency),
@@ -292,18 +363,27 @@ class VerifyScreen(Screen[None]):
         text = Text()
         if result.subscription_status:
             text.append(f"Subscription status: {result.subscription_status}\n")
+        if result.first_invoice:
+            text.append(f"First invoice: {result.first_invoice}\n")
         if result.invoice_status:
             text.append(f"Finalized invoice: {result.invoice_status}")
             text.append(f" ({result.payment_note})\n" if result.payment_note else "\n")
+        payment = result.payment_line()
+        if payment:
+            unexpected = result.unexpected_payment is not None
+            text.append(payment + "\n", style="bold red" if unexpected else "")
+        if result.usage_pending:
+            text.append(f"Usage: {result.usage_pending}\n", style="yellow")
         if result.quotas:
             text.append("Quotas the portal grants: " + ", ".join(f"{k} {v}" for k, v in result.quotas) + "\n")
         if result.removed:
             text.append("Cleaned up: " + ", ".join(result.removed) + "\n", style="dim")
+        if result.left_behind:
+            text.append(f"Left behind: {result.left_behind} (Stripe deletes test clocks after 30 days)\n", style="red")
         return text
 
     def action_cancel(self) -> None:
-        worker = self.worker
-        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+        if self.running:
             self.cancel_requested = True
             self.query_one("#verdict", Static).update("Cancelling after the current step; cleaning up…")
 
