@@ -150,3 +150,18 @@ async def test_screens_not_on_view_follow_connect_and_disconnect(
         await pilot.press("h")
         await settle(pilot)
         assert "12 active prices" in str(app.screen.query("StepRow")[1].render())
+
+
+async def test_the_key_bar_keeps_help_visible_at_80_and_100_columns(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    from portal_tui.ui.widgets.key_bar import KeyBar
+
+    for width in (80, 100):
+        app = make_app(sandbox, key=None)
+        async with app.run_test(size=(width, 24)) as pilot:
+            await settle(pilot)
+            bar = app.screen.query_one(KeyBar)
+            text = str(bar.render())
+            assert "? Help" in text and "^q Quit" in text, width
+            assert len(text) <= width

@@ -95,3 +95,61 @@ async def test_many_prices_stream_in(make_app: Callable[..., PortalApp], sandbox
         app.screen.query_one("#filter", Input).value = "bulk price 00099"
         await pilot.pause()
         assert [row.nickname for row in table.shown] == ["Bulk price 00099"]
+
+
+async def test_tab_from_the_table_reaches_a_visible_field(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_catalog(pilot, app)
+        assert isinstance(app.focused, PriceTable)
+        await pilot.press("tab")
+        assert app.focused is app.screen.query_one("#details-quantity", Input)
+
+
+async def test_at_80_columns_the_table_shows_whole_ids_and_d_shows_the_details(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_catalog(pilot, app)
+        assert table.size.width == 80
+        team = next(r for r in table.rows if r.lookup_key == "team_seats")
+        assert table.select_price(team.price_id)
+        await pilot.pause()
+        header = "".join(segment.text for segment in table.render_line(0))
+        line = "".join(segment.text for segment in table.render_line(1 + table.cursor - int(table.scroll_offset.y)))
+        assert "Product" in header and "What a customer pays" in header and "Price ID" in header
+        assert team.price_id in line and "Team seats" in line
+        details = app.screen.query_one(PriceDetails)
+        assert not details.display or details.size.width == 0
+        await pilot.press("c")
+        await pilot.pause()
+        assert "press d" in list(app._notifications)[-1].message
+        await pilot.press("d")
+        await pilot.pause()
+        assert details.size.width >= 60 and details.size.height >= 15
+        assert str(details.query_one("#details-id").render()) == team.price_id
+        assert "21      ∞     $3.00" in text_of(details.query_one("#details-tiers", Static))
+        await pilot.press("tab")
+        assert app.focused is details.query_one("#details-quantity", Input)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is table and table.size.width == 80
+
+
+def test_optional_columns_join_as_the_width_allows() -> None:
+    from portal_tui.ui.widgets.price_table import visible_columns
+
+    def names(width: int) -> list[str]:
+        return [attr for _title, attr, _size in visible_columns(width)]
+
+    assert names(76) == ["product", "summary", "price_id"]
+    previous: set[str] = set()
+    for width in range(76, 160):
+        shown = set(names(width))
+        assert previous <= shown  # nothing disappears as the terminal grows
+        assert dict((a, s) for _t, a, s in visible_columns(width))["summary"] >= 26
+        previous = shown
+    assert previous == {"product", "nickname", "summary", "interval", "usage", "lookup_key", "price_id", "active"}

@@ -272,3 +272,22 @@ async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(
         await settle(pilot)
         assert type(app.screen).__name__ == "PlansScreen"
     assert tomllib.loads(path.read_text())["plans"][0]["name"] == "Pro 3"
+
+
+async def test_focus_starts_on_the_plan_list_and_follows_reading_order(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    (config_dir / "plans.toml").write_text('schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\n')
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        plan_list = app.screen.query_one("#plan-list")
+        assert app.focused is plan_list
+        chain = [widget.id for widget in app.screen.focus_chain]
+        assert chain.index("plan-list") < chain.index("plan-name") < chain.index("price-test")
+        assert "offer-test" not in chain
+        # At 80 columns a whole price ID fits in the field and the Pick button is on screen.
+        field = app.screen.query_one("#price-test", Input)
+        assert field.content_region.width >= 30
+        pick = app.screen.query_one("#pick-test")
+        assert pick.region.right <= 80 and pick.region.width >= 8

@@ -89,15 +89,20 @@ class CatalogScreen(Screen[None]):
     DEFAULT_CSS = """
     CatalogScreen #catalog-body { height: 1fr; }
     CatalogScreen #not-connected { padding: 1 2; display: none; }
+    /* Below 100 columns the table takes the whole width; d swaps it for the details (tiers, preview, the ID). */
+    CatalogScreen.narrow PriceDetails { display: none; }
+    CatalogScreen.narrow.details-view CatalogView { display: none; }
+    CatalogScreen.narrow.details-view PriceDetails { display: block; width: 1fr; border-left: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("c", "copy", "Copy ID"),
+        Binding("d", "details", "Details"),
         Binding("l", "link", "Link to plan…"),
         Binding("e", "replace", "Replace price…"),
         Binding("a", "toggle_archived", "Archived"),
         Binding("r", "reload", "Refresh"),
-        Binding("escape", "leave_filter", "Table", show=False),
+        Binding("escape", "leave_filter", "Back to the table", show=False),
     ]
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Price IDs: copy the highlighted ID", "Copies with OSC 52", "copy"),
@@ -146,7 +151,23 @@ class CatalogScreen(Screen[None]):
             self.view.load(self.include_archived)
 
     def on_resize(self) -> None:
-        self.query_one(PriceDetails).display = self.size.width >= 100
+        self.set_class(self.size.width < 100, "narrow")
+
+    @property
+    def details_visible(self) -> bool:
+        return not self.has_class("narrow") or self.has_class("details-view")
+
+    def action_details(self) -> None:
+        """Wide: jump to the quantity preview. Narrow: switch between the table and the details view."""
+        if not self.has_class("narrow"):
+            self.query_one("#details-quantity", Input).focus()
+            return
+        if self.has_class("details-view"):
+            self.remove_class("details-view")
+            self.view.table.focus()
+        else:
+            self.add_class("details-view")
+            self.set_focus(None)  # c, l, e still act on the price shown; Tab reaches the quantity field
 
     @on(PriceTable.Highlighted)
     def highlighted(self, event: PriceTable.Highlighted) -> None:
@@ -160,6 +181,7 @@ class CatalogScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_leave_filter(self) -> None:
+        self.remove_class("details-view")
         self.view.table.focus()
 
     def action_copy(self) -> None:
@@ -168,8 +190,9 @@ class CatalogScreen(Screen[None]):
             self.notify("No price selected.", severity="warning")
             return
         self.app.copy_to_clipboard(row.price_id)
+        where = "select it in the details pane" if self.details_visible else "press d and select it in the details"
         self.notify(
-            f"Copied {row.price_id} to the clipboard. If your terminal ignores OSC 52, select it in the details pane.",
+            f"Copied {row.price_id} to the clipboard. If your terminal ignores OSC 52, {where}.",
             title="Price ID copied",
         )
 

@@ -74,7 +74,7 @@ class PlansScreen(Screen[None]):
     PlansScreen #empty-form { padding: 1 2; }
     PlansScreen FieldError { padding-left: 23; }
     /* At 80 columns the list and the labels leave the price-ID field room for a whole ID and the Pick button. */
-    PlansScreen.narrow #plan-list-box { width: 22; }
+    PlansScreen.narrow #plan-list-box { width: 20; }
     PlansScreen.narrow .row Label { width: 12; }
     PlansScreen.narrow .price-state { padding-left: 13; }
     PlansScreen.narrow FieldError { padding-left: 13; }

@@ -52,8 +52,11 @@ def preview_text(price: dict[str, Any], quantity: int) -> Text:
     return text
 
 
-class PriceDetails(VerticalScroll):
-    """The side pane of the catalog: details of the highlighted price and a what-a-customer-pays preview."""
+class PriceDetails(VerticalScroll, can_focus=False):
+    """The side pane of the catalog: details of the highlighted price and a what-a-customer-pays preview.
+
+    Not focusable itself (Tab goes to its quantity field, which shows where focus is); it scrolls to that field.
+    """
 
     DEFAULT_CSS = """
     PriceDetails { width: 40; border-left: vkey $panel; padding: 0 1; height: 1fr; }

@@ -61,23 +61,34 @@ class PriceRow:
         )
 
 
-# (title, attribute, width; 0 = takes the remaining space, minimum table width to show it)
-COLUMNS: list[tuple[str, str, int, int]] = [
-    ("Product", "product", 16, 0),
-    ("Nickname", "nickname", 16, 118),
-    ("What a customer pays", "summary", 0, 0),
-    ("Interval", "interval", 9, 100),
-    ("Usage", "usage", 8, 110),
-    ("Lookup key", "lookup_key", 16, 140),
-    ("Price ID", "price_id", 24, 0),
-    ("Active", "active", 6, 90),
+# (title, attribute, width); 0 = takes the remaining space. Product, summary and price ID always show (a Stripe price
+# ID is 30 characters: it is never cut); the others join, in this order, as soon as the width leaves room for them.
+REQUIRED: list[tuple[str, str, int]] = [
+    ("Product", "product", 16),
+    ("What a customer pays", "summary", 0),
+    ("Price ID", "price_id", 30),
 ]
+OPTIONAL: list[tuple[str, str, int]] = [
+    ("Interval", "interval", 9),
+    ("Usage", "usage", 8),
+    ("Nickname", "nickname", 16),
+    ("Lookup key", "lookup_key", 16),
+    ("Active", "active", 6),
+]
+ORDER = ["product", "nickname", "summary", "interval", "usage", "lookup_key", "price_id", "active"]
+SUMMARY_MIN = 26  # enough for "$20.00 / month" and most tiered summaries' start
 
 
 def visible_columns(width: int) -> list[tuple[str, str, int]]:
-    shown = [(title, attr, size) for title, attr, size, minimum in COLUMNS if width >= minimum]
-    fixed = sum(size + 1 for _t, _a, size in shown if size)
-    flex = max(12, width - fixed - 1)
+    shown = list(REQUIRED)
+    used = sum(size + 1 for _t, _a, size in shown) + 1  # +1 per column for its separator
+    for column in OPTIONAL:
+        if width - used - column[2] - 1 < SUMMARY_MIN:
+            break  # in order only: a column never disappears when the terminal grows
+        shown.append(column)
+        used += column[2] + 1
+    shown.sort(key=lambda column: ORDER.index(column[1]))
+    flex = max(12, width - used)
     return [(title, attr, size or flex) for title, attr, size in shown]
 
 
