@@ -208,6 +208,31 @@ def test_pagination_and_filters(sandbox: Sandbox, sc: stripe.StripeClient) -> No
             "at least 1",
         ),
         ({"unit_amount": 5, "lookup_key": "k" * 201}, "lookup_key", "200"),
+        ({"unit_amount": 5, "transfer_lookup_key": True}, "transfer_lookup_key", "lookup_key"),
+        ({"currency": "bhd", "unit_amount": 1231}, "unit_amount", "multiple of 10"),
+        (
+            {
+                "currency": "kwd",
+                "billing_scheme": "tiered",
+                "recurring": {"interval": "month"},
+                "tiers_mode": "volume",
+                "tiers": [{"up_to": "inf", "unit_amount": 10, "flat_amount": 15}],
+            },
+            "tiers[0][flat_amount]",
+            "multiple of 10",
+        ),
+        (
+            {"custom_unit_amount": {"enabled": True}, "recurring": {"interval": "month"}},
+            "custom_unit_amount",
+            "recurring",
+        ),
+        ({"custom_unit_amount": {"enabled": True}, "unit_amount": 5}, "custom_unit_amount", "only specify one"),
+        ({"custom_unit_amount": {"enabled": False}}, "custom_unit_amount[enabled]", "omit"),
+        (
+            {"custom_unit_amount": {"enabled": True, "minimum": 500, "maximum": 100}},
+            "custom_unit_amount[minimum]",
+            "maximum",
+        ),
         ({"recurring": {"interval": "month"}}, "unit_amount", "unit_amount"),
     ],
 )
@@ -240,6 +265,35 @@ def test_missing_product_and_lookup_key_transfer(sc: stripe.StripeClient) -> Non
     # a price may be updated with the key it already holds (the gateway resends it with other changes)
     same = sc.v1.prices.update(second.id, params={"lookup_key": "pro", "nickname": "Pro"})
     assert same.lookup_key == "pro" and same.nickname == "Pro"
+
+
+def test_price_params_stripe_accepts_are_kept(sc: stripe.StripeClient) -> None:
+    price = sc.v1.prices.create(
+        params={
+            "currency": "bhd",
+            "unit_amount": 1230,
+            "product_data": {"name": "Backups", "unit_label": "GB", "metadata": {"team": "infra"}},
+            "expand": ["product"],
+        }
+    ).to_dict()
+    assert price["unit_amount"] == 1230
+    assert price["product"]["unit_label"] == "GB" and price["product"]["metadata"] == {"team": "infra"}
+    tip = sc.v1.prices.create(
+        params={
+            "product": price["product"]["id"],
+            "currency": "usd",
+            "custom_unit_amount": {"enabled": True, "minimum": 100, "preset": 500},
+        }
+    ).to_dict()
+    assert tip["custom_unit_amount"] == {"maximum": None, "minimum": 100, "preset": 500}
+    assert tip["unit_amount"] is None and tip["billing_scheme"] == "per_unit" and tip["type"] == "one_time"
+
+
+def test_price_update_is_all_or_nothing(sc: stripe.StripeClient) -> None:
+    price = sc.v1.prices.create(params={"product": product(sc), "currency": "usd", "unit_amount": 5})
+    error = refused(lambda: sc.v1.prices.update(price.id, params={"active": False, "transfer_lookup_key": True}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "transfer_lookup_key"
+    assert sc.v1.prices.retrieve(price.id).active is True
 
 
 def test_auth_refusals(sandbox: Sandbox) -> None:

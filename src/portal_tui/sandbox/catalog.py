@@ -112,7 +112,7 @@ def render_price(world: World, price: Obj, expand: set[str], prefix: str = "") -
     return out
 
 
-def _amount_pair(source: dict[str, Any], name: str, param: str) -> tuple[int | None, str | None]:
+def _amount_pair(source: dict[str, Any], name: str, param: str, currency: str) -> tuple[int | None, str | None]:
     """(integer, decimal text) for `name`/`name_decimal`, refusing both at once like Stripe."""
     if source.get(name) is not None and source.get(f"{name}_decimal") is not None:
         raise invalid(f"You may only specify one of these parameters: {name}, {name}_decimal.", param)
@@ -123,6 +123,14 @@ def _amount_pair(source: dict[str, Any], name: str, param: str) -> tuple[int | N
         if whole > 99_999_999:
             raise invalid(
                 f"This value must be less than or equal to 99999999 (it currently is '{whole}').",
+                param,
+                "parameter_invalid_integer",
+            )
+        if CURRENCIES[currency].exponent == 3 and whole % 10:
+            # the last of the three decimals must be 0 (Stripe's currencies page)
+            raise invalid(
+                f"Amounts in {currency.upper()} must be a multiple of 10: the last of its three decimal places "
+                f"must be 0 (it currently is '{whole}').",
                 param,
                 "parameter_invalid_integer",
             )
@@ -177,8 +185,8 @@ def _tiers(params: dict[str, Any], currency: str) -> list[Obj]:
                     f"{where}[up_to]",
                 )
             previous = up_to
-        unit, unit_text = _amount_pair(tier, "unit_amount", f"{where}[unit_amount]")
-        flat, flat_text = _amount_pair(tier, "flat_amount", f"{where}[flat_amount]")
+        unit, unit_text = _amount_pair(tier, "unit_amount", f"{where}[unit_amount]", currency)
+        flat, flat_text = _amount_pair(tier, "flat_amount", f"{where}[flat_amount]", currency)
         if unit_text is None and flat_text is None:
             raise invalid(
                 "Each tier must have either a `unit_amount`/`unit_amount_decimal` or `flat_amount`/"
@@ -197,6 +205,46 @@ def _tiers(params: dict[str, Any], currency: str) -> list[Obj]:
     return tiers
 
 
+def _custom_unit_amount(params: dict[str, Any], recurring: bool, has_amount: bool) -> Obj | None:
+    """Customer-chosen amounts (`custom_unit_amount`): one-time prices only, instead of a unit amount."""
+    if "custom_unit_amount" not in params:
+        return None
+    raw = params["custom_unit_amount"]
+    if not isinstance(raw, dict):
+        raise invalid("Invalid hash", "custom_unit_amount", "parameter_invalid_hash")
+    enabled = boolean(raw, "enabled", "custom_unit_amount[enabled]")
+    if enabled is None:
+        raise missing_param("custom_unit_amount[enabled]")
+    if not enabled:
+        raise invalid(
+            "Pass in `true` to enable `custom_unit_amount`, otherwise omit `custom_unit_amount`.",
+            "custom_unit_amount[enabled]",
+        )
+    if has_amount:
+        raise invalid(
+            "You may only specify one of these parameters: custom_unit_amount, unit_amount, unit_amount_decimal.",
+            "custom_unit_amount",
+        )
+    if recurring:
+        raise invalid("`custom_unit_amount` is not supported for recurring prices.", "custom_unit_amount")
+    bounds: Obj = {}
+    for name in ("maximum", "minimum", "preset"):
+        value = integer(raw, name, f"custom_unit_amount[{name}]")
+        if value is not None and not 0 <= value <= 99_999_999:
+            raise invalid(
+                "This value must be greater than or equal to 0 and less than or equal to 99999999.",
+                f"custom_unit_amount[{name}]",
+                "parameter_invalid_integer",
+            )
+        bounds[name] = value
+    low, high, preset = bounds["minimum"], bounds["maximum"], bounds["preset"]
+    if low is not None and high is not None and low > high:
+        raise invalid("`minimum` must be less than or equal to `maximum`.", "custom_unit_amount[minimum]")
+    if preset is not None and ((low is not None and preset < low) or (high is not None and preset > high)):
+        raise invalid("`preset` must be between `minimum` and `maximum`.", "custom_unit_amount[preset]")
+    return bounds
+
+
 def _lookup_key_holder(world: World, lookup_key: str, claimant: str | None) -> Obj | None:
     """The active price (other than `claimant`) holding `lookup_key`."""
     return next(
@@ -209,7 +257,13 @@ def _lookup_key_holder(world: World, lookup_key: str, claimant: str | None) -> O
     )
 
 
+def _check_transfer(params: dict[str, Any]) -> None:
+    if boolean(params, "transfer_lookup_key") and not text(params, "lookup_key"):
+        raise invalid("You can only set `transfer_lookup_key` when you also set a `lookup_key`.", "transfer_lookup_key")
+
+
 def _claim_lookup_key(world: World, params: dict[str, Any], claimant: str | None = None) -> str | None:
+    _check_transfer(params)
     lookup_key = text(params, "lookup_key")
     if lookup_key is None or lookup_key == "":
         return None
@@ -250,7 +304,8 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
         data = mapping(params, "product_data")
         if not data.get("name"):
             raise missing_param("product_data[name]")
-        product_id = create_product(world, {"name": data["name"]})["id"]
+        # every product_data field is a product field (checked against the SDK above): keep them all
+        product_id = create_product(world, dict(data))["id"]
     else:
         raise invalid("You must specify either `product` or `product_data` when creating a price.", "product")
 
@@ -299,6 +354,7 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
     unit: int | None = None
     unit_text: str | None = None
     transform: Obj | None = None
+    custom: Obj | None = None
     tiers_mode = choice(params, "tiers_mode", ("graduated", "volume"))
     if scheme == "tiered":
         if recurring is None:
@@ -310,14 +366,17 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
         for key in ("unit_amount", "unit_amount_decimal"):
             if key in params:
                 raise invalid(f"`{key}` cannot be set when `billing_scheme` is `tiered`; set it on each tier.", key)
+        if "custom_unit_amount" in params:
+            raise invalid("`custom_unit_amount` cannot be used with `billing_scheme=tiered`.", "custom_unit_amount")
         tiers = _tiers(params, currency)
     else:
         if "tiers" in params:
             raise invalid("`tiers` can only be set when `billing_scheme` is `tiered`.", "tiers")
         if tiers_mode is not None:
             raise invalid("`tiers_mode` can only be set when `billing_scheme` is `tiered`.", "tiers_mode")
-        unit, unit_text = _amount_pair(params, "unit_amount", "unit_amount")
-        if unit_text is None and "custom_unit_amount" not in params:
+        unit, unit_text = _amount_pair(params, "unit_amount", "unit_amount", currency)
+        custom = _custom_unit_amount(params, recurring is not None, unit_text is not None)
+        if unit_text is None and custom is None:
             raise invalid(
                 "You must pass either `unit_amount`, `unit_amount_decimal` or `custom_unit_amount` for "
                 "`billing_scheme=per_unit`.",
@@ -343,7 +402,7 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
             "active": boolean(params, "active") is not False,
             "billing_scheme": scheme,
             "currency": currency,
-            "custom_unit_amount": None,
+            "custom_unit_amount": custom,
             "lookup_key": lookup_key,
             "metadata": mapping(params, "metadata"),
             "nickname": text(params, "nickname") or None,
@@ -363,25 +422,27 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
 
 
 def update_price(world: World, price_id: str, params: dict[str, Any]) -> Obj:
+    """Update in one step like Stripe: every parameter is checked before anything changes."""
     check_known(params, "PriceModifyParams")
     price = world.get("price", price_id)
+    changes: Obj = {}
     if "active" in params:
-        price["active"] = boolean(params, "active")
+        changes["active"] = boolean(params, "active")
     if "nickname" in params:
-        price["nickname"] = text(params, "nickname") or None
-    if "metadata" in params:
-        price["metadata"].update(mapping(params, "metadata"))
+        changes["nickname"] = text(params, "nickname") or None
+    metadata = mapping(params, "metadata") if "metadata" in params else None
     if "tax_behavior" in params:
         wanted = choice(params, "tax_behavior", ("exclusive", "inclusive", "unspecified"))
         if price["tax_behavior"] != "unspecified" and wanted != price["tax_behavior"]:
             raise invalid("The tax behavior of a price cannot be changed once it is set.", "tax_behavior")
-        price["tax_behavior"] = wanted
+        changes["tax_behavior"] = wanted
+    _check_transfer(params)
     if "lookup_key" in params:
-        if params["lookup_key"] == "":
-            price["lookup_key"] = None
-        else:
-            key = _claim_lookup_key(world, params, claimant=price_id)
-            price["lookup_key"] = key
+        # last: claiming may take the key from another price, so nothing after it may refuse
+        changes["lookup_key"] = None if params["lookup_key"] == "" else _claim_lookup_key(world, params, price_id)
+    price.update(changes)
+    if metadata is not None:
+        price["metadata"].update(metadata)
     return price
 
 
