@@ -23,6 +23,7 @@ def run_check(
         "HOME": str(tmp_path),
         "PORTAL_TUI_CONFIG_DIR": str(tmp_path / "cfg"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PYTHONDONTWRITEBYTECODE": "1",  # the subprocess must not write __pycache__ into the shared checkout
     }
     if key:
         env["STRIPE_API_KEY"] = key
@@ -55,7 +56,7 @@ def test_good_config_exits_0(tmp_path: Path, good_config: Path, seeded_sandbox: 
     result = run_check(tmp_path, good_config, key=TEST_KEY, api_base=seeded_sandbox.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✓ starter" in result.stdout and "$5.00 / month" in result.stdout
-    assert "All plans are linked" in result.stdout
+    assert "All plans are linked to active recurring test-mode prices." in result.stdout
     assert TEST_KEY not in result.stdout + result.stderr
 
 
@@ -82,7 +83,7 @@ def test_mismatched_config_exits_1_with_json(tmp_path: Path, seeded_sandbox: San
     messages = " | ".join(p["message"] for p in report["problems"])
     assert "archived" in messages and "one-time" in messages and "does not exist" in messages
     assert "no test-mode price linked" in messages and "different currencies" in messages
-    assert {p["plan"]: p["ok"] for p in report["prices"]}["pro"] is True
+    assert {p["plan"]: p["ok"] for p in report["prices"] if p["slot"] == "test"}["pro"] is True
 
 
 def test_broken_config_exits_2(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
@@ -100,3 +101,60 @@ def test_no_key_or_unreachable_exits_2(tmp_path: Path, good_config: Path) -> Non
     result = run_check(tmp_path, good_config, key=TEST_KEY, api_base="http://127.0.0.1:9")
     assert result.returncode == 2 and "could not be reached" in result.stdout
     assert TEST_KEY not in result.stdout + result.stderr
+
+
+def test_live_slots_are_reported_as_not_checked_with_a_test_key(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly"), "price_1LiveOnlyPro00000001"),
+                Plan("starter", "Starter", seed_price(seeded_sandbox, "starter_monthly")),
+            ]
+        )
+    )
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout
+    assert "price_1LiveOnlyPro00000001" in result.stdout and "not checked: needs a live key" in result.stdout
+    assert "Not checked: 1 live-mode price (pro): run again with a live key" in result.stdout
+    report = json.loads(run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url, json_out=True).stdout)
+    assert {(c["plan"], c["slot"]) for c in report["not_checked"]} == {("pro", "live"), ("starter", "live")}
+
+
+def test_price_in_the_wrong_slot_exits_1(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    pro = seed_price(seeded_sandbox, "pro_monthly")
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan("pro", "Pro", pro, seed_price(seeded_sandbox, "starter_monthly")),
+                Plan("same", "Same", pro, pro),
+            ]
+        )
+    )
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 1, result.stdout
+    assert "is a test-mode price but sits in the live slot" in result.stdout
+    assert f"Plan 'same' links {pro} in both slots" in result.stdout
+    assert "All plans are linked" not in result.stdout
+
+
+def test_an_id_that_is_not_a_price_is_flagged(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    pro = seed_price(seeded_sandbox, "pro_monthly")
+    product = seeded_sandbox.test_world.objects["price"][pro]["product"]
+    path = tmp_path / "plans.toml"
+    path.write_text(f'[[plans]]\nid = "team"\nname = "Team"\ntest_price_id = "{product}"\n')
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode in (1, 2), result.stdout
+    assert product in result.stdout and "not a price ID" in result.stdout
+    assert "All plans are linked" not in result.stdout
+    # The product ID was never sent to Stripe as a price.
+    assert not [r for r in seeded_sandbox.requests if r.path == f"/v1/prices/{product}"]
+
+
+def test_restricted_key_is_named_once(tmp_path: Path, good_config: Path, seeded_sandbox: Sandbox) -> None:
+    key = "rk_test_restricted" + "0" * 40
+    result = run_check(tmp_path, good_config, key=key, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout
+    assert "Stripe: Restricted key (test mode, key rk_test_" in result.stdout
+    assert "(restricted key)" not in result.stdout and key not in result.stdout + result.stderr

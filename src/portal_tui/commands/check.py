@@ -54,9 +54,15 @@ class Report:
                     "price_id": c.price_id,
                     "summary": c.summary or None,
                     "ok": c.ok,
+                    "checked": c.not_checked is None,
                     "problems": c.problems,
                 }
                 for c in self.checks
+            ],
+            "not_checked": [
+                {"plan": c.plan_id, "slot": c.slot, "price_id": c.price_id, "reason": c.not_checked}
+                for c in self.checks
+                if c.not_checked
             ],
             "problems": [{"field": p.field, "plan": p.plan, "message": p.message} for p in self.problems],
         }
@@ -66,18 +72,29 @@ class Report:
         if self.account:
             lines.append(f"Stripe: {self.account} ({self.mode} mode, key {self.key})")
         for c in self.checks:
-            mark = "✓" if c.ok else "✗"
-            detail = c.summary if c.ok else "; ".join(c.problems)
+            mark = "·" if c.not_checked else ("✓" if c.ok else "✗")
+            detail = (
+                f"not checked: {c.not_checked}" if c.not_checked else (c.summary if c.ok else "; ".join(c.problems))
+            )
             lines.append(f"  {mark} {c.plan_id:<16} {c.slot:<4} {c.price_id or '—':<30} {detail}")
         if self.fatal:
             lines.append(f"Could not check: {self.fatal}")
             if self.hint:
                 lines.append(f"  {self.hint}")
-        elif self.problems:
+            return "\n".join(lines) + "\n"
+        if self.problems:
             lines.append(f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}:")
             lines.extend(f"  - {p.message}  [{p.field}]" for p in self.problems)
-        else:
-            lines.append("All plans are linked to active recurring prices.")
+        elif self.mode:
+            lines.append(f"All plans are linked to active recurring {self.mode}-mode prices.")
+        unchecked = [c for c in self.checks if c.not_checked and c.price_id]
+        if unchecked:
+            slot = unchecked[0].slot
+            lines.append(
+                f"Not checked: {len(unchecked)} {slot}-mode price{'s' if len(unchecked) != 1 else ''} "
+                f"({', '.join(c.plan_id for c in unchecked)}): run again with a {slot} key to check "
+                f"{'them' if len(unchecked) != 1 else 'it'}."
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -131,7 +148,8 @@ def check_prices(report: Report, config: PlanConfig, api_base: str | None, env: 
     gateway = StripeGateway(stored.key, api_base=api_base)
     account = gateway.verify()
     report.mode = "live" if account.livemode else "test"
-    report.account = f"{account.display_name} ({account.id})"
+    # A restricted key may not read the account: there is no account ID to show then.
+    report.account = account.display_name if account.id.startswith("(") else f"{account.display_name} ({account.id})"
     report.key = stored.key.masked
     checks, problems = check_plan_prices(config, "live" if account.livemode else "test", gateway.retrieve_price)
     report.checks = checks

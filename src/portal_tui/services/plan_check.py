@@ -11,6 +11,9 @@ from portal_tui.domain.pricing import describe_price
 from portal_tui.services.errors import NotFoundError
 
 Mode = Literal["test", "live"]
+PRICE_PREFIX = "price_"
+# What a mistaken paste usually is, by its prefix.
+OTHER_IDS = {"prod_": "a product ID", "plan_": "a legacy plan ID", "sub_": "a subscription ID", "mtr_": "a meter ID"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class PriceCheck:
     price_id: str | None
     price: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    not_checked: str | None = None  # why the price could not be checked with this key ("needs a live key")
 
     @property
     def ok(self) -> bool:
@@ -55,39 +59,75 @@ class PriceCheck:
         return describe_price(self.price) if self.price else ""
 
 
+def id_problem(price_id: str, slot: Mode) -> str | None:
+    """Why a linked ID cannot be a price at all (checked offline), or None."""
+    if price_id.startswith(PRICE_PREFIX):
+        return None
+    kind = next((name for prefix, name in OTHER_IDS.items() if price_id.startswith(prefix)), None)
+    what = f"{kind}, not a price ID" if kind else f"not a price ID (they start with {PRICE_PREFIX})"
+    return f"'{price_id}' in the {slot} slot is {what}"
+
+
 def check_plan_prices(
     config: PlanConfig, mode: Mode, retrieve: Callable[[str], dict[str, Any]]
 ) -> tuple[list[PriceCheck], list[Problem]]:
-    """Check every plan's price for `mode` with `retrieve(price_id)`; also currency consistency across plans.
+    """Check every plan's prices with `retrieve(price_id)`, a key of `mode`; also currency consistency.
 
+    The other mode's slot cannot be checked with this key (test and live are separate worlds), but an ID there
+    that this key finds is a `mode` price in the wrong slot; the rest are returned with `not_checked` set.
     Unreachable Stripe or a refused key propagate as PortalError: the caller could not check.
     """
     checks: list[PriceCheck] = []
     problems: list[Problem] = []
-    slot_name = f"{mode}_price_id"
+    other: Mode = "live" if mode == "test" else "test"
     for index, plan in enumerate(config.plans):
-        price_id = plan.price_id(mode)
-        where = f"plans[{index}].{slot_name}"
-        check = PriceCheck(plan.id, mode, price_id)
-        checks.append(check)
-        if not price_id:
-            check.problems.append(f"no {mode} price linked")
-            problems.append(Problem(where, f"Plan '{plan.id}' has no {mode}-mode price linked", plan.id))
-            continue
-        try:
-            check.price = retrieve(price_id)
-        except NotFoundError:
-            message = f"{price_id} does not exist in {mode} mode"
-            check.problems.append(message)
-            problems.append(Problem(where, f"Plan '{plan.id}': {message}", plan.id))
-            continue
-        for message in price_problems(check.price, mode):
-            check.problems.append(message)
-            problems.append(Problem(where, f"Plan '{plan.id}': {message}", plan.id))
-    currencies = {c.price["currency"] for c in checks if c.price and c.price.get("currency")}
+        test_id, live_id = plan.price_id("test"), plan.price_id("live")
+        if test_id and test_id == live_id:
+            problems.append(
+                Problem(
+                    f"plans[{index}].live_price_id",
+                    f"Plan '{plan.id}' links {test_id} in both slots: a test and a live price are never the same",
+                    plan.id,
+                )
+            )
+        for slot in (mode, other):
+            check = _check_slot(plan.id, plan.price_id(slot), slot, mode, retrieve)
+            checks.append(check)
+            where = f"plans[{index}].{slot}_price_id"
+            if slot == mode and not check.price_id:
+                problems.append(Problem(where, f"Plan '{plan.id}' has no {mode}-mode price linked", plan.id))
+                continue
+            problems.extend(Problem(where, f"Plan '{plan.id}': {message}", plan.id) for message in check.problems)
+    currencies = {c.price["currency"] for c in checks if c.slot == mode and c.price and c.price.get("currency")}
     if len(currencies) > 1:
-        listing = ", ".join(f"{c.plan_id}={c.price['currency'].upper()}" for c in checks if c.price)
+        listing = ", ".join(f"{c.plan_id}={c.price['currency'].upper()}" for c in checks if c.slot == mode and c.price)
         problems.append(
             Problem("plans", f"Plans bill in different currencies ({listing}): a customer switching plans cannot")
         )
     return checks, problems
+
+
+def _check_slot(
+    plan_id: str, price_id: str | None, slot: Mode, mode: Mode, retrieve: Callable[[str], dict[str, Any]]
+) -> PriceCheck:
+    check = PriceCheck(plan_id, slot, price_id)
+    if not price_id:
+        if slot == mode:
+            check.problems.append(f"no {mode} price linked")
+        else:
+            check.not_checked = f"no {slot} price linked yet"
+        return check
+    malformed = id_problem(price_id, slot)
+    if malformed:
+        check.problems.append(malformed)
+        return check
+    try:
+        check.price = retrieve(price_id)
+    except NotFoundError:
+        if slot == mode:
+            check.problems.append(f"{price_id} does not exist in {mode} mode")
+        else:
+            check.not_checked = f"needs a {slot} key ({'sk_live_' if slot == 'live' else 'sk_test_'}…) to check"
+        return check
+    check.problems.extend(price_problems(check.price, slot))
+    return check
