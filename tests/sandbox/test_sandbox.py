@@ -423,6 +423,33 @@ def metered_setup(sc: stripe.StripeClient) -> Iterator[dict[str, Any]]:
     yield {"meter": meter, "price": price}
 
 
+def test_meter_events_are_refused_like_stripe(sc: stripe.StripeClient, metered_setup: dict[str, Any]) -> None:
+    now = int(time.time())
+    plain = sc.v1.customers.create(params={"name": "No clock"}).id
+    clock = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
+    on_clock = sc.v1.customers.create(params={"test_clock": clock.id}).id
+
+    def send(customer: str, value: str = "1", timestamp: int | None = None) -> Any:
+        params: Any = {"event_name": "api", "payload": {"stripe_customer_id": customer, "value": value}}
+        if timestamp is not None:
+            params["timestamp"] = timestamp
+        return sc.v1.billing.meter_events.create(params=params)
+
+    assert send(plain).timestamp >= now
+    assert send(plain, timestamp=now - 34 * 86400).timestamp == now - 34 * 86400
+    for stamp in (now - 36 * 86400, now + 600, 0):
+        error = refused(lambda stamp=stamp: send(plain, timestamp=stamp))
+        assert isinstance(error, stripe.InvalidRequestError) and error.param == "timestamp"
+        assert "35 calendar days" in str(error.user_message)
+    # a customer on a test clock lives on the clock's time
+    assert send(on_clock).timestamp == 1_767_225_600
+    assert send(on_clock, timestamp=1_767_225_600 - 86400).timestamp == 1_767_225_600 - 86400
+    assert refused(lambda: send(on_clock, timestamp=now)).param == "timestamp"
+    for value in ("1.5", "NaN", "Infinity", "ten"):
+        error = refused(lambda value=value: send(plain, value))
+        assert error.param == "payload[value]" and "whole number" in str(error.user_message)
+
+
 def test_metered_subscription_preview_uses_the_calculator(
     sandbox: Sandbox, sc: stripe.StripeClient, metered_setup: dict[str, Any]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,8 @@ from portal_tui.sandbox.params import boolean, check_known, choice, decimal, int
 from portal_tui.sandbox.store import Obj, World, expansions, page
 
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
+METER_EVENT_PAST = 35 * 86_400
+METER_EVENT_FUTURE = 5 * 60
 ACCOUNT_NAME = "Sandbox Hosting Ltd"
 
 
@@ -517,6 +520,14 @@ def list_meters(world: World, params: dict[str, Any]) -> Obj:
     return page(world, items, params, "/v1/billing/meters", lambda m: m)
 
 
+def _event_time_reference(world: World, customer_id: object) -> int:
+    """"Now" for a meter event: the customer's test clock time when it has one (Stripe runs a clock's customers on
+    the clock's time, so usage is reported inside the clock's billing periods), the real time otherwise."""
+    customer = world.objects["customer"].get(str(customer_id)) if customer_id else None
+    clock = world.objects["test_helpers.test_clock"].get(str((customer or {}).get("test_clock") or ""))
+    return int(clock["frozen_time"]) if clock else world.now()
+
+
 def create_meter_event(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "billing.MeterEventCreateParams")
     event_name = text(params, "event_name")
@@ -541,15 +552,21 @@ def create_meter_event(world: World, params: dict[str, Any]) -> Obj:
         value = payload.get(value_key)
         if value is None:
             raise invalid(f"Missing value key `{value_key}` in payload.", f"payload[{value_key}]")
-        try:
-            Decimal(str(value))
-        except Exception:
-            raise invalid(f"Value `{value}` is not a number.", f"payload[{value_key}]") from None
+        # Whole numbers only, as the invoice side (which sums integers) bills them; "1.5", "NaN" are refused.
+        if not re.fullmatch(r"-?\d+", str(value).strip()):
+            raise invalid(f"Value `{value}` must be a whole number.", f"payload[{value_key}]")
+    reference = _event_time_reference(world, payload.get(customer_key))
+    timestamp = integer(params, "timestamp")
+    if timestamp is None:
+        timestamp = reference
+    elif not reference - METER_EVENT_PAST <= timestamp <= reference + METER_EVENT_FUTURE:
+        raise invalid(
+            "The timestamp must be within the past 35 calendar days or up to 5 minutes in the future.", "timestamp"
+        )
     identifier = text(params, "identifier") or world.new_id("line_item").replace("il_", "evt_")
     if identifier in world.event_identifiers:
         raise invalid(f"An event with identifier `{identifier}` already exists.", "identifier")
     world.event_identifiers.add(identifier)
-    timestamp = integer(params, "timestamp") or world.now()
     event = {
         "object": "billing.meter_event",
         "created": world.now(),
