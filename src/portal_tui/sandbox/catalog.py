@@ -521,8 +521,8 @@ def list_meters(world: World, params: dict[str, Any]) -> Obj:
 
 
 def _event_time_reference(world: World, customer_id: object) -> int:
-    """"Now" for a meter event: the customer's test clock time when it has one (Stripe runs a clock's customers on
-    the clock's time, so usage is reported inside the clock's billing periods), the real time otherwise."""
+    """The time a meter event is checked against: the customer's test clock time when it has one (Stripe runs a
+    clock's customers on the clock's time, so usage is reported inside the clock's periods), real time otherwise."""
     customer = world.objects["customer"].get(str(customer_id)) if customer_id else None
     clock = world.objects["test_helpers.test_clock"].get(str((customer or {}).get("test_clock") or ""))
     return int(clock["frozen_time"]) if clock else world.now()
