@@ -291,3 +291,116 @@ async def test_focus_starts_on_the_plan_list_and_follows_reading_order(
         assert field.content_region.width >= 30
         pick = app.screen.query_one("#pick-test")
         assert pick.region.right <= 80 and pick.region.width >= 8
+
+
+async def test_keyboard_deletes_a_plan_and_adds_a_resource_from_inside_fields(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.focused, Input)  # the name field: ctrl+d must not just delete a character
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("y")
+        await settle(pilot)
+        assert [plan.id for plan in app.screen.config.plans] == ["new-plan"]  # type: ignore[attr-defined]
+        await pilot.press("ctrl+g")
+        assert app.focused is app.screen.query_one("#new-resource-key", Input)
+        await type_text(pilot, "gpu_hours")
+        await pilot.press("tab")
+        await type_text(pilot, "GPU")
+        await pilot.press("tab")
+        await type_text(pilot, "hours")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query("#quota-gpu_hours")
+
+
+async def test_the_id_follows_the_name_until_saved_and_can_be_edited(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+u")  # the field's own "delete to start": clears "New plan"
+        await type_text(pilot, "Starter")
+        await pilot.pause()
+        assert app.screen.query_one("#plan-id", Input).value == "starter"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "Starter")  # same name: the ID stays unique
+        await pilot.pause()
+        assert app.screen.query_one("#plan-id", Input).value == "starter-2"
+        id_field = app.screen.query_one("#plan-id", Input)
+        id_field.value = "Bad ID!"
+        await pilot.pause()
+        assert "lower-case" in app.screen.query_one("#error-plan-id", FieldError).message
+        id_field.value = "starter"
+        await pilot.pause()
+        assert "already has the ID" in app.screen.query_one("#error-plan-id", FieldError).message
+        id_field.value = "starter-plus"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        data = tomllib.loads((config_dir / "plans.toml").read_text())
+        assert [p["id"] for p in data["plans"]] == ["starter", "starter-plus"]
+        # Saved: renaming no longer moves the ID, and editing it warns that the portal refers to it.
+        app.screen.query_one("#plan-name", Input).value = "Starter Plus"
+        await pilot.pause()
+        assert app.screen.query_one("#plan-id", Input).value == "starter-plus"
+        assert "breaks that link" in str(app.screen.query_one("#plan-id-note").render())
+
+
+async def test_price_problems_are_saved_with_a_warning_and_marked_in_the_list(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    one_off = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if p["type"] == "one_time")
+    test_price = seed_price(seeded_sandbox, "pro_monthly")
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#price-test", Input).value = one_off
+        # A test key finds a test price pasted into the live slot: that is a mistake, not "cannot check".
+        app.screen.query_one("#price-live", Input).value = test_price
+        await checked(pilot)
+        assert "one-time price" in str(app.screen.query_one("#state-price-test").render())
+        live_state = app.screen.query_one("#state-price-live")
+        assert "test-mode price but sits in the live slot" in str(live_state.render())
+        assert live_state.has_class("bad")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        notes = [n.message for n in app._notifications]
+        assert any("2 linked price(s) have problems" in note and "one-time" in note for note in notes)
+        label = str(app.screen.query_one("#plan-list ListItem Label").render())
+        assert label.startswith("✗")
+    assert tomllib.loads((config_dir / "plans.toml").read_text())["plans"][0]["test_price_id"] == one_off
+
+
+async def test_typing_a_price_id_looks_it_up_once_typing_pauses(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    price = seed_price(seeded_sandbox, "pro_monthly")
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#price-test", Input).focus()
+        before = len(seeded_sandbox.requests)
+        await type_text(pilot, price)
+        await checked(pilot)
+        lookups = [r for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")]
+        # One lookup when the typing pauses, not one per keystroke (the Pilot types slowly on a loaded machine,
+        # so allow a pause or two mid-ID; without the delay there would be one per character after "price_").
+        assert 1 <= len(lookups) <= 3 and lookups[-1].path == f"/v1/prices/{price}"
+        assert "✓ Pro VPS" in str(app.screen.query_one("#state-price-test").render())

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Label, ListItem, ListView, Static
+from textual.widgets.input import Selection
 
 from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, format_quota, parse_quota, slugify
 from portal_tui.ui.context import portal
@@ -398,7 +399,9 @@ class PlansScreen(Screen[None]):
         self.selected = len(self.config.plans) - 1
         await self.rebuild_list()
         self.fill_form()
-        self.query_one("#plan-name", Input).focus()
+        name_field = self.query_one("#plan-name", Input)
+        name_field.focus()
+        name_field.selection = Selection(0, len(name_field.value))  # typing replaces "New plan"
 
     @on(Button.Pressed, "#delete-plan")
     def action_delete_plan(self) -> None:
