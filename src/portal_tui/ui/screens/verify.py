@@ -97,6 +97,11 @@ class VerifyScreen(Screen[None]):
     def running(self) -> bool:
         return self.run_done is not None and not self.run_done.is_set()
 
+    @property
+    def busy(self) -> str | None:
+        """What quitting now would interrupt (for the app's quit check); the screen still cleans up on unmount."""
+        return "a test run (its test clock is deleted before the app exits)" if self.running else None
+
     def compose(self) -> ComposeResult:
         yield TopBar("5 Verify in test mode")
         with VerticalScroll(id="verify-body"):
