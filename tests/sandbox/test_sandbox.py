@@ -450,6 +450,39 @@ def test_meter_events_are_refused_like_stripe(sc: stripe.StripeClient, metered_s
         assert error.param == "payload[value]" and "whole number" in str(error.user_message)
 
 
+def test_a_test_clock_advances_at_most_two_intervals_of_its_shortest_subscription(sc: stripe.StripeClient) -> None:
+    start = 1_767_225_600  # 2026-01-01
+    clock = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": start})
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa", "test_clock": clock.id}).id
+    prod = product(sc)
+    for interval in ("month", "week"):
+        price = sc.v1.prices.create(
+            params={"product": prod, "currency": "usd", "unit_amount": 100, "recurring": {"interval": interval}}
+        )
+        sc.v1.subscriptions.create(params={"customer": customer, "items": [{"price": price.id}]})
+    error = refused(
+        lambda: sc.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + 14 * 86400 + 1})
+    )
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "frozen_time"
+    assert "two intervals" in str(error.user_message) and "1 week" in str(error.user_message)
+    assert sc.v1.test_helpers.test_clocks.retrieve(clock.id).frozen_time == start
+    advanced = sc.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + 14 * 86400})
+    assert advanced.frozen_time == start + 14 * 86400
+
+
+def test_interval_arithmetic_follows_the_calendar() -> None:
+    from datetime import UTC, datetime
+
+    from portal_tui.sandbox.server import _add_interval
+
+    jan31 = int(datetime(2026, 1, 31, 12, tzinfo=UTC).timestamp())
+    assert _add_interval(jan31, "month", 1) == int(datetime(2026, 2, 28, 12, tzinfo=UTC).timestamp())
+    assert _add_interval(jan31, "month", 2) == int(datetime(2026, 3, 31, 12, tzinfo=UTC).timestamp())
+    assert _add_interval(jan31, "month", 13) == int(datetime(2027, 2, 28, 12, tzinfo=UTC).timestamp())
+    assert _add_interval(jan31, "year", 2) == int(datetime(2028, 1, 31, 12, tzinfo=UTC).timestamp())
+    assert _add_interval(jan31, "week", 2) == jan31 + 14 * 86400
+
+
 def test_metered_subscription_preview_uses_the_calculator(
     sandbox: Sandbox, sc: stripe.StripeClient, metered_setup: dict[str, Any]
 ) -> None:

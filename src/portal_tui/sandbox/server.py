@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import calendar
 import contextlib
 import hashlib
 import json
@@ -13,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -115,6 +117,46 @@ EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", r"/v1/subscriptions"): frozenset(f"data.{name}" for name in _SUBSCRIPTION),
     ("GET", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
 }
+
+
+def _add_interval(start: int, interval: str, count: int) -> int:
+    """`start` plus `count` intervals, months and years on the calendar (the day clamped to the month's end)."""
+    if interval in ("day", "week"):
+        return start + count * (86_400 if interval == "day" else 7 * 86_400)
+    moment = datetime.fromtimestamp(start, tz=UTC)
+    months = moment.month - 1 + count * (12 if interval == "year" else 1)
+    year, month = moment.year + months // 12, months % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+def _within_two_intervals(world: World, clock_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Stripe advances a test clock at most two intervals of its shortest subscription at a time; refuse beyond."""
+    clock = world.objects["test_helpers.test_clock"].get(clock_id)
+    raw = params.get("frozen_time")
+    if clock is None or not isinstance(raw, str) or not raw.isdigit():
+        return params  # missing or malformed: the clock endpoint itself refuses it in Stripe's words
+    target = int(raw)
+    start = int(clock["frozen_time"])
+    customers = {c["id"] for c in world.objects["customer"].values() if c.get("test_clock") == clock_id}
+    limits = [
+        (_add_interval(start, recurring["interval"], 2 * int(recurring["interval_count"])), recurring)
+        for sub in world.objects["subscription"].values()
+        if sub["customer"] in customers and sub["status"] not in ("canceled", "incomplete_expired")
+        for item in sub["items"]["data"]
+        if isinstance(item.get("price"), dict) and (recurring := item["price"].get("recurring"))
+    ]
+    if limits:
+        limit, recurring = min(limits, key=lambda pair: pair[0])
+        if target > limit:
+            count, interval = int(recurring["interval_count"]), recurring["interval"]
+            raise ApiError(
+                400,
+                "Cannot advance a test clock more than two intervals of its shortest subscription interval "
+                f"({count} {interval}{'s' if count > 1 else ''}) at a time: the furthest this clock can go is {limit}.",
+                param="frozen_time",
+            )
+    return params
 
 
 def _mask(key: str) -> str:
@@ -251,7 +293,9 @@ class Sandbox:
                 "POST",
                 r"/v1/test_helpers/test_clocks/(?P<id>[^/]+)/advance",
                 None,
-                lambda w, p, m, a: billing.advance_clock(w, m["id"], p, self.invoice_skew),
+                lambda w, p, m, a: billing.advance_clock(
+                    w, m["id"], _within_two_intervals(w, m["id"], p), self.invoice_skew
+                ),
             ),
             (
                 "DELETE",
