@@ -13,7 +13,7 @@ from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
-from tests.ui.helpers import settle
+from tests.ui.helpers import settle, text_of, type_text
 
 
 async def test_home_shows_each_step_state(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
@@ -58,6 +58,51 @@ async def test_help_lists_bindings_and_closes(make_app: Callable[..., PortalApp]
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "HomeScreen"
+
+
+async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    from textual.binding import Binding
+
+    from portal_tui.ui.app import SCREEN_CLASSES, screen_class
+    from portal_tui.ui.screens.help import key_text
+    from portal_tui.ui.screens.price_picker import PricePickerModal
+    from portal_tui.ui.widgets.confirm import ConfirmModal
+    from portal_tui.ui.widgets.price_table import PriceTable
+
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = "\n".join(text_of(w) for w in app.screen.query(".help-section"))
+        owners = [PortalApp, PriceTable, PricePickerModal, ConfirmModal, *map(screen_class, SCREEN_CLASSES)]
+        for owner in owners:
+            for binding in owner.BINDINGS:
+                assert isinstance(binding, Binding)
+                for key in binding.key.split(","):
+                    assert key_text(key) in text, (owner.__name__, key)
+                assert binding.description in text, (owner.__name__, binding.description)
+        for gone in ("ctrl+delete", "ctrl+u"):  # keys the plan editor never had / no longer uses
+            assert gone not in text
+        for wanted in ("ctrl+l", "ctrl+g", "ctrl+d", "Delete plan", "f1", "f6", "Details"):
+            assert wanted in text
+
+
+async def test_palette_offers_other_screens_actions_and_goes_there(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Plans: new plan", "Price IDs: refresh the catalog", "Connect: verify and save the key"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "Plans: new plan")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "plans"
+        assert [plan.name for plan in app.screen.config.plans] == ["New plan"]  # type: ignore[attr-defined]
 
 
 async def test_command_palette_offers_every_step(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:

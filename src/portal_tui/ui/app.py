@@ -26,23 +26,30 @@ STEPS: list[tuple[str, str, str, str]] = [
 TITLES = {mode: title for _key, mode, title, _what in STEPS} | {"home": "Setup overview"}
 
 
+SCREEN_CLASSES = {
+    "home": ("home", "HomeScreen"),
+    "connect": ("connect", "ConnectScreen"),
+    "builder": ("builder", "BuilderScreen"),
+    "catalog": ("catalog", "CatalogScreen"),
+    "plans": ("plans", "PlansScreen"),
+    "verify": ("verify", "VerifyScreen"),
+}
+
+
+def screen_class(mode: str) -> type[Screen[None]]:
+    """The screen class of a step, imported on first use: start-up stays fast."""
+    from importlib import import_module
+
+    module_name, class_name = SCREEN_CLASSES[mode]
+    cls: type[Screen[None]] = getattr(import_module(f"portal_tui.ui.screens.{module_name}"), class_name)
+    return cls
+
+
 def _screen(mode: str) -> Callable[[], Screen[None]]:
-    """Import each screen only when its step is first opened: start-up stays fast."""
+    """Build each screen only when its step is first opened."""
 
     def build() -> Screen[None]:
-        from importlib import import_module
-
-        module_name, class_name = {
-            "home": ("home", "HomeScreen"),
-            "connect": ("connect", "ConnectScreen"),
-            "builder": ("builder", "BuilderScreen"),
-            "catalog": ("catalog", "CatalogScreen"),
-            "plans": ("plans", "PlansScreen"),
-            "verify": ("verify", "VerifyScreen"),
-        }[mode]
-        module = import_module(f"portal_tui.ui.screens.{module_name}")
-        screen: Screen[None] = getattr(module, class_name)()
-        return screen
+        return screen_class(mode)()
 
     return build
 
@@ -184,9 +191,21 @@ class PortalApp(App[None]):
         for key, mode, title, what in STEPS:
             yield SystemCommand(f"{key} {title}", what, lambda mode=mode: self.open_step(mode))
         yield SystemCommand("Help: every key binding", "List the bindings of every screen", self.action_help)
-        for binding_action in getattr(screen, "PALETTE_ACTIONS", []):
-            title, help_text, action = binding_action
-            yield SystemCommand(title, help_text, lambda action=action: self.run_action(action, screen))
+        # The main actions of every step, not only the visible one: choosing one opens its step first.
+        for _key, mode, _title, _what in [("h", "home", "", ""), *STEPS]:
+            for title, help_text, action in getattr(screen_class(mode), "PALETTE_ACTIONS", []):
+                yield SystemCommand(
+                    title, help_text, lambda mode=mode, action=action: self.run_worker(self.step_action(mode, action))
+                )
+
+    async def step_action(self, mode: str, action: str) -> None:
+        """Open a step (asking first if the current one has unsaved changes), then run one of its actions."""
+        if self.current_mode != mode:
+            if getattr(self.screen, "unsaved", False):
+                self.open_step(mode)  # asks; the admin runs the action again once there
+                return
+            await self.switch_mode(mode)
+        await self.run_action(action, self.screen)
 
     def on_mount(self) -> None:
         if self.load_key_on_start:

@@ -1,7 +1,8 @@
-"""Help: every key binding of every screen, in one list."""
+"""Help: every key binding of every screen, read from the screens' own BINDINGS so it cannot drift from them."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import ClassVar
 
 from rich.table import Table
@@ -11,62 +12,72 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "Everywhere",
-        [
-            ("h", "Home: the setup overview"),
-            ("1 … 5", "Open a step of the setup flow"),
-            ("?", "This help"),
-            ("ctrl+p", "Command palette: every screen and action"),
-            ("tab / shift+tab", "Next / previous field"),
-            ("ctrl+q", "Quit"),
-        ],
-    ),
-    (
-        "1 Connect Stripe",
-        [
-            ("ctrl+s / enter", "Verify and save the key"),
-            ("ctrl+r", "Reveal or hide the key"),
-            ("escape", "Cancel a running check"),
-            ("ctrl+d", "Disconnect (remove the key)"),
-        ],
-    ),
+# (section title, "module:Class" whose BINDINGS it lists). Modules are imported when help opens, not at start-up.
+SECTIONS: list[tuple[str, list[str]]] = [
+    ("Everywhere", ["portal_tui.ui.app:PortalApp"]),
+    ("Setup overview (home)", ["portal_tui.ui.screens.home:HomeScreen"]),
+    ("1 Connect Stripe", ["portal_tui.ui.screens.connect:ConnectScreen"]),
     (
         "2 Products & pricing",
-        [
-            ("ctrl+n", "Create (review first)"),
-            ("ctrl+t", "Add a tier"),
-            ("ctrl+x", "Remove the last tier"),
-            ("ctrl+r", "Reset the form"),
-        ],
+        ["portal_tui.ui.screens.builder:BuilderScreen", "portal_tui.ui.screens.builder:ReviewModal"],
     ),
-    (
-        "3 Price IDs",
-        [
-            ("/", "Filter"),
-            ("↑ ↓ pgup pgdn", "Move"),
-            ("c", "Copy the price ID (OSC 52, works over SSH)"),
-            ("l", "Link to a plan…"),
-            ("a", "Show or hide archived prices"),
-            ("r", "Refresh"),
-        ],
-    ),
-    (
-        "4 Plans & quotas",
-        [
-            ("n", "New plan"),
-            ("ctrl+s", "Save the plan file"),
-            ("p", "Pick the test price from the catalog"),
-            ("ctrl+delete", "Delete the plan"),
-            ("ctrl+u", "Add a custom resource"),
-        ],
-    ),
-    (
-        "5 Verify in test mode",
-        [("ctrl+r", "Run the test"), ("escape", "Cancel (cleans up)"), ("ctrl+y", "Copy the summary")],
-    ),
+    ("3 Price IDs", ["portal_tui.ui.screens.catalog:CatalogScreen", "portal_tui.ui.widgets.price_table:PriceTable"]),
+    ("4 Plans & quotas", ["portal_tui.ui.screens.plans:PlansScreen"]),
+    ("Price picker (from the plan editor)", ["portal_tui.ui.screens.price_picker:PricePickerModal"]),
+    ("5 Verify in test mode", ["portal_tui.ui.screens.verify:VerifyScreen"]),
+    ("Questions", ["portal_tui.ui.widgets.confirm:ConfirmModal"]),
 ]
+# Keys that are not bindings of ours (Textual's own, or a field's Enter), listed with the section they belong to.
+EXTRA_KEYS: dict[str, list[tuple[str, str]]] = {
+    "Everywhere": [
+        ("ctrl+p", "Command palette: every screen and its main actions"),
+        ("tab / shift+tab", "Next / previous field"),
+    ],
+    "1 Connect Stripe": [("enter", "In the key field: verify and save the key")],
+    "3 Price IDs": [("tab", "From the table to the quantity preview (what a customer pays)")],
+}
+KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "esc",
+    "enter": "enter",
+    "pageup": "pgup",
+    "pagedown": "pgdn",
+    "up": "↑",
+    "down": "↓",
+}
+
+
+def key_text(key: str) -> str:
+    """How one key of a binding is shown: "question_mark" -> "?", "ctrl+up" -> "ctrl+↑"."""
+    parts = key.split("+")
+    return "+".join(KEY_NAMES.get(part, part) for part in parts)
+
+
+def rows_for(bindings: list[BindingType]) -> list[tuple[str, str]]:
+    """One row per action: every key that triggers it, and its description."""
+    rows: dict[str, tuple[list[str], str]] = {}
+    for item in bindings:
+        if not isinstance(item, Binding):
+            continue
+        keys, _description = rows.setdefault(item.action, ([], item.description or item.action))
+        for key in item.key.split(","):
+            shown = key_text(key.strip())
+            if shown not in keys:
+                keys.append(shown)
+    return [(" / ".join(keys), description) for keys, description in rows.values()]
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    sections = []
+    for title, targets in SECTIONS:
+        rows: list[tuple[str, str]] = []
+        for target in targets:
+            module_name, class_name = target.split(":")
+            cls = getattr(import_module(module_name), class_name)
+            rows += rows_for(list(getattr(cls, "BINDINGS", [])))
+        sections.append((title, rows + EXTRA_KEYS.get(title, [])))
+    return sections
 
 
 class HelpScreen(ModalScreen[None]):
@@ -83,8 +94,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("[b]portal-tui keys[/b]  (escape closes)")
-            for title, rows in SECTIONS:
+            yield Static("[b]portal-tui keys[/b]  (escape closes; ↑ ↓ pgup pgdn scroll)")
+            for title, rows in help_sections():
                 table = Table(
                     title=title,
                     title_justify="left",
@@ -94,11 +105,11 @@ class HelpScreen(ModalScreen[None]):
                     show_header=False,
                     pad_edge=False,
                 )
-                table.add_column("key", style="bold cyan", width=18)
+                table.add_column("key", style="bold cyan", width=22)
                 table.add_column("what")
                 for key, what in rows:
                     table.add_row(key, what)
-                yield Static(table)
+                yield Static(table, classes="help-section")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
