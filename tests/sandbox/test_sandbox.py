@@ -73,6 +73,12 @@ def test_a_cursor_archived_mid_listing_still_marks_the_place(sandbox: Sandbox, s
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "starting_after"
 
 
+def test_expanding_a_null_default_price_is_accepted(sc: stripe.StripeClient) -> None:
+    sc.v1.products.create(params={"name": "P"})
+    listed = sc.v1.products.list(params={"expand": ["data.default_price"]}).data
+    assert listed[0].default_price is None
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -83,7 +89,8 @@ def test_a_cursor_archived_mid_listing_still_marks_the_place(sandbox: Sandbox, s
         (lambda sc, pid: sc.v1.prices.list(params={"expand": ["data.nope"]}), "cannot be expanded (data.nope)."),
         (lambda sc, pid: sc.v1.prices.retrieve(pid, params={"expand": ["nope"]}), "cannot be expanded (nope)."),
         (lambda sc, pid: sc.v1.prices.retrieve(pid, params={"expand": ["data.tiers"]}), "(data.tiers)."),
-        (lambda sc, pid: sc.v1.products.list(params={"expand": ["data.default_price"]}), "(data.default_price)."),
+        (lambda sc, pid: sc.v1.products.list(params={"expand": ["data.prices"]}), "(data.prices)."),
+        (lambda sc, pid: sc.v1.products.list(params={"expand": ["default_price"]}), "'data.default_price' instead"),
     ],
 )
 def test_unknown_expansions_are_refused(sc: stripe.StripeClient, call: Any, message: str) -> None:

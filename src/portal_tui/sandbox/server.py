@@ -105,10 +105,15 @@ class FaultPlan:
 Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj], frozenset[str]]
 
 _PRICE = frozenset({"product", "tiers"})
+_PRODUCT = frozenset({"default_price"})  # always null here: the sandbox never sets a default price
 _SUBSCRIPTION = frozenset({"customer", "latest_invoice"})
 # What each route can expand, as Stripe spells it (lists expand inside `data.`). Anything else is refused as
 # Stripe refuses it, rather than silently left as an id the caller then trips over.
 EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", r"/v1/products"): _PRODUCT,
+    ("GET", r"/v1/products"): frozenset(f"data.{name}" for name in _PRODUCT),
+    ("GET", r"/v1/products/(?P<id>[^/]+)"): _PRODUCT,
+    ("POST", r"/v1/products/(?P<id>[^/]+)"): _PRODUCT,
     ("POST", r"/v1/prices"): _PRICE,
     ("GET", r"/v1/prices"): frozenset(f"data.{name}" for name in _PRICE),
     ("GET", r"/v1/prices/(?P<id>[^/]+)"): _PRICE,
