@@ -300,3 +300,425 @@ async def test_replace_price_moves_the_lookup_key_and_archives(
     new = [p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly"]
     assert len(new) == 1 and new[0]["unit_amount"] == 2500 and new[0]["product"] == old["product"]
     assert sent(seeded_sandbox, "/v1/products") == []
+
+
+# ---- typed like a user, at 80×24 -------------------------------------------------------------------------------
+
+
+async def type_into(pilot: Any, screen: BuilderScreen, selector: str, text: str, *, clear: bool = False) -> None:
+    """Focus a field and type into it key by key, as an admin would."""
+    field = screen.query_one(selector, Input) if selector.startswith("#") else None
+    widget = field or screen.query_one(selector)
+    widget.focus()
+    await pilot.pause()
+    if clear:
+        await pilot.press("end", *["backspace"] * len(widget.value))  # type: ignore[attr-defined]
+    if text:
+        await pilot.press(*text)
+    await settle(pilot)
+
+
+async def choose(pilot: Any, screen: BuilderScreen, selector: str, value: str) -> None:
+    """Pick an option of a Select from the keyboard: open it, walk to the option, press enter."""
+    select = screen.query_one(selector, Select)
+    values = [v for _label, v in select._options]
+    select.focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    current = values.index(select.value) if select.value in values else 0
+    target = values.index(value)
+    key = "down" if target >= current else "up"
+    await pilot.press(*[key] * abs(target - current), "enter")
+    await settle(pilot)
+    assert select.value == value
+
+
+def error_at(screen: BuilderScreen, target: str) -> str:
+    widget = screen.query_one(f"#error-{target}", FieldError)
+    return widget.message if widget.display and widget.has_class("visible") else ""
+
+
+def why_not(screen: BuilderScreen) -> str:
+    return str(screen.query_one("#why-not").render())
+
+
+def assert_blocked(screen: BuilderScreen, message: str) -> None:
+    assert screen.query_one("#create", Button).disabled
+    assert message in why_not(screen) or "more)" in why_not(screen), why_not(screen)
+
+
+async def test_typed_bad_amounts_show_at_the_amount_field(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Pro")
+        await type_into(pilot, screen, "#amount", "20a")
+        message = error_at(screen, "unit_amount")
+        assert message, screen.problems
+        assert_blocked(screen, message)
+        await type_into(pilot, screen, "#amount", "20.123", clear=True)
+        assert "at most 2 decimals" in error_at(screen, "unit_amount")
+        assert_blocked(screen, "at most 2 decimals")
+        await type_into(pilot, screen, "#amount", "20.12", clear=True)
+        assert error_at(screen, "unit_amount") == ""
+        assert not screen.query_one("#create", Button).disabled
+
+
+async def test_empty_name_shows_at_the_name_field_after_typing_and_deleting(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#amount", "20")
+        assert error_at(screen, "product-name") == ""  # not nagging before the admin got there
+        assert_blocked(screen, "Give the product a name")
+        await type_into(pilot, screen, "#product-name", "P")
+        await type_into(pilot, screen, "#product-name", "", clear=True)
+        assert error_at(screen, "product-name") == "Give the product a name"
+
+
+async def test_pressing_create_shows_every_error_at_its_field(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert error_at(screen, "product-name") == "Give the product a name"
+        assert error_at(screen, "unit_amount") == "Enter an amount"
+        assert type(app.screen).__name__ != "ReviewModal"
+
+
+async def test_non_ascending_tiers_show_at_the_tier_editor(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Seats")
+        await choose(pilot, screen, "#model", "graduated")
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        rows = screen.tier_rows()
+        assert len(rows) == 3
+        for row, (up_to, unit) in zip(rows, [("10", "5"), ("5", "4"), (None, "3")], strict=True):
+            if up_to:
+                row.query_one(".tier-up-to", Input).focus()
+                await pilot.press(*up_to)
+            row.query_one(".tier-unit", Input).focus()
+            await pilot.press(*unit)
+        await settle(pilot)
+        assert "Tier 2 'up to' must be greater than 10" in error_at(screen, "tiers")
+        assert_blocked(screen, "greater than 10")
+        assert str(rows[1].query_one(".tier-from", Static).render()).startswith("11")
+
+
+async def test_package_size_zero_and_missing_meter(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Compute")
+        await choose(pilot, screen, "#model", "usage_package")
+        await type_into(pilot, screen, "#amount", "0.10")
+        await type_into(pilot, screen, "#package-size", "0")
+        assert error_at(screen, "package_size") == "A package holds at least 1 unit"
+        # Meters exist: none is picked for the admin.
+        assert screen.query_one("#meter", Select).is_blank()
+        assert "Choose the meter" in error_at(screen, "meter")
+        await type_into(pilot, screen, "#package-size", "60", clear=True)
+        assert error_at(screen, "package_size") == ""
+        assert_blocked(screen, "Choose the meter")
+        meter = next(iter(seeded_sandbox.test_world.objects["billing.meter"]))
+        await choose(pilot, screen, "#meter", meter)
+        assert error_at(screen, "meter") == ""
+        assert not screen.query_one("#create", Button).disabled, screen.problems
+        await create(pilot, app, screen)
+        assert sent(seeded_sandbox, "/v1/prices")[0]["recurring"]["meter"] == meter
+
+
+async def test_one_off_tiered_error_shows_at_the_pricing_model(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await choose(pilot, screen, "#price-type", "one_time")
+        await choose(pilot, screen, "#model", "volume")
+        assert error_at(screen, "model") == "A one-off price can only be a flat amount"
+        assert error_at(screen, "currency") == ""
+
+
+async def test_currency_defaults_to_the_account_and_refuses_unknown_codes(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        assert app.context.account is not None and app.context.account.default_currency == "gbp"
+        assert screen.query_one("#currency", Input).value == "gbp"
+        await type_into(pilot, screen, "#product-name", "Pro")
+        await type_into(pilot, screen, "#amount", "20")
+        assert "£20.00 / month" in preview(screen)
+        await type_into(pilot, screen, "#currency", "gpb", clear=True)
+        message = error_at(screen, "currency")
+        assert message.startswith("Unknown currency 'gpb'") and "gbp" in message
+        assert_blocked(screen, "Unknown currency")
+
+
+async def test_ctrl_x_removes_the_focused_tier_and_still_cuts_elsewhere(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Seats")
+        await choose(pilot, screen, "#model", "volume")
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert len(screen.tier_rows()) == 3
+        middle = screen.tier_rows()[1].query_one(".tier-unit", Input)
+        middle.focus()
+        await pilot.press("4", "ctrl+x")
+        await settle(pilot)
+        assert len(screen.tier_rows()) == 2
+        assert middle not in screen.query(Input)
+        # Outside the tier rows ctrl+x keeps the field's own meaning (cut), and no tier goes.
+        name = screen.query_one("#product-name", Input)
+        name.focus()
+        await pilot.press("shift+home", "ctrl+x")
+        await settle(pilot)
+        assert name.value == "" and len(screen.tier_rows()) == 2
+
+
+@pytest.mark.parametrize("lookup", ["team_seats", "bandwidth"])
+async def test_replacing_a_tiered_price_prefills_its_tiers(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, lookup: str
+) -> None:
+    prices = seeded_sandbox.test_world.objects["price"].values()
+    old = next(
+        p
+        for p in prices
+        if p["lookup_key"] == lookup or (lookup == "bandwidth" and p["nickname"] == "Bandwidth per GB")
+    )
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("catalog")
+        await settle(pilot)
+        table = app.screen.query_one("PriceTable")
+        assert table.select_price(old["id"])  # type: ignore[attr-defined]
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen) and screen.replaces is not None
+        rows = screen.tier_rows()
+        shown = [
+            tuple(row.query_one(cls, Input).value for cls in (".tier-up-to", ".tier-unit", ".tier-flat"))
+            for row in rows
+        ]
+        if lookup == "team_seats":
+            assert shown == [("5", "0.00", "10.00"), ("20", "4.00", ""), ("∞", "3.00", "")]
+        else:
+            assert shown == [("1000", "0.00", ""), ("10000", "0.02", ""), ("∞", "0.015", "")]
+            assert screen.query_one("#meter", Select).value == old["recurring"]["meter"]
+        assert not screen.problems, screen.problems
+        await create(pilot, app, screen)
+    new = sent(seeded_sandbox, "/v1/prices")[-1]
+    assert new["billing_scheme"] == "tiered" and len(new["tiers"]) == 3
+    assert new["tiers"][-1]["up_to"] == "inf"
+    if lookup == "bandwidth":
+        assert new["recurring"]["meter"] == old["recurring"]["meter"]
+    assert old["active"] is False
+
+
+async def test_taken_lookup_key_stops_before_anything_is_created(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    products_before = len(seeded_sandbox.test_world.objects["product"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Pro 2027")
+        await type_into(pilot, screen, "#amount", "25")
+        await type_into(pilot, screen, "#lookup-key", "pro_monthly")
+        await create(pilot, app, screen)
+        assert sent(seeded_sandbox, "/v1/products") == [] and sent(seeded_sandbox, "/v1/prices") == []
+        assert "'pro_monthly' belongs to price_" in error_at(screen, "lookup_key")
+        assert_blocked(screen, "belongs to")
+        assert app.focused is screen.query_one("#lookup-key")
+        # Ticking the transfer (space on the checkbox) clears it; the review creates the product exactly once.
+        screen.query_one("#transfer", Checkbox).focus()
+        await pilot.press("space")
+        await settle(pilot)
+        assert error_at(screen, "lookup_key") == ""
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        calls = [str(s.render()) for s in app.screen.query(Static)]
+        assert "POST /v1/products" in calls
+        await pilot.click("#review-create")
+        await settle(pilot)
+    assert len(sent(seeded_sandbox, "/v1/products")) == 1
+    assert len(seeded_sandbox.test_world.objects["product"]) == products_before + 1
+
+
+async def test_resume_after_the_form_changed_ends_with_one_product_and_one_price(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Resumable")
+        await type_into(pilot, screen, "#amount", "20")
+        sandbox.faults.add(method="POST", path="/v1/prices", kind="500", times=3)
+        await create(pilot, app, screen)
+        assert "Already created: product prod_" in str(screen.query_one("#progress").render())
+        made = next(iter(sandbox.test_world.objects["product"]))
+        # The admin changes the price (amount, period, lookup key) before retrying: the product is reused.
+        await type_into(pilot, screen, "#amount", "25", clear=True)
+        await choose(pilot, screen, "#period", "year:1")
+        await type_into(pilot, screen, "#lookup-key", "resumable_yearly")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        review = [str(s.render()) for s in app.screen.query(Static)]
+        assert "POST /v1/products" not in review
+        assert any(made in text and "reused" in text for text in review), review
+        assert any(f'"product": "{made}"' in text for text in review)
+        await pilot.click("#review-create")
+        await settle(pilot)
+        assert "✓ Created." in str(screen.query_one("#progress").render())
+    assert list(sandbox.test_world.objects["product"]) == [made]
+    prices = list(sandbox.test_world.objects["price"].values())
+    assert len(prices) == 1 and prices[0]["unit_amount"] == 2500 and prices[0]["product"] == made
+    assert prices[0]["recurring"]["interval"] == "year" and prices[0]["lookup_key"] == "resumable_yearly"
+    assert len(sent(sandbox, "/v1/products")) == 1
+
+
+async def test_renaming_the_product_before_a_retry_says_a_new_product_is_made(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "First name")
+        await type_into(pilot, screen, "#amount", "20")
+        sandbox.faults.add(method="POST", path="/v1/prices", kind="500", times=3)
+        await create(pilot, app, screen)
+        made = next(iter(sandbox.test_world.objects["product"]))
+        await type_into(pilot, screen, "#product-name", "Second name", clear=True)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        review = [str(s.render()) for s in app.screen.query(Static)]
+        assert "POST /v1/products" in review
+        assert any(made in text and "a new one is created" in text for text in review), review
+
+
+async def test_reset_restores_every_default(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        fresh = screen.snapshot()
+        await type_into(pilot, screen, "#product-name", "Temp")
+        await choose(pilot, screen, "#model", "usage_per_tier")
+        await choose(pilot, screen, "#tiers-mode", "volume")
+        await choose(pilot, screen, "#period", "year:1")
+        meter = next(iter(seeded_sandbox.test_world.objects["billing.meter"]))
+        await choose(pilot, screen, "#meter", meter)
+        await choose(pilot, screen, "#tax", "inclusive")
+        await type_into(pilot, screen, "#lookup-key", "temp")
+        screen.query_one("#transfer", Checkbox).focus()
+        await pilot.press("space")
+        await type_into(pilot, screen, "#currency", "eur", clear=True)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmModal"  # typed work is not thrown away silently
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert screen.snapshot() == fresh
+        assert screen.query_one("#transfer", Checkbox).value is False
+        assert screen.query_one("#meter", Select).is_blank()
+        assert screen.query_one("#currency", Input).value == "gbp"
+        assert not screen.unsaved
+
+
+async def test_quit_asks_while_the_form_holds_uncreated_input(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        assert not screen.unsaved
+        await type_into(pilot, screen, "#product-name", "Half")
+        assert screen.unsaved
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("escape")
+        await settle(pilot)
+        await type_into(pilot, screen, "#amount", "20")
+        await create(pilot, app, screen)
+        assert not screen.unsaved  # created: nothing to lose
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert not app.is_running
+
+
+async def test_after_creating_a_second_ctrl_n_needs_a_change_or_a_yes(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Once")
+        await type_into(pilot, screen, "#amount", "20")
+        await create(pilot, app, screen)
+        product = next(iter(sandbox.test_world.objects["product"]))
+        assert "✓ Created price_" in why_not(screen)
+        assert screen.query_one("#product-choice", Select).value == product
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmModal"
+        assert "Create another price" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        await type_into(pilot, screen, "#amount", "200", clear=True)
+        assert "Ready" in why_not(screen)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ReviewModal"
+        assert "POST /v1/products" not in [str(s.render()) for s in app.screen.query(Static)]
+        await pilot.click("#review-create")
+        await settle(pilot)
+    assert len(sandbox.test_world.objects["product"]) == 1
+    assert sorted(p["unit_amount"] for p in sandbox.test_world.objects["price"].values()) == [2000, 20000]
+
+
+async def test_at_80x24_the_preview_and_the_result_fit(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await choose(pilot, screen, "#model", "graduated")
+        header = screen.query_one("TierHeader")
+        first = screen.tier_rows()[0]
+        for title, cls in zip(list(header.children)[1:], (".tier-up-to", ".tier-unit", ".tier-flat"), strict=True):
+            field = first.query_one(cls, Input)
+            assert title.content_region.x == field.content_region.x  # each title over its own column
+        assert header.region.height == 1
+        await choose(pilot, screen, "#model", "flat")
+        await type_into(pilot, screen, "#product-name", "Narrow")
+        await type_into(pilot, screen, "#amount", "20")
+        pane = screen.query_one("#preview-pane")
+        assert pane.display and pane.region.height >= 6 and pane.region.right <= 80
+        assert pane.region.y + 3 < 24
+        assert "£20.00 / month" in preview(screen)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert not screen.query_one("#form").display and pane.region.height > 15
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert screen.query_one("#form").display
+        screen.query_one("#meter-customer-key")  # labelled rows, one field each
+        await create(pilot, app, screen)
+        for button in screen.query("#result Button"):
+            # Whole label visible (not "Link to a pl…"): the content is at least as wide as the label.
+            assert button.region.right <= 80 and button.content_region.width >= len(str(button.label)), button

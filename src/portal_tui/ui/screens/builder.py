@@ -128,8 +128,8 @@ class TierHeader(Horizontal):
 
     DEFAULT_CSS = """
     TierHeader { height: 1; color: $text-muted; text-style: bold; }
-    TierHeader .tier-from { width: 12; }
-    TierHeader Static { width: 1fr; padding-left: 2; }
+    TierHeader .tier-from { width: 12; padding: 0; }
+    TierHeader Static { width: 1fr; padding-left: 3; }
     """
 
     def compose(self) -> ComposeResult:
@@ -552,8 +552,8 @@ class BuilderScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("add_tier", "remove_tier", "move_tier") and self.is_mounted:
-            # Dimmed in the key bar while the model has no tiers.
-            return True if self.select("#model") in TIERED_MODELS else None
+            # Hidden while the model has no tiers (and ctrl+x then cuts text in a field, as everywhere).
+            return self.select("#model") in TIERED_MODELS
         return True
 
     def action_add_tier(self) -> None:
@@ -598,8 +598,8 @@ class BuilderScreen(Screen[None]):
         return self.query_one(selector, Input).value
 
     def select(self, selector: str) -> str:
-        value = self.query_one(selector, Select).value
-        return "" if value is Select.BLANK else str(value)
+        select: Select[str] = self.query_one(selector, Select)
+        return "" if select.is_blank() else str(select.value)
 
     def snapshot(self) -> tuple[tuple[str, str], ...]:
         """Every value of the form (not the preview quantity): equal snapshots mean an unchanged form."""
@@ -742,7 +742,7 @@ class BuilderScreen(Screen[None]):
             if event.input.id == "preview-quantity":
                 self.update_preview()
                 return
-            if event.value.strip():
+            if event.value.strip() and not event.input.disabled:  # not the "∞" the tier editor writes itself
                 self.touched.add(event.input.id or "tiers")
             if event.input.has_class("tier-up-to"):
                 self.label_tiers()
