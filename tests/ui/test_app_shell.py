@@ -64,6 +64,7 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
     from textual.binding import Binding
 
     from portal_tui.ui.app import SCREEN_CLASSES, screen_class
+    from portal_tui.ui.screens.catalog import CatalogView
     from portal_tui.ui.screens.help import key_text
     from portal_tui.ui.screens.price_picker import PricePickerModal
     from portal_tui.ui.widgets.confirm import ConfirmModal
@@ -74,7 +75,8 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
         await pilot.press("question_mark")
         await pilot.pause()
         text = "\n".join(text_of(w) for w in app.screen.query(".help-section"))
-        owners = [PortalApp, PriceTable, PricePickerModal, ConfirmModal, *map(screen_class, SCREEN_CLASSES)]
+        owners = [PortalApp, PriceTable, CatalogView, PricePickerModal, ConfirmModal]
+        owners += [screen_class(mode) for mode in SCREEN_CLASSES]
         for owner in owners:
             for binding in owner.BINDINGS:
                 assert isinstance(binding, Binding)

@@ -153,3 +153,43 @@ def test_optional_columns_join_as_the_width_allows() -> None:
         assert dict((a, s) for _t, a, s in visible_columns(width))["summary"] >= 26
         previous = shown
     assert previous == {"product", "nickname", "summary", "interval", "usage", "lookup_key", "price_id", "active"}
+
+
+async def test_the_picker_picks_with_one_enter_and_offers_only_its_own_keys(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("plans")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PricePickerModal"
+        status = str(app.screen.query_one("#catalog-status").render())
+        assert "enter picks" in status and "c copy" not in status and "archived" not in status
+        await type_text(pilot, "pro")
+        await pilot.pause()
+        table = app.screen.query_one(PriceTable)
+        await pilot.press("down")  # moves the table's cursor while typing in the filter
+        expected = table.shown[1].price_id
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+        assert app.screen.query_one("#price-test", Input).value == expected
+
+
+async def test_toggling_archived_with_a_filter_keeps_a_row_and_its_details(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        await pilot.press("slash")
+        await type_text(pilot, "vps")
+        await pilot.press("escape", "a")
+        await settle(pilot)
+        assert table.current is not None
+        details = app.screen.query_one(PriceDetails)
+        assert str(details.query_one("#details-id").render()) == table.current.price_id

@@ -29,6 +29,16 @@ class CatalogView(Vertical):
     CatalogView #catalog-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # While typing in the filter, ↑ ↓ still move the table's cursor.
+        Binding("down", "move(1)", "Next price", show=False),
+        Binding("up", "move(-1)", "Previous price", show=False),
+    ]
+
+    def __init__(self, *, picker: bool = False) -> None:
+        super().__init__()
+        self.picker = picker
+
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: name, nickname, lookup key, ID or amount", id="filter")
         yield PriceTable(id="prices")
@@ -48,7 +58,16 @@ class CatalogView(Vertical):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
-        self.table.focus()
+        row = self.table.current
+        if self.picker and row is not None:
+            # One Enter picks the highlighted price. Posted from this view: a message sent to a child by its
+            # parent stops at that parent, so the table's own Selected would never reach the modal from here.
+            self.post_message(PriceTable.Selected(row))
+        else:
+            self.table.focus()
+
+    def action_move(self, delta: int) -> None:
+        self.table.action_cursor(delta)
 
     def load(self, include_archived: bool) -> None:
         self.table.clear()
@@ -76,7 +95,8 @@ class CatalogView(Vertical):
         self.status(f"Loading… {len(self.table.rows):,} prices so far")
 
     def loaded(self) -> None:
-        self.status(str(self.table.status_text()) + " · c copy · l link to plan · a archived · / filter")
+        keys = " · ↑↓ move · enter picks · esc cancels" if self.picker else " · c copy · l link to plan · a archived"
+        self.status(str(self.table.status_text()) + keys)
         self.post_message(self.Loaded())
 
     class Loaded(Message):

@@ -21,7 +21,14 @@ SECTIONS: list[tuple[str, list[str]]] = [
         "2 Products & pricing",
         ["portal_tui.ui.screens.builder:BuilderScreen", "portal_tui.ui.screens.builder:ReviewModal"],
     ),
-    ("3 Price IDs", ["portal_tui.ui.screens.catalog:CatalogScreen", "portal_tui.ui.widgets.price_table:PriceTable"]),
+    (
+        "3 Price IDs",
+        [
+            "portal_tui.ui.screens.catalog:CatalogScreen",
+            "portal_tui.ui.screens.catalog:CatalogView",
+            "portal_tui.ui.widgets.price_table:PriceTable",
+        ],
+    ),
     ("4 Plans & quotas", ["portal_tui.ui.screens.plans:PlansScreen"]),
     ("Price picker (from the plan editor)", ["portal_tui.ui.screens.price_picker:PricePickerModal"]),
     ("5 Verify in test mode", ["portal_tui.ui.screens.verify:VerifyScreen"]),

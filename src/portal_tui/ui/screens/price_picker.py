@@ -31,8 +31,8 @@ class PricePickerModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.heading}  (type to filter · enter picks · escape cancels)")
-            yield CatalogView()
+            yield Label(f"{self.heading}  (type to filter · ↑↓ move · enter picks · esc cancels)")
+            yield CatalogView(picker=True)
 
     def on_mount(self) -> None:
         view = self.query_one(CatalogView)

@@ -149,10 +149,11 @@ class PriceTable(ScrollView, can_focus=True):
         new = [PriceRow.from_price(price) for price in prices]
         self.rows.extend(new)
         needle = self.filter_text
+        was_empty = not self.shown
         self.shown.extend(row for row in new if not needle or needle in row.haystack)
         self._resize()
-        if len(self.shown) == len(new):
-            self.cursor = 0
+        if was_empty and self.shown:
+            self.cursor = 0  # the first matching row is highlighted (and the details pane shows it)
 
     def set_filter(self, text: str) -> None:
         needle = text.strip().lower()
