@@ -200,7 +200,7 @@ async def test_every_model_is_created_with_the_right_params(
                 **expected,
                 "recurring": {
                     **expected["recurring"],
-                    "meter": sandbox.test_world.objects["billing.meter"].popitem()[0],
+                    "meter": list(sandbox.test_world.objects["billing.meter"])[-1],
                 },
             }
         for key, value in expected.items():
@@ -212,6 +212,11 @@ async def test_every_model_is_created_with_the_right_params(
         assert "Price ID:   price_" in result and "Product ID: prod_" in result
         await pilot.click("#copy-price")
         assert app.clipboard.startswith("price_")
+        assert "✓ Created price_" in why_not(screen)  # the form says it is done, not "Ready"
+        if meters:
+            # The new meter is now chosen in the list, and that does not count as a change to the form.
+            assert screen.query_one("#meter", Select).value == expected["recurring"]["meter"]
+            assert not screen.unsaved
 
 
 async def test_create_stays_disabled_and_says_why(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:

@@ -1,10 +1,11 @@
 """Creating a product and its price on Stripe as one resumable action.
 
 The builder hands over a `SetupRequest` (what the admin filled in). `review()` lists exactly what will be sent.
-`ProductSetup.run()` performs the steps — meter (if new), product (if new), price, archive of a replaced price — each
-with an idempotency key derived from one key per action, so a retry after a network error replays Stripe's first
-answer instead of creating a duplicate. Progress records what exists already: a half-finished action (product made,
-price failed) resumes from where it stopped and never repeats a finished step.
+`ProductSetup.run()` first checks that the lookup key is free (or to be transferred), then performs the steps — meter
+(if new), product (if new), price, archive of a replaced price — each with an idempotency key derived from one key per
+action and the step's parameters, so a retry after a network error replays Stripe's first answer instead of creating a
+duplicate. Progress records what exists already: a half-finished action (product made, price failed) resumes from where
+it stopped, reusing the product even when only the price was changed in between.
 """
 
 from __future__ import annotations

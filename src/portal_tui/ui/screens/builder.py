@@ -486,6 +486,8 @@ class BuilderScreen(Screen[None]):
 
     def set_choices(self, products: list[dict[str, Any]], meters: list[dict[str, Any]]) -> None:
         self.choices_loaded = True
+        # Selecting what was just created is part of the result, not a change by the admin.
+        just_created = self.result is not None and self.snapshot() == self.created_snapshot
         known = {p["id"] for p in products}
         # Keep a product we were handed (e.g. the one of a replaced price) even if the list has not caught up.
         products = [*products, *(p for p in self.products if p["id"] not in known)]
@@ -507,6 +509,8 @@ class BuilderScreen(Screen[None]):
             meter_select.value = NEW  # nothing to choose from: the new-meter fields are the choice
         else:
             meter_select.clear()  # no silent default: the admin picks the meter usage is billed from
+        if just_created:
+            self.created_snapshot = self.snapshot()
         self.refresh_form()
 
     # ---- tiers ---------------------------------------------------------------------------------------------------
@@ -965,6 +969,8 @@ class BuilderScreen(Screen[None]):
             )
         if product_id:
             self.query_one("#product-choice", Select).value = product_id
+        if progress.meter_id:
+            self.wanted_meter = progress.meter_id  # a new meter is chosen in the list once it is reloaded
         self.set_progress("✓ Created.")
         lines = [f"Product ID: {progress.product_id}", f"Price ID:   {price.get('id')}"]
         if progress.meter_id:
