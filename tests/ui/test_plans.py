@@ -404,3 +404,27 @@ async def test_typing_a_price_id_looks_it_up_once_typing_pauses(
         # so allow a pause or two mid-ID; without the delay there would be one per character after "price_").
         assert 1 <= len(lookups) <= 3 and lookups[-1].path == f"/v1/prices/{price}"
         assert "✓ Pro VPS" in str(app.screen.query_one("#state-price-test").render())
+
+
+async def test_live_mode_save_asks_first_and_cancelling_writes_nothing(
+    make_app: Callable[..., PortalApp], live_sandbox: Sandbox, config_dir: Path
+) -> None:
+    path = config_dir / "plans.toml"
+    app = make_app(live_sandbox, key=LIVE_KEY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal" and app.screen.has_class("live")
+        assert "LIVE MODE" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not path.exists()
+        assert "modified" in str(app.screen.query_one("#plans-header").render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await settle(pilot)
+        assert tomllib.loads(path.read_text())["plans"][0]["id"] == "new-plan"

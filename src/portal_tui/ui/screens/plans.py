@@ -250,6 +250,21 @@ class PlansScreen(Screen[None]):
                 severity="error",
             )
             return
+        if portal(self).context.livemode:
+            # The portal provisions live customers from this file: in live mode a save is a live change too.
+            self.run_worker(self.confirm_then_save(), exclusive=True, group="save")
+            return
+        self.save_unless_changed_on_disk()
+
+    async def confirm_then_save(self) -> None:
+        linked = [f"{plan.name or plan.id}: {plan.live_price_id}" for plan in self.config.plans if plan.live_price_id]
+        details = "Live prices linked:\n" + "\n".join(linked) if linked else "No plan links a live price yet."
+        if await portal(self).confirm_write("Save the plan file the portal uses for live customers", details):
+            self.save_unless_changed_on_disk()
+        else:
+            self.notify("Not saved: your edits are still here.", severity="warning")
+
+    def save_unless_changed_on_disk(self) -> None:
         store = portal(self).context.config_store
         now = file_fingerprint(store.path)
         if now == self.loaded_fingerprint:
