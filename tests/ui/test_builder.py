@@ -528,6 +528,7 @@ async def test_replacing_a_tiered_price_prefills_its_tiers(
             assert shown == [("1000", "0.00", ""), ("10000", "0.02", ""), ("∞", "0.015", "")]
             assert screen.query_one("#meter", Select).value == old["recurring"]["meter"]
         assert not screen.problems, screen.problems
+        assert app.focused is rows[0].query_one(".tier-unit", Input)  # a visible field, ready to edit
         await create(pilot, app, screen)
     new = sent(seeded_sandbox, "/v1/prices")[-1]
     assert new["billing_scheme"] == "tiered" and len(new["tiers"]) == 3

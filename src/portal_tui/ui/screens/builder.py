@@ -1099,13 +1099,16 @@ class BuilderScreen(Screen[None]):
             self.query_one("#tiers-mode", Select).value = draft.effective_tiers_mode
             self.run_worker(self._fill_tiers(draft), exclusive=True, group="fill-tiers")
         note = self.query_one("#replace-note", Static)
+        moves = f", the lookup key '{draft.lookup_key}' moves to it" if draft.lookup_key else ""
         note.update(
-            f"Replacing {price['id']}: prices cannot change, so a new price is created, the lookup key moves "
-            "to it and the old one is archived. Existing subscribers keep the old price."
+            f"Replacing {price['id']}: prices cannot change, so a new price is created{moves} and the old one is "
+            "archived. Existing subscribers keep the old price."
         )
         note.remove_class("hidden")
         self.refresh_bindings()
         self.refresh_form()
+        if not draft.model.is_tiered:
+            self.query_one("#amount", Input).focus()  # the name field is hidden: the product exists
 
     async def _fill_tiers(self, draft: PriceDraft) -> None:
         """One row per tier of the replaced price, filled once the rows are mounted (their inputs exist only then)."""
@@ -1123,3 +1126,4 @@ class BuilderScreen(Screen[None]):
             if tier.flat_amount is not None:
                 row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, draft.currency)
         self.label_tiers()
+        rows[0].query_one(".tier-unit", Input).focus()
