@@ -303,6 +303,86 @@ def test_price_update_is_all_or_nothing(sc: stripe.StripeClient) -> None:
     assert sc.v1.prices.retrieve(price.id).active is True
 
 
+def test_product_update_sets_every_field_stripe_accepts(sc: stripe.StripeClient) -> None:
+    prod = sc.v1.products.create(params={"name": "Pro", "unit_label": "seat", "metadata": {"a": "1", "b": "2"}})
+    price = sc.v1.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 500})
+    updated = sc.v1.products.update(
+        prod.id,
+        params={
+            "default_price": price.id,
+            "unit_label": "",  # unsets it
+            "url": "https://example.com/pro",
+            "statement_descriptor": "PORTAL PRO",
+            "images": ["https://example.com/a.png"],
+            "marketing_features": [{"name": "4 vCPU"}],
+            "package_dimensions": {"height": 1, "length": 2, "weight": 3.5, "width": 4},
+            "shippable": False,
+            "metadata": {"a": "", "c": "3"},
+            "expand": ["default_price"],
+        },
+    ).to_dict()
+    assert updated["default_price"]["id"] == price.id and updated["default_price"]["unit_amount"] == 500
+    assert updated["unit_label"] is None and updated["url"] == "https://example.com/pro"
+    assert updated["statement_descriptor"] == "PORTAL PRO" and updated["images"] == ["https://example.com/a.png"]
+    assert updated["marketing_features"] == [{"name": "4 vCPU"}] and updated["shippable"] is False
+    assert updated["package_dimensions"] == {"height": 1.0, "length": 2.0, "weight": 3.5, "width": 4.0}
+    assert updated["metadata"] == {"b": "2", "c": "3"}
+    assert sc.v1.products.retrieve(prod.id).default_price == price.id  # an id unless expanded
+    listed = sc.v1.products.list(params={"expand": ["data.default_price"]}).data[0]
+    assert isinstance(listed.default_price, stripe.Price)
+    assert sc.v1.products.update(prod.id, params={"metadata": ""}).metadata.to_dict() == {}
+    error = refused(lambda: sc.v1.prices.update(price.id, params={"active": False}))
+    assert isinstance(error, stripe.InvalidRequestError) and "default price of its product" in str(error.user_message)
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "message"),
+    [
+        ({"name": ""}, "name", "You passed an empty string for 'name'"),
+        ({"default_price": "price_nope"}, "default_price", "No such price: 'price_nope'"),
+        ({"default_price": "OTHER"}, "default_price", "must be one of its own prices"),
+        ({"default_price": "ARCHIVED"}, "default_price", "a default price must be active"),
+        ({"statement_descriptor": "<PRO>"}, "statement_descriptor", "at most 22 characters"),
+        ({"images": [f"https://example.com/{n}.png" for n in range(9)]}, "images", "at most 8 images"),
+        ({"lookup_key": "pro"}, "lookup_key", "Received unknown parameter: lookup_key"),
+        ({"marketing_features": [{"name": ""}]}, "marketing_features[0][name]", "empty string"),
+    ],
+)
+def test_product_update_refusals_change_nothing(
+    sc: stripe.StripeClient, params: dict[str, Any], param: str, message: str
+) -> None:
+    prod = product(sc)
+    other = sc.v1.prices.create(params={"product": product(sc, "Other"), "currency": "usd", "unit_amount": 1})
+    archived = sc.v1.prices.create(params={"product": prod, "currency": "usd", "unit_amount": 1, "active": False})
+    names = {"OTHER": other.id, "ARCHIVED": archived.id}
+    params = {key: names.get(value, value) if isinstance(value, str) else value for key, value in params.items()}
+    error = refused(lambda: sc.v1.products.update(prod, params={"description": "changed", **params}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == param
+    assert message in str(error.user_message)
+    after = sc.v1.products.retrieve(prod)
+    assert after.description is None and after.default_price is None and after.name == "Pro VPS"
+
+
+def test_product_create_with_default_price_data(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    created = sc.v1.products.create(
+        params={
+            "name": "Starter",
+            "default_price_data": {"currency": "usd", "unit_amount": 900, "recurring": {"interval": "month"}},
+            "expand": ["default_price"],
+        }
+    ).to_dict()
+    price = created["default_price"]
+    assert price["product"] == created["id"] and price["unit_amount"] == 900 and price["type"] == "recurring"
+    error = refused(
+        lambda: sc.v1.products.create(
+            params={"name": "Broken", "default_price_data": {"currency": "usd", "recurring": {"interval": "fortnight"}}}
+        )
+    )
+    assert isinstance(error, stripe.InvalidRequestError)
+    assert error.param == "default_price_data[recurring][interval]"
+    assert [p["name"] for p in sandbox.test_world.objects["product"].values()] == ["Starter"]
+
+
 def test_auth_refusals(sandbox: Sandbox) -> None:
     assert isinstance(refused(lambda: client(sandbox, "sk_test_short").v1.products.list()), stripe.AuthenticationError)
     revoked = "sk_test_revoked" + "0" * 30
@@ -598,3 +678,113 @@ def test_seed_has_every_model(seeded_sandbox: Sandbox) -> None:
     with Sandbox(seed=True) as other:
         again = [p.id for p in client(other).v1.prices.list(params={"limit": 100}).data]
     assert again == [p["id"] for p in prices]
+
+
+# ---- payments, test clocks and subscription lists ---------------------------------------------------------------
+
+
+def subscribe(sc: stripe.StripeClient, card: str, **extra: Any) -> stripe.Subscription:
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 2000, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(
+        params={"payment_method": card, "invoice_settings": {"default_payment_method": card}, **extra}
+    )
+    return sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+
+
+def test_invoice_payments_and_payment_intents_are_served(sc: stripe.StripeClient) -> None:
+    declined = subscribe(sc, "pm_card_chargeDeclined")
+    paid = subscribe(sc, "pm_card_visa")
+    invoice = str(declined.latest_invoice)
+    payments = sc.v1.invoice_payments.list(params={"invoice": invoice, "expand": ["data.payment.payment_intent"]})
+    assert len(payments.data) == 1 and payments.data[0].status == "open" and payments.data[0].invoice == invoice
+    intent = payments.data[0].payment.payment_intent
+    assert isinstance(intent, stripe.PaymentIntent) and intent.status == "requires_payment_method"
+    assert intent.last_payment_error is not None and intent.last_payment_error.code == "card_declined"
+    assert [p.invoice for p in sc.v1.invoice_payments.list(params={"status": "paid"}).data] == [paid.latest_invoice]
+    by_intent = sc.v1.invoice_payments.list(params={"payment": {"type": "payment_intent", "payment_intent": intent.id}})
+    assert [p.invoice for p in by_intent.data] == [invoice]
+    assert sc.v1.invoice_payments.list(params={"payment": {"type": "payment_record"}}).data == []
+    assert isinstance(sc.v1.invoice_payments.list().data[0].payment.payment_intent, str)  # an id unless expanded
+    again = sc.v1.payment_intents.retrieve(intent.id, params={"expand": ["payment_method"]})
+    assert again.status == "requires_payment_method" and again.amount == 2000
+    assert isinstance(again.payment_method, stripe.PaymentMethod) and again.payment_method.card is not None
+    assert again.payment_method.card.last4 == "0002"
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "message"),
+    [
+        (lambda sc: sc.v1.invoice_payments.list(params={"customer": "cus_x"}), 400, "unknown parameter: customer"),
+        (
+            lambda sc: sc.v1.invoice_payments.list(params={"expand": ["payment.payment_intent"]}),
+            400,
+            "You may want to try expanding 'data.payment.payment_intent' instead.",
+        ),
+        (lambda sc: sc.v1.invoice_payments.list(params={"payment": {"payment_intent": "pi_x"}}), 400, "payment[type]"),
+        (lambda sc: sc.v1.payment_intents.retrieve("pi_nope"), 404, "No such payment_intent: 'pi_nope'"),
+        (lambda sc: sc.v1.payment_intents.retrieve("pi_x", params={"limit": 1}), 400, "unknown parameter: limit"),
+        (lambda sc: sc.v1.test_helpers.test_clocks.list(params={"name": "x"}), 400, "unknown parameter: name"),
+    ],
+)
+def test_payment_and_clock_lists_refuse_like_stripe(
+    sc: stripe.StripeClient, call: Any, status: int, message: str
+) -> None:
+    error = refused(lambda: call(sc))
+    assert error.http_status == status and message in str(error.user_message)
+
+
+def test_three_d_secure_intent_requires_action(sc: stripe.StripeClient) -> None:
+    sub = subscribe(sc, "pm_card_authenticationRequired")
+    payment = sc.v1.invoice_payments.list(params={"invoice": str(sub.latest_invoice)}).data[0]
+    intent = sc.v1.payment_intents.retrieve(str(payment.payment.payment_intent))
+    assert intent.status == "requires_action" and intent.next_action is not None
+
+
+def test_test_clocks_are_listed(sc: stripe.StripeClient) -> None:
+    first = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600, "name": "one"})
+    second = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600, "name": "two"})
+    listed = sc.v1.test_helpers.test_clocks.list(params={"limit": 1})
+    assert [c.id for c in listed.data] == [second.id] and listed.has_more
+    rest = sc.v1.test_helpers.test_clocks.list(params={"starting_after": second.id})
+    assert [(c.id, c.name) for c in rest.data] == [(first.id, "one")]
+
+
+def test_subscription_lists_expand_inside_data_and_filter_by_status(sc: stripe.StripeClient) -> None:
+    active = subscribe(sc, "pm_card_visa")
+    incomplete = subscribe(sc, "pm_card_chargeDeclined")
+    canceled = subscribe(sc, "pm_card_visa")
+    sc.v1.subscriptions.cancel(canceled.id)
+    listed = sc.v1.subscriptions.list(params={"expand": ["data.latest_invoice", "data.customer"]}).data
+    assert {s.id for s in listed} == {active.id, incomplete.id}  # Stripe leaves canceled ones out by default
+    assert all(isinstance(s.latest_invoice, stripe.Invoice) and isinstance(s.customer, stripe.Customer) for s in listed)
+    error = refused(lambda: sc.v1.subscriptions.list(params={"expand": ["latest_invoice"]}))
+    assert "You may want to try expanding 'data.latest_invoice' instead." in str(error.user_message)
+    assert [s.id for s in sc.v1.subscriptions.list(params={"status": "canceled"}).data] == [canceled.id]
+    assert [s.id for s in sc.v1.subscriptions.list(params={"status": "incomplete"}).data] == [incomplete.id]
+    assert len(sc.v1.subscriptions.list(params={"status": "all"}).data) == 3
+
+
+def test_meter_event_lag_holds_usage_back_until_it_passes(sandbox: Sandbox, metered_setup: dict[str, Any]) -> None:
+    now = [1_767_225_600.0]
+    sandbox.test_world.clock = lambda: now[0]
+    sandbox.meter_event_lag = 30
+    assert Sandbox(meter_event_lag=5).meter_event_lag == 5
+    sc = client(sandbox)
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    sub = sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": metered_setup["price"].id}]})
+    sc.v1.billing.meter_events.create(
+        params={"event_name": "api", "payload": {"stripe_customer_id": customer.id, "value": "100"}}
+    )
+
+    def usage() -> int:
+        preview = sc.v1.invoices.create_preview(params={"subscription": sub.id})
+        return int(preview.lines.data[0].quantity or 0)
+
+    now[0] += 29
+    assert usage() == 0
+    now[0] += 1
+    assert usage() == 100
+    with pytest.raises(ValueError):
+        sandbox.meter_event_lag = -1

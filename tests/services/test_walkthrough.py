@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -51,22 +50,6 @@ def final(steps: list[Step], key: str) -> Step:
 
 
 CLEAN = {"test_helpers.test_clock": 0, "customer": 0, "subscription": 0}
-
-
-def route_invoice_payments(sandbox: Sandbox) -> None:
-    """Serve `GET /v1/invoice_payments` (billing.list_invoice_payments) if server.py does not route it yet.
-
-    The route table belongs to the sandbox's server module; this adds the one route the walkthrough reads payments
-    through, in whatever shape the table's entries have, so the payment tests run against the real rendering.
-    """
-    if any(route[1].pattern.startswith("/v1/invoice_payments") for route in sandbox.routes):
-        return
-    from portal_tui.sandbox import billing
-
-    template = sandbox.routes[0]
-    rest: tuple[Any, ...] = (frozenset({"data.payment.payment_intent"}),) if len(template) > 4 else ()
-    route = ("GET", re.compile(r"/v1/invoice_payments$"), None, lambda w, p, m, a: billing.list_invoice_payments(w, p))
-    sandbox.routes.append((*route, *rest))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -138,7 +121,6 @@ def test_live_keys_are_refused(live_sandbox: Sandbox) -> None:
 
 
 def test_declined_card_is_the_expected_outcome_of_its_scenario(seeded_sandbox: Sandbox) -> None:
-    route_invoice_payments(seeded_sandbox)
     result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, False))
     assert result.verdict == "PASS", result.summary_text()
     assert result.subscription_status == "incomplete"
@@ -156,7 +138,6 @@ def test_declined_card_is_the_expected_outcome_of_its_scenario(seeded_sandbox: S
 def test_sandbox_models_a_declined_first_invoice_like_stripe(seeded_sandbox: Sandbox) -> None:
     import stripe
 
-    route_invoice_payments(seeded_sandbox)
     client = stripe.StripeClient(TEST_KEY, base_addresses={"api": seeded_sandbox.url})
     customer = client.v1.customers.create(
         params={
@@ -188,7 +169,6 @@ def test_sandbox_models_a_declined_first_invoice_like_stripe(seeded_sandbox: San
 
 
 def test_incomplete_subscription_expires_instead_of_renewing(seeded_sandbox: Sandbox) -> None:
-    route_invoice_payments(seeded_sandbox)
     result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, True))
     assert result.verdict == "PASS", result.summary_text()
     assert result.subscription_status == "incomplete → incomplete_expired"
@@ -199,7 +179,6 @@ def test_incomplete_subscription_expires_instead_of_renewing(seeded_sandbox: San
 
 
 def test_three_d_secure_card_requires_authentication(seeded_sandbox: Sandbox) -> None:
-    route_invoice_payments(seeded_sandbox)
     result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "team_seats"), Scenario("3ds", 2, False))
     assert result.verdict == "PASS", result.summary_text()
     assert result.subscription_status == "incomplete"
@@ -210,7 +189,6 @@ def test_three_d_secure_card_requires_authentication(seeded_sandbox: Sandbox) ->
 
 
 def test_metered_plan_with_declining_card_is_declined_at_renewal(seeded_sandbox: Sandbox) -> None:
-    route_invoice_payments(seeded_sandbox)
     result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "api_calls"), Scenario("declined", 12000, True))
     assert result.verdict == "PASS", result.summary_text()
     assert result.first_payment is not None and result.first_payment.kind == "no_charge"
@@ -322,7 +300,7 @@ def test_clock_goes_past_the_hour_before_finalization(seeded_sandbox: Sandbox) -
 
 
 def test_usage_is_awaited_until_stripe_aggregates_it(seeded_sandbox: Sandbox) -> None:
-    seeded_sandbox.test_world.meter_event_lag = 1  # type: ignore[attr-defined]
+    seeded_sandbox.meter_event_lag = 1
     result, _ = run(
         seeded_sandbox,
         price_id(seeded_sandbox, "api_calls"),
@@ -335,7 +313,7 @@ def test_usage_is_awaited_until_stripe_aggregates_it(seeded_sandbox: Sandbox) ->
 
 
 def test_usage_that_never_arrives_is_inconclusive_not_a_mismatch(seeded_sandbox: Sandbox) -> None:
-    seeded_sandbox.test_world.meter_event_lag = 60  # type: ignore[attr-defined]
+    seeded_sandbox.meter_event_lag = 60
     result, steps = run(
         seeded_sandbox,
         price_id(seeded_sandbox, "api_calls"),
@@ -353,7 +331,6 @@ def test_usage_that_never_arrives_is_inconclusive_not_a_mismatch(seeded_sandbox:
 
 
 def test_deleting_the_clock_removes_subscription_items_and_payments(seeded_sandbox: Sandbox) -> None:
-    route_invoice_payments(seeded_sandbox)
     run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("declined", 1, False))
     objects = seeded_sandbox.test_world.objects
     assert not objects["subscription_item"] and not objects["invoice"]

@@ -14,7 +14,7 @@ from typing import Any
 from portal_tui.sandbox.catalog import render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import check_known, choice, integer, mapping, text
-from portal_tui.sandbox.store import Obj, World, expansions, page
+from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page
 
 # Stripe's magic test payment methods: id -> (brand, last4, behaviour)
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
@@ -206,16 +206,16 @@ def usage(world: World, meter_id: str | None, customer_id: str, start: int, end:
         return 0
     customer_key = meter["customer_mapping"]["event_payload_key"]
     value_key = meter["value_settings"]["event_payload_key"]
-    # Stripe aggregates meter events asynchronously; a world may be given a lag (seconds) to play that.
-    lag = float(getattr(world, "meter_event_lag", 0) or 0)
-    now = world.now()
+    # Stripe aggregates meter events asynchronously: `Sandbox(meter_event_lag=...)` plays that delay.
+    lag = world.meter_event_lag
+    now = world.clock()
     events = [
         e
         for e in world.meter_events
         if e["event_name"] == meter["event_name"]
         and e["payload"].get(customer_key) == customer_id
         and start <= e["timestamp"] < end
-        and now - int(e.get("created") or 0) >= lag
+        and now - float(e["_received"]) >= lag
     ]
     formula = meter["default_aggregation"]["formula"]
     if formula == "count":
@@ -513,6 +513,21 @@ def _lines(world: World, sub: Obj, used: tuple[int, int], ahead: tuple[int, int]
 # ---- subscriptions ---------------------------------------------------------------------------------------------
 
 
+SUBSCRIPTION_EXPANDABLE = frozenset({"customer", "latest_invoice"})
+SUBSCRIPTION_STATUSES = (
+    "active",
+    "all",
+    "canceled",
+    "ended",
+    "incomplete",
+    "incomplete_expired",
+    "past_due",
+    "paused",
+    "trialing",
+    "unpaid",
+)
+
+
 def render_subscription(world: World, sub: Obj, expand: set[str]) -> Obj:
     out = dict(sub)
     out["items"] = {**sub["items"], "data": [dict(item) for item in sub["items"]["data"]]}
@@ -662,11 +677,23 @@ def cancel_subscription(world: World, sub_id: str) -> Obj:
 
 def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "SubscriptionListParams")
-    items = list(world.objects["subscription"].values())
-    customer = text(params, "customer")
-    if customer:
-        items = [s for s in items if s["customer"] == customer]
-    expand = expansions(params)
+    expand = list_expansions(params, SUBSCRIPTION_EXPANDABLE)
+    items = [s for s in world.objects["subscription"].values() if created_filter(params)(s)]
+    for key in ("customer", "test_clock"):
+        wanted = text(params, key)
+        if wanted:
+            items = [s for s in items if s.get(key) == wanted]
+    price = text(params, "price")
+    if price:
+        items = [s for s in items if any(item["price"]["id"] == price for item in s["items"]["data"])]
+    status = choice(params, "status", SUBSCRIPTION_STATUSES)
+    # Stripe's default leaves out canceled subscriptions; `ended` means canceled or expired.
+    if status is None:
+        items = [s for s in items if s["status"] != "canceled"]
+    elif status == "ended":
+        items = [s for s in items if s["status"] in ("canceled", "incomplete_expired")]
+    elif status != "all":
+        items = [s for s in items if s["status"] == status]
     return page(world, items, params, "/v1/subscriptions", lambda s: render_subscription(world, s, expand))
 
 
@@ -688,34 +715,54 @@ def list_invoices(world: World, params: dict[str, Any]) -> Obj:
     return page(world, items, params, "/v1/invoices", lambda i: i)
 
 
+INVOICE_PAYMENT_EXPANDABLE = frozenset({"invoice", "payment.payment_intent"})
+PAYMENT_INTENT_EXPANDABLE = frozenset({"customer", "payment_method"})
+
+
 def list_invoice_payments(world: World, params: dict[str, Any]) -> Obj:
     """`GET /v1/invoice_payments`: an invoice's payments; `expand[]=data.payment.payment_intent` embeds the intent
     (its status and `last_payment_error` say whether the card was declined or needs 3-D Secure)."""
     check_known(params, "InvoicePaymentListParams")
-    items = list(_others(world, "invoice_payment").values())
+    expand = list_expansions(params, INVOICE_PAYMENT_EXPANDABLE)
+    items = [p for p in _others(world, "invoice_payment").values() if created_filter(params)(p)]
     invoice_id = text(params, "invoice")
     if invoice_id:
         items = [p for p in items if p["invoice"] == invoice_id]
     status = choice(params, "status", ("canceled", "open", "paid"))
     if status:
         items = [p for p in items if p["status"] == status]
-    embed = "data.payment.payment_intent" in expansions(params)
+    if "payment" in params:
+        payment = mapping(params, "payment")
+        kind = choice(payment, "type", ("payment_intent", "payment_record"), "payment[type]")
+        items = [p for p in items if p["payment"]["type"] == kind]
+        for key in ("payment_intent", "payment_record"):
+            wanted = text(payment, key, f"payment[{key}]")
+            if wanted:
+                items = [p for p in items if p["payment"].get(key) == wanted]
 
     def render(payment: Obj) -> Obj:
         out = {**payment, "payment": dict(payment["payment"])}
-        if embed:
+        if "payment.payment_intent" in expand:
             out["payment"]["payment_intent"] = retrieve_payment_intent(world, payment["payment"]["payment_intent"])
+        if "invoice" in expand:
+            out["invoice"] = world.objects["invoice"].get(payment["invoice"], payment["invoice"])
         return out
 
     return page(world, items, params, "/v1/invoice_payments", render)
 
 
-def retrieve_payment_intent(world: World, intent_id: str) -> Obj:
+def retrieve_payment_intent(world: World, intent_id: str, expand: set[str] | frozenset[str] = frozenset()) -> Obj:
     """`GET /v1/payment_intents/:id`."""
     intent = _others(world, "payment_intent").get(intent_id)
     if intent is None:
         raise no_such("payment_intent", intent_id, None, 404)
-    return dict(intent)
+    out = dict(intent)
+    if "customer" in expand and intent.get("customer"):
+        out["customer"] = world.objects["customer"].get(intent["customer"], intent["customer"])
+    pm = world.objects["payment_method"].get(intent.get("payment_method") or "")
+    if "payment_method" in expand and pm is not None:
+        out["payment_method"] = render_payment_method(pm)
+    return out
 
 
 def list_clocks(world: World, params: dict[str, Any]) -> Obj:

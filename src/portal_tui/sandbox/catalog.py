@@ -9,7 +9,7 @@ from typing import Any
 from portal_tui.domain.money import CURRENCIES
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param
 from portal_tui.sandbox.params import boolean, check_known, choice, decimal, integer, mapping, text
-from portal_tui.sandbox.store import Obj, World, expansions, page
+from portal_tui.sandbox.store import Obj, World, expansions, list_expansions, page
 
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 METER_EVENT_PAST = 35 * 86_400
@@ -47,48 +47,211 @@ def balance(world: World) -> Obj:
 # ---- products --------------------------------------------------------------------------------------------------
 
 
+_NOT_IN_DESCRIPTOR = "<>\\\"'"
+
+
+def _empty_refused(param: str) -> ApiError:
+    return invalid(
+        f"You passed an empty string for '{param}'. We assume empty values are an attempt to unset a parameter; "
+        f"however '{param}' cannot be unset. You should remove '{param}' from your request or supply a non-empty "
+        "value.",
+        param,
+    )
+
+
+def _optional_text(params: dict[str, Any], key: str, *, unset: bool) -> str | None:
+    """A string field; `""` unsets it where the SDK's params allow that (`Literal['']`), else is refused."""
+    value = text(params, key)
+    if value == "":
+        if not unset:
+            raise _empty_refused(key)
+        return None
+    return value
+
+
+def _product_changes(world: World, params: dict[str, Any], product_id: str | None) -> Obj:
+    """The product fields `params` set, every one checked before anything changes (create: `product_id` None)."""
+    updating = product_id is not None
+    changes: Obj = {}
+    if "name" in params or not updating:
+        name = text(params, "name")
+        if name is None:
+            raise missing_param("name")
+        if not name.strip():
+            raise _empty_refused("name")
+        changes["name"] = name
+    if "active" in params:
+        changes["active"] = boolean(params, "active")
+    for key in ("description", "tax_code", "unit_label", "url"):
+        if key in params:
+            changes[key] = _optional_text(params, key, unset=updating)
+    if "statement_descriptor" in params:
+        descriptor = _optional_text(params, "statement_descriptor", unset=False) or ""
+        if len(descriptor) > 22 or not re.search("[A-Za-z]", descriptor) or set(descriptor) & set(_NOT_IN_DESCRIPTOR):
+            raise invalid(
+                "The statement descriptor must be at most 22 characters, contain at least one letter and none of "
+                f"these characters: {' '.join(_NOT_IN_DESCRIPTOR)}",
+                "statement_descriptor",
+            )
+        changes["statement_descriptor"] = descriptor
+    if "shippable" in params:
+        changes["shippable"] = boolean(params, "shippable")
+    if "images" in params:
+        images = [] if params["images"] == "" and updating else params["images"]
+        if not isinstance(images, list) or not all(isinstance(url, str) and url for url in images):
+            raise invalid("Invalid array", "images", "parameter_invalid_array")
+        if len(images) > 8:
+            raise invalid("A product can have at most 8 images.", "images")
+        changes["images"] = images
+    if "marketing_features" in params:
+        features = [] if params["marketing_features"] == "" and updating else params["marketing_features"]
+        if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+            raise invalid("Invalid array", "marketing_features", "parameter_invalid_array")
+        if len(features) > 15:
+            raise invalid("A product can have at most 15 marketing features.", "marketing_features")
+        changes["marketing_features"] = []
+        for index, feature in enumerate(features):
+            label = f"marketing_features[{index}][name]"
+            name = text(feature, "name", label)
+            if name is None:
+                raise missing_param(label)
+            if not name:
+                raise _empty_refused(label)
+            changes["marketing_features"].append({"name": name})
+    if "package_dimensions" in params:
+        raw = params["package_dimensions"]
+        if raw == "" and updating:
+            changes["package_dimensions"] = None
+        else:
+            if not isinstance(raw, dict):
+                raise invalid("Invalid hash", "package_dimensions", "parameter_invalid_hash")
+            dimensions = {}
+            for key in ("height", "length", "weight", "width"):
+                value = decimal(raw, key, f"package_dimensions[{key}]")
+                if value is None:
+                    raise missing_param(f"package_dimensions[{key}]")
+                dimensions[key] = float(value)
+            changes["package_dimensions"] = dimensions
+    if "tax_details" in params:
+        raw = params["tax_details"]
+        if raw == "" and updating:
+            changes["tax_details"] = None
+        else:
+            details = mapping(params, "tax_details")
+            changes["tax_details"] = {
+                "performance_location": text(details, "performance_location", "tax_details[performance_location]"),
+                "tax_code": text(details, "tax_code", "tax_details[tax_code]") or None,
+            }
+    if "type" in params and not updating:
+        changes["type"] = choice(params, "type", ("good", "service"))
+    if "metadata" in params:
+        changes["metadata"] = _metadata(params)
+    kind = changes.get("type") or (world.objects["product"][product_id]["type"] if product_id else "service")
+    for key in ("unit_label", "statement_descriptor"):
+        if kind == "good" and changes.get(key):
+            raise invalid(f"`{key}` may only be set on products with `type=service`.", key)
+    if "default_price" in params and product_id is not None:
+        price_id = _optional_text(params, "default_price", unset=False)
+        assert price_id is not None
+        price = world.get("price", price_id, param="default_price")
+        if price["product"] != product_id:
+            raise invalid(
+                f"The price `{price_id}` belongs to product `{price['product']}`: a product's default price must "
+                "be one of its own prices.",
+                "default_price",
+            )
+        if not price["active"]:
+            raise invalid(f"The price `{price_id}` is archived: a default price must be active.", "default_price")
+        changes["default_price"] = price_id
+    return changes
+
+
+def _metadata(params: dict[str, Any]) -> dict[str, str | None]:
+    """Metadata changes: `metadata=""` clears every key (None), `metadata[key]=""` unsets that key."""
+    if params["metadata"] == "":
+        return {}
+    values = mapping(params, "metadata")
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise invalid("Invalid string", f"metadata[{key}]", "parameter_invalid_string")
+    return {key: value or None for key, value in values.items()}
+
+
+def _apply_metadata(current: dict[str, str], changes: dict[str, str | None], *, clear: bool) -> dict[str, str]:
+    merged = {} if clear else dict(current)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+PRODUCT_EXPANDABLE = frozenset({"default_price"})
+
+
+def render_product(world: World, product: Obj, expand: set[str]) -> Obj:
+    """The product as Stripe returns it: `default_price` an id unless expanded."""
+    out = dict(product)
+    price = world.objects["price"].get(product.get("default_price") or "")
+    if "default_price" in expand and price is not None:
+        out["default_price"] = render_price(world, price, set())
+    return out
+
+
 def create_product(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "ProductCreateParams")
-    name = text(params, "name")
-    if not name:
-        raise missing_param("name")
+    changes = _product_changes(world, params, None)
     product_id = text(params, "id")
     if product_id and product_id in world.objects["product"]:
         raise ApiError(400, "Product already exists.", code="resource_already_exists", param="id")
+    price_data = mapping(params, "default_price_data") if "default_price_data" in params else None
+    metadata = changes.pop("metadata", {})
     now = world.now()
-    return world.add(
+    product = world.add(
         "product",
         {
-            "active": boolean(params, "active") is not False,
+            "active": True,
             "default_price": None,
-            "description": text(params, "description") or None,
+            "description": None,
             "images": [],
             "marketing_features": [],
-            "metadata": mapping(params, "metadata"),
-            "name": name,
+            "metadata": _apply_metadata({}, metadata, clear=True),
+            "name": changes["name"],
             "package_dimensions": None,
             "shippable": None,
             "statement_descriptor": None,
             "tax_code": None,
+            "tax_details": None,
             "type": "service",
-            "unit_label": text(params, "unit_label"),
+            "unit_label": None,
             "updated": now,
             "url": None,
+            **changes,
         },
         object_id=product_id,
     )
+    if price_data is not None:
+        try:
+            price = create_price(world, {**price_data, "product": product["id"]})
+        except ApiError as error:
+            world.remove("product", product["id"])  # all or nothing, like Stripe
+            if error.param and error.param != "product":
+                head, _, rest = error.param.partition("[")
+                error.param = f"default_price_data[{head}]" + (f"[{rest}" if rest else "")
+            raise
+        product["default_price"] = price["id"]
+    return product
 
 
 def update_product(world: World, product_id: str, params: dict[str, Any]) -> Obj:
-    check_known(params, "ProductModifyParams")
+    """Update in one step like Stripe: every parameter is checked before anything changes."""
+    check_known(params, "ProductUpdateParams")
     product = world.get("product", product_id)
-    for key in ("name", "description"):
-        if key in params:
-            product[key] = text(params, key) or None
-    if "active" in params:
-        product["active"] = boolean(params, "active")
-    if "metadata" in params:
-        product["metadata"].update(mapping(params, "metadata"))
+    changes = _product_changes(world, params, product_id)
+    if "metadata" in changes:
+        changes["metadata"] = _apply_metadata(product["metadata"], changes["metadata"], clear=params["metadata"] == "")
+    product.update(changes)
     product["updated"] = world.now()
     return product
 
@@ -99,7 +262,8 @@ def list_products(world: World, params: dict[str, Any]) -> Obj:
     active = boolean(params, "active")
     if active is not None:
         items = [p for p in items if p["active"] == active]
-    return page(world, items, params, "/v1/products", lambda p: p)
+    expand = list_expansions(params, PRODUCT_EXPANDABLE)
+    return page(world, items, params, "/v1/products", lambda p: render_product(world, p, expand))
 
 
 # ---- prices ----------------------------------------------------------------------------------------------------
@@ -431,6 +595,9 @@ def update_price(world: World, price_id: str, params: dict[str, Any]) -> Obj:
     changes: Obj = {}
     if "active" in params:
         changes["active"] = boolean(params, "active")
+        owner = world.objects["product"].get(price["product"]) or {}
+        if changes["active"] is False and owner.get("default_price") == price_id:
+            raise invalid("This price cannot be archived because it is the default price of its product.", "active")
     if "nickname" in params:
         changes["nickname"] = text(params, "nickname") or None
     metadata = mapping(params, "metadata") if "metadata" in params else None
@@ -576,5 +743,6 @@ def create_meter_event(world: World, params: dict[str, Any]) -> Obj:
         "payload": dict(payload),
         "timestamp": timestamp,
     }
-    world.meter_events.append(event)
+    # the exact moment it arrived (kept off the answer): `meter_event_lag` counts from it
+    world.meter_events.append({**event, "_received": world.clock()})
     return event

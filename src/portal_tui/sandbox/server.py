@@ -105,8 +105,8 @@ class FaultPlan:
 Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj], frozenset[str]]
 
 _PRICE = frozenset({"product", "tiers"})
-_PRODUCT = frozenset({"default_price"})  # always null here: the sandbox never sets a default price
-_SUBSCRIPTION = frozenset({"customer", "latest_invoice"})
+_PRODUCT = catalog.PRODUCT_EXPANDABLE
+_SUBSCRIPTION = billing.SUBSCRIPTION_EXPANDABLE
 # What each route can expand, as Stripe spells it (lists expand inside `data.`). Anything else is refused as
 # Stripe refuses it, rather than silently left as an id the caller then trips over.
 EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
@@ -121,6 +121,8 @@ EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", r"/v1/subscriptions"): _SUBSCRIPTION,
     ("GET", r"/v1/subscriptions"): frozenset(f"data.{name}" for name in _SUBSCRIPTION),
     ("GET", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
+    ("GET", r"/v1/invoice_payments"): frozenset(f"data.{name}" for name in billing.INVOICE_PAYMENT_EXPANDABLE),
+    ("GET", r"/v1/payment_intents/(?P<id>[^/]+)"): billing.PAYMENT_INTENT_EXPANDABLE,
 }
 
 
@@ -171,7 +173,15 @@ def _mask(key: str) -> str:
 class Sandbox:
     """A local server that speaks Stripe's API for every call portal-tui makes, on 127.0.0.1."""
 
-    def __init__(self, *, port: int = 0, seed: bool = False, latency: float = 0.0, live: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        seed: bool = False,
+        latency: float = 0.0,
+        live: bool = False,
+        meter_event_lag: float = 0.0,
+    ) -> None:
         self.port = port
         self.latency = latency
         self.live = live
@@ -179,12 +189,27 @@ class Sandbox:
         self.faults = FaultPlan()
         self.invoice_skew = 0
         self.worlds = {False: World(livemode=False), True: World(livemode=True)}
+        self.meter_event_lag = meter_event_lag
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.routes: list[Route] = self._routes()
         if seed:
             self.seed_catalog()
+
+    @property
+    def meter_event_lag(self) -> float:
+        """Seconds (wall clock) before a meter event counts in usage, in both modes: Stripe aggregates meter
+        events asynchronously, so an invoice preview right after `meter_events.create` may not include them yet.
+        0 (the default) counts every event at once."""
+        return self.worlds[False].meter_event_lag
+
+    @meter_event_lag.setter
+    def meter_event_lag(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("meter_event_lag must be 0 or more seconds")
+        for world in self.worlds.values():
+            world.meter_event_lag = float(seconds)
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
 
@@ -255,15 +280,25 @@ class Sandbox:
         table: list[tuple[str, str, str | None, Callable[..., Obj]]] = [
             ("GET", r"/v1/account", None, lambda w, p, m, a: catalog.account(w, a)),
             ("GET", r"/v1/balance", None, lambda w, p, m, a: catalog.balance(w)),
-            ("POST", r"/v1/products", None, lambda w, p, m, a: catalog.create_product(w, p)),
+            (
+                "POST",
+                r"/v1/products",
+                None,
+                lambda w, p, m, a: self._render_product(w, catalog.create_product(w, p), p),
+            ),
             ("GET", r"/v1/products", None, lambda w, p, m, a: catalog.list_products(w, p)),
             (
                 "GET",
                 r"/v1/products/(?P<id>[^/]+)",
                 "ProductRetrieveParams",
-                lambda w, p, m, a: w.get("product", m["id"]),
+                lambda w, p, m, a: self._render_product(w, w.get("product", m["id"]), p),
             ),
-            ("POST", r"/v1/products/(?P<id>[^/]+)", None, lambda w, p, m, a: catalog.update_product(w, m["id"], p)),
+            (
+                "POST",
+                r"/v1/products/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: self._render_product(w, catalog.update_product(w, m["id"], p), p),
+            ),
             ("POST", r"/v1/prices", None, lambda w, p, m, a: self._render_price(w, catalog.create_price(w, p), p)),
             ("GET", r"/v1/prices", None, lambda w, p, m, a: catalog.list_prices(w, p)),
             (
@@ -288,6 +323,7 @@ class Sandbox:
             ),
             ("POST", r"/v1/billing/meter_events", None, lambda w, p, m, a: catalog.create_meter_event(w, p)),
             ("POST", r"/v1/test_helpers/test_clocks", None, lambda w, p, m, a: billing.create_clock(w, p)),
+            ("GET", r"/v1/test_helpers/test_clocks", None, lambda w, p, m, a: billing.list_clocks(w, p)),
             (
                 "GET",
                 r"/v1/test_helpers/test_clocks/(?P<id>[^/]+)",
@@ -359,11 +395,22 @@ class Sandbox:
                 "InvoiceRetrieveParams",
                 lambda w, p, m, a: w.get("invoice", m["id"]),
             ),
+            ("GET", r"/v1/invoice_payments", None, lambda w, p, m, a: billing.list_invoice_payments(w, p)),
+            (
+                "GET",
+                r"/v1/payment_intents/(?P<id>[^/]+)",
+                "PaymentIntentRetrieveParams",
+                lambda w, p, m, a: billing.retrieve_payment_intent(w, m["id"], expansions(p)),
+            ),
         ]
         return [
             (method, re.compile(pattern + "$"), params, fn, EXPANDABLE.get((method, pattern), frozenset()))
             for method, pattern, params, fn in table
         ]
+
+    @staticmethod
+    def _render_product(world: World, product: Obj, params: dict[str, Any]) -> Obj:
+        return catalog.render_product(world, product, expansions(params))
 
     @staticmethod
     def _render_price(world: World, price: Obj, params: dict[str, Any]) -> Obj:

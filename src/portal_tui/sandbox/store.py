@@ -47,6 +47,8 @@ class World:
     idempotency: dict[str, tuple[str, str, int, Obj]] = field(default_factory=dict)
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     clock: Callable[[], float] = time.time
+    # Seconds a meter event takes to count in usage: Stripe aggregates events asynchronously (see Sandbox).
+    meter_event_lag: float = 0.0
 
     def new_id(self, kind: str) -> str:
         number = next(self.counter)
@@ -153,3 +155,34 @@ def check_expansions(params: dict[str, Any], expandable: frozenset[str]) -> None
         if f"data.{name}" in expandable:
             message += f" You may want to try expanding 'data.{name}' instead."
         raise ApiError(400, message)
+
+
+def list_expansions(params: dict[str, Any], expandable: frozenset[str]) -> set[str]:
+    """A list request's expansions relative to each item: `data.latest_invoice` -> `latest_invoice`.
+
+    Lists expand inside `data.` only: a bare name (or anything else not in `expandable`, given without the
+    prefix) is refused in Stripe's words, with its hint.
+    """
+    check_expansions(params, frozenset(f"data.{name}" for name in expandable))
+    return {name.removeprefix("data.") for name in expansions(params)}
+
+
+def created_filter(params: dict[str, Any]) -> Callable[[Obj], bool]:
+    """Stripe's `created` list filter: an exact timestamp, or a hash of gt/gte/lt/lte bounds."""
+    raw = params.get("created")
+    if raw is None:
+        return lambda obj: True
+    if isinstance(raw, str):
+        exact = integer(params, "created")
+        return lambda obj: obj.get("created") == exact
+    if not isinstance(raw, dict):
+        raise invalid("Invalid hash", "created", "parameter_invalid_hash")
+    checks = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+    bounds = []
+    for name in raw:
+        if name not in checks:
+            raise ApiError(400, f"Received unknown parameter: created[{name}]", code="parameter_unknown")
+        bound = integer(raw, name, f"created[{name}]")
+        assert bound is not None
+        bounds.append((checks[name], bound))
+    return lambda obj: all(check(int(obj.get("created") or 0), bound) for check, bound in bounds)
