@@ -428,3 +428,19 @@ async def test_live_mode_save_asks_first_and_cancelling_writes_nothing(
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert tomllib.loads(path.read_text())["plans"][0]["id"] == "new-plan"
+
+
+async def test_escape_leaves_a_field_so_step_keys_work_again(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        plans = app.screen
+        assert isinstance(app.focused, Input)
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        assert plans.query_one("#plan-name", Input).value == "New plan"

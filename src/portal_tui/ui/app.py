@@ -80,6 +80,9 @@ class PortalApp(App[None]):
         ],
         Binding("f6", "open_step('home')", "Home", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
+        # Leaving a text field gives the single-key bindings (?, h, 1–5, …) back; screens with their own escape
+        # (cancel a check, back to the table) take it first.
+        Binding("escape", "leave_field", "Leave the text field", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -178,6 +181,12 @@ class PortalApp(App[None]):
 
     def action_open_step(self, step: str) -> None:
         self.open_step(step)
+
+    def action_leave_field(self) -> None:
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, Input | TextArea):
+            self.screen.set_focus(None)
 
     def action_help(self) -> None:
         from portal_tui.ui.screens.help import HelpScreen
