@@ -213,3 +213,24 @@ def test_a_changed_retry_under_the_same_key_gets_its_own_message(sandbox: Sandbo
         g.create_product("Pro plus", None, idempotency_key="action-1")
     assert "action-1" not in caught.value.message and "Nothing new was created" in caught.value.message
     assert len(sandbox.test_world.objects["product"]) == 1
+
+
+def test_invoice_payments_come_with_their_payment_intent(seeded_sandbox: Sandbox) -> None:
+    g = gateway(seeded_sandbox)
+    clock = g.create_test_clock(1_767_225_600, name="gateway payments", idempotency_key="clock-1")
+    assert [c["name"] for c in g.list_test_clocks()] == ["gateway payments"]
+    customer = g.create_customer(
+        name="T", email="t@example.com", payment_method="pm_card_chargeDeclined", test_clock=clock["id"]
+    )
+    price = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly")
+    sub = g.create_subscription(customer["id"], price["id"], 1)
+    assert sub["status"] == "incomplete" and isinstance(sub["latest_invoice"], dict)
+    payments = g.list_invoice_payments(sub["latest_invoice"]["id"])
+    intent = payments[0]["payment"]["payment_intent"]
+    assert isinstance(intent, dict) and intent["status"] == "requires_payment_method"
+    assert intent["last_payment_error"]["code"] == "card_declined"
+    assert g.retrieve_subscription(sub["id"])["status"] == "incomplete"
+    g.delete_test_clock(clock["id"])
+    assert g.list_test_clocks() == []
+    with pytest.raises(NotFoundError):
+        g.retrieve_subscription(sub["id"])  # the clock took its customer and subscription with it

@@ -241,17 +241,23 @@ def test_reporting_failure_does_not_stop_cleanup(seeded_sandbox: Sandbox) -> Non
     assert seeded_sandbox.count("DELETE", f"/v1/test_helpers/test_clocks/{result.steps[1].detail}") == 1
 
 
-@pytest.mark.parametrize("kind", ["drop", "500"])
-def test_lost_clock_create_answer_is_still_cleaned_up(seeded_sandbox: Sandbox, kind: str) -> None:
+@pytest.mark.parametrize(("kind", "listing"), [("drop", "works"), ("500", "works"), ("drop", "fails")])
+def test_lost_clock_create_answer_is_still_cleaned_up(seeded_sandbox: Sandbox, kind: str, listing: str) -> None:
     # The clock is created, but none of the three attempts' answers arrives.
     seeded_sandbox.faults.add(method="POST", path="/v1/test_helpers/test_clocks", kind=kind, when="after", times=3)  # type: ignore[arg-type]
+    if listing == "fails":  # then the idempotent create is replayed to learn the clock's id
+        seeded_sandbox.faults.add(method="GET", path="/v1/test_helpers/test_clocks", kind="500", times=100)
     result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario())
     assert result.verdict == "FAILED"
     assert leftovers(seeded_sandbox) == CLEAN, result.summary_text()
     assert result.removed and "test clock" in result.removed[0]
     creates = [r for r in seeded_sandbox.requests if r.method == "POST" and r.path == "/v1/test_helpers/test_clocks"]
     assert len({r.idempotency_key for r in creates}) == 1 and creates[0].idempotency_key
+    assert len(creates) == (3 if listing == "works" else 4)  # found by its unique name: no replay needed
+    listed = [r for r in seeded_sandbox.requests if r.method == "GET" and r.path == "/v1/test_helpers/test_clocks"]
+    assert [r.status for r in listed] == ([200] if listing == "works" else [])  # injected 500s are not recorded
     assert steps[-1].key == "cleanup" and steps[-1].status is StepStatus.DONE
+    assert "found after its create answer was lost" in steps[-1].detail
 
 
 def test_unexpected_exception_is_reported_and_cleaned_up(seeded_sandbox: Sandbox) -> None:
