@@ -113,7 +113,7 @@ class HelpScreen(ModalScreen[None]):
                     pad_edge=False,
                 )
                 table.add_column("key", style="bold cyan", width=22)
-                table.add_column("what")
+                table.add_column("what", ratio=1)
                 for key, what in rows:
                     table.add_row(key, what)
                 yield Static(table, classes="help-section")
