@@ -183,9 +183,9 @@ class PortalApp(App[None]):
         self.open_step(step)
 
     def action_leave_field(self) -> None:
-        from textual.widgets import Input, TextArea
+        from textual.widgets import Input
 
-        if isinstance(self.focused, Input | TextArea):
+        if isinstance(self.focused, Input):
             self.screen.set_focus(None)
 
     def action_help(self) -> None:

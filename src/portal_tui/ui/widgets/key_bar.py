@@ -7,7 +7,7 @@ This draws the same information as a single line of text, so start-up stays clos
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, Static
 
 
 class KeyBar(Static):
@@ -32,7 +32,7 @@ class KeyBar(Static):
         # app's own keys (home, help, quit) and the palette, so "? Help" never falls off an 80-column terminal.
         left = Text(no_wrap=True, overflow="ellipsis")
         right = Text(no_wrap=True)
-        if isinstance(self.screen.focused, Input | TextArea):
+        if isinstance(self.screen.focused, Input):
             # Digits, h and ? go into the field: the function keys still switch steps.
             left.append(" F1-F5", style="bold")
             left.append(" step ")
