@@ -764,6 +764,12 @@ def test_subscription_lists_expand_inside_data_and_filter_by_status(sc: stripe.S
     assert [s.id for s in sc.v1.subscriptions.list(params={"status": "canceled"}).data] == [canceled.id]
     assert [s.id for s in sc.v1.subscriptions.list(params={"status": "incomplete"}).data] == [incomplete.id]
     assert len(sc.v1.subscriptions.list(params={"status": "all"}).data) == 3
+    price = active.items.data[0].price.id
+    assert [s.id for s in sc.v1.subscriptions.list(params={"price": price}).data] == [active.id]
+    end = active.items.data[0].current_period_end
+    assert len(sc.v1.subscriptions.list(params={"current_period_end": {"lte": end + 60}}).data) == 2
+    assert sc.v1.subscriptions.list(params={"current_period_end": {"gt": end + 86400}}).data == []
+    assert sc.v1.subscriptions.list(params={"automatic_tax": {"enabled": True}}).data == []
 
 
 def test_meter_event_lag_holds_usage_back_until_it_passes(sandbox: Sandbox, metered_setup: dict[str, Any]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from portal_tui.sandbox.catalog import render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
-from portal_tui.sandbox.params import check_known, choice, integer, mapping, text
-from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page
+from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, text
+from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
 
 # Stripe's magic test payment methods: id -> (brand, last4, behaviour)
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
@@ -678,14 +678,23 @@ def cancel_subscription(world: World, sub_id: str) -> Obj:
 def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "SubscriptionListParams")
     expand = list_expansions(params, SUBSCRIPTION_EXPANDABLE)
-    items = [s for s in world.objects["subscription"].values() if created_filter(params)(s)]
-    for key in ("customer", "test_clock"):
+    within = [
+        created_filter(params),
+        range_filter(params, "current_period_start", lambda s: _period(s)[0]),
+        range_filter(params, "current_period_end", lambda s: _period(s)[1]),
+    ]
+    items = [s for s in world.objects["subscription"].values() if all(check(s) for check in within)]
+    for key in ("customer", "test_clock", "collection_method"):
         wanted = text(params, key)
         if wanted:
             items = [s for s in items if s.get(key) == wanted]
-    price = text(params, "price")
-    if price:
-        items = [s for s in items if any(item["price"]["id"] == price for item in s["items"]["data"])]
+    for key in ("price", "plan"):  # a plan id is its price's id
+        price = text(params, key)
+        if price:
+            items = [s for s in items if any(item["price"]["id"] == price for item in s["items"]["data"])]
+    automatic_tax = mapping(params, "automatic_tax")
+    if boolean(automatic_tax, "enabled", "automatic_tax[enabled]"):
+        items = []  # the sandbox never calculates tax
     status = choice(params, "status", SUBSCRIPTION_STATUSES)
     # Stripe's default leaves out canceled subscriptions; `ended` means canceled or expired.
     if status is None:

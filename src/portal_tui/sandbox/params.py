@@ -168,6 +168,14 @@ _FALLBACK: dict[str, frozenset[str]] = {
         "trial_period_days",
         "InvoiceCreatePreviewParams": "customer expand subscription",
         "InvoiceListParams": "customer ending_before expand limit starting_after status subscription",
+        "ProductUpdateParams": "active default_price description expand images marketing_features metadata "
+        "name package_dimensions shippable statement_descriptor tax_code tax_details unit_label url",
+        "SubscriptionListParams": "automatic_tax collection_method created current_period_end "
+        "current_period_start customer customer_account ending_before expand limit plan price starting_after "
+        "status test_clock",
+        "InvoicePaymentListParams": "created ending_before expand invoice limit payment starting_after status",
+        "PaymentIntentRetrieveParams": "client_secret expand",
+        "test_helpers.TestClockListParams": "ending_before expand limit starting_after",
     }.items()
 }
 

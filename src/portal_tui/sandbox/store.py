@@ -169,20 +169,25 @@ def list_expansions(params: dict[str, Any], expandable: frozenset[str]) -> set[s
 
 def created_filter(params: dict[str, Any]) -> Callable[[Obj], bool]:
     """Stripe's `created` list filter: an exact timestamp, or a hash of gt/gte/lt/lte bounds."""
-    raw = params.get("created")
+    return range_filter(params, "created", lambda obj: int(obj.get("created") or 0))
+
+
+def range_filter(params: dict[str, Any], key: str, value_of: Callable[[Obj], int]) -> Callable[[Obj], bool]:
+    """A timestamp list filter such as `created`: an exact value, or a hash of gt/gte/lt/lte bounds."""
+    raw = params.get(key)
     if raw is None:
         return lambda obj: True
     if isinstance(raw, str):
-        exact = integer(params, "created")
-        return lambda obj: obj.get("created") == exact
+        exact = integer(params, key)
+        return lambda obj: value_of(obj) == exact
     if not isinstance(raw, dict):
-        raise invalid("Invalid hash", "created", "parameter_invalid_hash")
+        raise invalid("Invalid hash", key, "parameter_invalid_hash")
     checks = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
     bounds = []
     for name in raw:
         if name not in checks:
-            raise ApiError(400, f"Received unknown parameter: created[{name}]", code="parameter_unknown")
-        bound = integer(raw, name, f"created[{name}]")
+            raise ApiError(400, f"Received unknown parameter: {key}[{name}]", code="parameter_unknown")
+        bound = integer(raw, name, f"{key}[{name}]")
         assert bound is not None
         bounds.append((checks[name], bound))
-    return lambda obj: all(check(int(obj.get("created") or 0), bound) for check, bound in bounds)
+    return lambda obj: all(check(value_of(obj), bound) for check, bound in bounds)
