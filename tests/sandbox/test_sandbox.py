@@ -124,6 +124,27 @@ def test_pagination_and_filters(sandbox: Sandbox, sc: stripe.StripeClient) -> No
     assert error.http_status == 400 and getattr(error, "param", None) == "limit"
 
 
+def test_list_filters_stripe_accepts_are_applied(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    prod, other = product(sc), product(sc, "Other")
+    monthly = sc.v1.prices.create(
+        params={"product": prod, "currency": "usd", "unit_amount": 1, "recurring": {"interval": "month"}}
+    )
+    yearly = sc.v1.prices.create(
+        params={"product": prod, "currency": "eur", "unit_amount": 1, "recurring": {"interval": "year"}}
+    )
+    once = sc.v1.prices.create(params={"product": other, "currency": "usd", "unit_amount": 1})
+    assert {p.id for p in sc.v1.prices.list(params={"currency": "USD"}).data} == {monthly.id, once.id}
+    assert [p.id for p in sc.v1.prices.list(params={"recurring": {"interval": "year"}}).data] == [yearly.id]
+    assert len(sc.v1.prices.list(params={"recurring": {"usage_type": "licensed"}}).data) == 2
+    assert sc.v1.prices.list(params={"created": {"gt": once.created + 60}}).data == []
+    assert len(sc.v1.prices.list(params={"created": {"lte": once.created + 60}}).data) == 3
+    assert [p.id for p in sc.v1.products.list(params={"ids": [other]}).data] == [other]
+    assert sc.v1.products.list(params={"type": "good"}).data == []
+    subscribe(sc, "pm_card_visa")  # one invoice, charged automatically
+    assert sc.v1.invoices.list(params={"collection_method": "send_invoice"}).data == []
+    assert len(sc.v1.invoices.list(params={"collection_method": "charge_automatically"}).data) == 1
+
+
 # ---- refusals --------------------------------------------------------------------------------------------------
 
 

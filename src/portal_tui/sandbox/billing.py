@@ -287,6 +287,7 @@ def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, 
         "currency": sub["currency"],
         "customer": sub["customer"],
         "discounts": [],
+        "due_date": None,  # charged automatically: no due date
         "effective_at": None,
         "ending_balance": None,
         "issuer": {"type": "self"},
@@ -711,7 +712,14 @@ def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
 
 def list_invoices(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "InvoiceListParams")
-    items = list(world.objects["invoice"].values())
+    items = [
+        i
+        for i in world.objects["invoice"].values()
+        if created_filter(params)(i) and range_filter(params, "due_date", lambda i: int(i.get("due_date") or 0))(i)
+    ]
+    collection = choice(params, "collection_method", ("charge_automatically", "send_invoice"))
+    if collection:
+        items = [i for i in items if i["collection_method"] == collection]
     customer = text(params, "customer")
     if customer:
         items = [i for i in items if i["customer"] == customer]

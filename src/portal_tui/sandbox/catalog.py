@@ -9,7 +9,7 @@ from typing import Any
 from portal_tui.domain.money import CURRENCIES
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param
 from portal_tui.sandbox.params import boolean, check_known, choice, decimal, integer, mapping, text
-from portal_tui.sandbox.store import Obj, World, expansions, list_expansions, page
+from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page
 
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 METER_EVENT_PAST = 35 * 86_400
@@ -258,10 +258,19 @@ def update_product(world: World, product_id: str, params: dict[str, Any]) -> Obj
 
 def list_products(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "ProductListParams")
-    items = list(world.objects["product"].values())
-    active = boolean(params, "active")
-    if active is not None:
-        items = [p for p in items if p["active"] == active]
+    items = [p for p in world.objects["product"].values() if created_filter(params)(p)]
+    for key in ("active", "shippable"):
+        wanted = boolean(params, key)
+        if wanted is not None:
+            items = [p for p in items if p[key] == wanted]
+    for key in ("url", "type"):
+        value = text(params, key)
+        if value:
+            items = [p for p in items if p[key] == value]
+    ids = params.get("ids")
+    if ids is not None:
+        wanted_ids = set(ids if isinstance(ids, list) else [ids])
+        items = [p for p in items if p["id"] in wanted_ids]
     expand = list_expansions(params, PRODUCT_EXPANDABLE)
     return page(world, items, params, "/v1/products", lambda p: render_product(world, p, expand))
 
@@ -619,7 +628,17 @@ def update_price(world: World, price_id: str, params: dict[str, Any]) -> Obj:
 def list_prices(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "PriceListParams")
     expand = expansions(params)
-    items = list(world.objects["price"].values())
+    items = [p for p in world.objects["price"].values() if created_filter(params)(p)]
+    currency = text(params, "currency")
+    if currency:
+        items = [p for p in items if p["currency"] == currency.lower()]
+    if "recurring" in params:
+        recurring = mapping(params, "recurring")
+        items = [p for p in items if p["recurring"] is not None]
+        for key in ("interval", "meter", "usage_type"):
+            value = text(recurring, key, f"recurring[{key}]")
+            if value:
+                items = [p for p in items if p["recurring"].get(key) == value]
     active = boolean(params, "active")
     if active is not None:
         items = [p for p in items if p["active"] == active]
