@@ -815,3 +815,62 @@ def test_meter_event_lag_holds_usage_back_until_it_passes(sandbox: Sandbox, mete
     assert usage() == 100
     with pytest.raises(ValueError):
         sandbox.meter_event_lag = -1
+
+
+def test_subscription_charges_its_own_default_payment_method(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 2000, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})  # attached, not the default
+    card = next(pm for pm in sandbox.test_world.objects["payment_method"].values() if pm["customer"] == customer.id)
+    without = sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    assert without.status == "incomplete"  # no default payment method anywhere
+    sub = sc.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price.id, "metadata": {"plan": "pro"}}],
+            "default_payment_method": card["id"],
+        }
+    )
+    assert sub.status == "active" and sub.items.data[0].metadata.to_dict() == {"plan": "pro"}
+    stranger = sc.v1.customers.create(params={"name": "Other"})
+    error = refused(
+        lambda: sc.v1.subscriptions.create(
+            params={"customer": stranger.id, "items": [{"price": price.id}], "default_payment_method": card["id"]}
+        )
+    )
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "default_payment_method"
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        (lambda sc, cus, price: sc.v1.customers.create(params={"balance": 500}), "balance"),
+        (
+            lambda sc, cus, price: sc.v1.customers.create(params={"invoice_settings": {"footer": "Thanks"}}),
+            "invoice_settings[footer]",
+        ),
+        (
+            lambda sc, cus, price: sc.v1.subscriptions.create(
+                params={"customer": cus, "items": [{"price": price}], "trial_period_days": 14}
+            ),
+            "trial_period_days",
+        ),
+        (
+            lambda sc, cus, price: sc.v1.subscriptions.create(
+                params={"customer": cus, "items": [{"price": price, "tax_rates": ["txr_1"]}]}
+            ),
+            "items[0][tax_rates]",
+        ),
+    ],
+)
+def test_params_stripe_accepts_but_the_sandbox_does_not_model_are_refused(
+    sc: stripe.StripeClient, call: Any, param: str
+) -> None:
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 2000, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    error = refused(lambda: call(sc, customer.id, price.id))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == param
+    assert "does not model" in str(error.user_message)

@@ -13,7 +13,7 @@ from typing import Any
 
 from portal_tui.sandbox.catalog import render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
-from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, text
+from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, refuse_unmodelled, text
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
 
 # Stripe's magic test payment methods: id -> (brand, last4, behaviour)
@@ -129,8 +129,18 @@ def render_payment_method(pm: Obj) -> Obj:
     return {key: value for key, value in pm.items() if not key.startswith("_")}
 
 
+CUSTOMER_MODELLED = frozenset(
+    {"description", "email", "expand", "invoice_settings", "metadata", "name", "payment_method", "phone", "test_clock"}
+)
+SUBSCRIPTION_MODELLED = frozenset(
+    {"customer", "default_payment_method", "expand", "items", "metadata", "payment_behavior"}
+)
+
+
 def create_customer(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "CustomerCreateParams")
+    refuse_unmodelled(params, CUSTOMER_MODELLED)
+    refuse_unmodelled(mapping(params, "invoice_settings"), frozenset({"default_payment_method"}), "invoice_settings")
     clock_id = text(params, "test_clock")
     if clock_id:
         world.get("test_helpers.test_clock", clock_id, param="test_clock")
@@ -143,6 +153,7 @@ def create_customer(world: World, params: dict[str, Any]) -> Obj:
             "invoice_settings": {"default_payment_method": None, "custom_fields": None, "footer": None},
             "metadata": mapping(params, "metadata"),
             "test_clock": clock_id,
+            "phone": text(params, "phone") or None,
             "balance": 0,
             "currency": None,
             "delinquent": False,
@@ -369,7 +380,9 @@ def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool
         invoice["status_transitions"]["paid_at"] = now
         return True
     customer = world.objects["customer"].get(invoice["customer"], {})
-    pm_id = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    sub = world.objects["subscription"].get(invoice["parent"]["subscription_details"]["subscription"]) or {}
+    # Stripe charges the subscription's own default payment method first, then the customer's
+    pm_id = sub.get("default_payment_method") or (customer.get("invoice_settings") or {}).get("default_payment_method")
     pm = world.objects["payment_method"].get(pm_id or "")
     behaviour = pm.get("_behaviour") if pm is not None else None
     invoice["attempted"] = True
@@ -541,6 +554,7 @@ def render_subscription(world: World, sub: Obj, expand: set[str]) -> Obj:
 
 def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
     check_known(params, "SubscriptionCreateParams")
+    refuse_unmodelled(params, SUBSCRIPTION_MODELLED)
     customer_id = text(params, "customer")
     if not customer_id:
         raise missing_param("customer")
@@ -556,10 +570,17 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
         )
         or "allow_incomplete"
     )
-    prices: list[tuple[Obj, int | None]] = []
+    default_pm = text(params, "default_payment_method")
+    if default_pm and (world.objects["payment_method"].get(default_pm) or {}).get("customer") != customer_id:
+        raise invalid(
+            f"The PaymentMethod `{default_pm}` must be attached to the customer `{customer_id}` first.",
+            "default_payment_method",
+        )
+    prices: list[tuple[Obj, int | None, dict[str, Any]]] = []
     for index, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
             raise invalid("Invalid hash", f"items[{index}]", "parameter_invalid_hash")
+        refuse_unmodelled(raw, frozenset({"metadata", "price", "quantity"}), f"items[{index}]")
         price_id = text(raw, "price", f"items[{index}][price]")
         if not price_id:
             raise missing_param(f"items[{index}][price]")
@@ -581,9 +602,9 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
                 f"`line_items[{index}]`.",
                 f"items[{index}][quantity]",
             )
-        prices.append((price, quantity))
+        prices.append((price, quantity, mapping(raw, "metadata")))
     first = prices[0][0]
-    for index, (price, _qty) in enumerate(prices[1:], start=1):
+    for index, (price, _qty, _meta) in enumerate(prices[1:], start=1):
         if (price["recurring"]["interval"], price["recurring"]["interval_count"]) != (
             first["recurring"]["interval"],
             first["recurring"]["interval_count"],
@@ -605,7 +626,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
             "collection_method": "charge_automatically",
             "currency": first["currency"],
             "customer": customer_id,
-            "default_payment_method": text(params, "default_payment_method"),
+            "default_payment_method": default_pm,
             "latest_invoice": None,
             "metadata": mapping(params, "metadata"),
             "start_date": start,
@@ -614,7 +635,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
             "items": {"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"},
         },
     )
-    for price, quantity in prices:
+    for price, quantity, metadata in prices:
         item = world.add(
             "subscription_item",
             {
@@ -623,7 +644,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
                 "subscription": sub["id"],
                 "current_period_start": start,
                 "current_period_end": end,
-                "metadata": {},
+                "metadata": metadata,
             },
         )
         sub["items"]["data"].append(item)

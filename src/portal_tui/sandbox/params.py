@@ -198,6 +198,19 @@ def check_known(params: Mapping[str, Any], params_class: str) -> None:
                 raise unknown_param(key)
 
 
+def refuse_unmodelled(params: Mapping[str, Any], modelled: frozenset[str], prefix: str = "") -> None:
+    """Refuse a parameter Stripe accepts but the sandbox does not act on: ignoring it would let a test pass
+    against behaviour Stripe does not have (call after `check_known`, which refuses the ones Stripe lacks)."""
+    for key in sorted(params):
+        if key not in modelled:
+            label = _label(prefix, key)
+            raise invalid(
+                f"The local Stripe sandbox does not model `{label}` (Stripe accepts it): leave it out here, or try "
+                "it in Stripe's test mode.",
+                label,
+            )
+
+
 # ---- typed readers: Stripe's wording for malformed values ----
 
 
