@@ -384,6 +384,13 @@ def test_product_update_refusals_change_nothing(
     assert after.description is None and after.default_price is None and after.name == "Pro VPS"
 
 
+def test_a_refused_price_leaves_no_product_data_product(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    params: Any = {"currency": "usd", "product_data": {"name": "X"}, "recurring": {"interval": "fortnight"}}
+    error = refused(lambda: sc.v1.prices.create(params=params))
+    assert isinstance(error, stripe.InvalidRequestError) and error.param == "recurring[interval]"
+    assert sandbox.test_world.objects["product"] == {}
+
+
 def test_product_create_with_default_price_data(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
     created = sc.v1.products.create(
         params={

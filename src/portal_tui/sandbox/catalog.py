@@ -458,6 +458,17 @@ def _claim_lookup_key(world: World, params: dict[str, Any], claimant: str | None
 
 
 def create_price(world: World, params: dict[str, Any]) -> Obj:
+    """Create in one step like Stripe: a refused price leaves no `product_data` product behind."""
+    before = set(world.objects["product"])
+    try:
+        return _create_price(world, params)
+    except ApiError:
+        for product_id in set(world.objects["product"]) - before:
+            world.remove("product", product_id)
+        raise
+
+
+def _create_price(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "PriceCreateParams")
     currency = text(params, "currency")
     if not currency:
