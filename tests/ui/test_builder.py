@@ -669,6 +669,22 @@ async def test_quit_asks_while_the_form_holds_uncreated_input(
         assert not app.is_running
 
 
+async def test_leaving_the_builder_for_another_step_keeps_the_form_without_asking(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Kept")
+        app.open_step("catalog")
+        await settle(pilot)
+        assert app.current_mode == "catalog"
+        app.open_step("builder")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.query_one("#product-name", Input).value == "Kept"
+
+
 async def test_after_creating_a_second_ctrl_n_needs_a_change_or_a_yes(
     make_app: Callable[..., PortalApp], sandbox: Sandbox
 ) -> None:

@@ -125,6 +125,30 @@ async def test_headless_machine_offers_the_0600_file(
         assert "0600" in str(app.screen.query_one("#account").render())
 
 
+class LockedKeyring(MemoryKeyring):
+    """A keyring that is there but refuses, as a locked one does over SSH with no prompter."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError("the collection is locked")
+
+
+async def test_a_keyring_that_refuses_offers_the_file_too(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    app.context.keystore._backend = LockedKeyring()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, TEST_KEY)
+        assert not app.context.connected
+        assert "keyring refused" in error_text(app)
+        assert app.screen.query_one("#file-choice").has_class("visible")
+        await pilot.click("#store-file")
+        await settle(pilot)
+        stored = app.context.stored_key
+        assert stored is not None and stored.source is KeySource.FILE
+
+
 async def test_escape_leaves_the_key_field_so_step_keys_work(
     make_app: Callable[..., PortalApp], sandbox: Sandbox
 ) -> None:

@@ -86,6 +86,25 @@ async def test_bad_values_are_shown_at_the_field_and_block_saving(
         assert app.screen.query_one("#quota-vcpu", Input).value == "lots"  # nothing typed is lost
 
 
+async def test_a_secret_key_pasted_as_a_price_id_is_never_echoed(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    pasted = "sk_live_" + "51HsecretBodyThatMustNotShow0123456789"
+    app = make_app(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        app.screen.query_one("#price-live", Input).value = pasted
+        await pilot.pause()
+        message = app.screen.query_one("#error-price-live", FieldError).message
+        assert "secret API key" in message
+        assert "51Hsecret" not in message
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert not (config_dir / "plans.toml").exists()  # refused while invalid: the key never reaches the file
+
+
 async def test_missing_archived_and_one_time_prices_are_flagged(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:

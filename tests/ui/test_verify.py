@@ -137,6 +137,11 @@ async def test_quitting_mid_run_waits_for_the_clean_up(
         await pilot.pause(0.5)
         assert clocks_left(seeded_sandbox) == 1
         await pilot.press("ctrl+q")
+        await pilot.pause()
+        # Quitting asks first, naming the run it would interrupt.
+        assert type(app.screen).__name__ == "ConfirmModal"
+        assert "test run" in text_of(app.screen.query_one("#confirm-details", Static))
+        await pilot.click("#confirm-button")
     # The app has exited: the run was cancelled and its test clock deleted before it did.
     assert clocks_left(seeded_sandbox) == 0
     assert not seeded_sandbox.test_world.objects["customer"]

@@ -149,6 +149,9 @@ async def builder_package(pilot: Pilot[None]) -> None:
             "model": "usage_package",
             "amount": "0.10",
             "package-size": "60",
+            "meter": "__new__",  # usage prices need a meter chosen: the builder never picks one silently
+            "meter-name": "Compute minutes",
+            "meter-event": "compute_minutes",
             "preview-quantity": "150",
         },
         [],

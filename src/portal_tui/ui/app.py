@@ -129,7 +129,8 @@ class PortalApp(App[None]):
     def open_step(self, step: str) -> None:
         if self.current_mode == step:
             return
-        if getattr(self.screen, "unsaved", False):
+        # Only the plan editor asks: its edits belong in a file. The builder keeps its form across steps.
+        if self.current_mode == "plans" and getattr(self.screen, "unsaved", False):
             from portal_tui.ui.widgets.confirm import ConfirmModal
 
             def answer(leave: bool | None) -> None:
@@ -149,18 +150,27 @@ class PortalApp(App[None]):
         self.switch_mode(step)
 
     async def action_quit(self) -> None:
-        unsaved = [mode for mode in ("plans", "builder") if getattr(self._unsaved_screen(mode), "unsaved", False)]
-        if not unsaved:
+        pending = [
+            what
+            for mode, what in (("plans", "unsaved plan changes"), ("builder", "a price form not yet created"))
+            if getattr(self._unsaved_screen(mode), "unsaved", False)
+        ]
+        busy = getattr(self._unsaved_screen("verify"), "busy", None)
+        if busy:
+            pending.append(busy)
+        if not pending:
             self.exit()
             return
         from portal_tui.ui.widgets.confirm import ConfirmModal
 
         def answer(leave: bool | None) -> None:
             if leave:
+                if busy:
+                    self.notify("Cancelling the test run and deleting its test clock…", timeout=10)
                 self.exit()
 
         self.push_screen(
-            ConfirmModal("Quit with unsaved plan changes?", "They will be lost.", confirm_label="Quit"), answer
+            ConfirmModal("Quit now?", "This would drop " + "; ".join(pending) + ".", confirm_label="Quit"), answer
         )
 
     def _unsaved_screen(self, mode: str) -> object:

@@ -194,21 +194,30 @@ class ConnectScreen(Screen[None]):
         self.query_one("#key-error", FieldError).show(message + (f"\n{hint}" if hint else ""))
 
     def verified(self, key: SecretKey, account: AccountInfo) -> None:
-        from portal_tui.services.errors import PortalError
+        from portal_tui.services.errors import KeyStorageError, PortalError
 
         self.set_busy(False)
         context = portal(self).context
-        if not context.keystore.keyring_available():
-            self.pending_account = account
-            self.query_one("#file-choice").add_class("visible")
-            self.query_one("#store-file", Button).focus()
+        if context.keystore.keyring_available():
+            try:
+                stored = context.keystore.save(key)
+            except KeyStorageError as exc:
+                # A keyring that exists but refuses (locked, no prompter over SSH): offer the file, like no keyring.
+                self.offer_file(account, exc.message)
+                return
+            except PortalError as exc:
+                self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
+                return
+            self.finish(stored, account)
             return
-        try:
-            stored = context.keystore.save(key)
-        except PortalError as exc:
-            self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
-            return
-        self.finish(stored, account)
+        self.offer_file(account, None)
+
+    def offer_file(self, account: AccountInfo, reason: str | None) -> None:
+        self.pending_account = account
+        if reason:
+            self.query_one("#key-error", FieldError).show(f"{reason} You can keep the key in a file instead.")
+        self.query_one("#file-choice").add_class("visible")
+        self.query_one("#store-file", Button).focus()
 
     @on(Button.Pressed, "#store-file")
     def store_in_file(self) -> None:

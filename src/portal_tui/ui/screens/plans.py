@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 from textual.widgets.input import Selection
 
 from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, format_quota, parse_quota, slugify
+from portal_tui.services.redact import redact
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.field_error import FieldError
@@ -201,8 +202,7 @@ class PlansScreen(Screen[None]):
             self.config = store.load()
         except ConfigFileError as error:
             self.broken = True
-            where = f" (line {error.line})" if error.line else ""
-            broken.update(f"{error.message}{where}\n{error.hint or ''}\nFix the file, then press ctrl+r to reload.")
+            broken.update(f"{error.message}\n{error.hint or ''}\nFix the file, then press ctrl+r to reload.")
             broken.add_class("visible")
             self.query_one("#plans-body").display = False
             self.update_header()
@@ -293,10 +293,9 @@ class PlansScreen(Screen[None]):
         try:
             store.load()
         except ConfigFileError as error:
-            where = f" (line {error.line})" if error.line else ""
             return ConfirmModal(
                 f"{name} changed on disk and no longer parses",
-                f"{error.message}{where}\n\nSomeone edited it after portal-tui read it. Overwriting replaces their "
+                f"{error.message}\n\nSomeone edited it after portal-tui read it. Overwriting replaces their "
                 f"version, broken part and all, with yours (the current file is kept as {store.backup_path.name}).",
                 confirm_label="Overwrite the broken file",
             )
@@ -580,7 +579,10 @@ class PlansScreen(Screen[None]):
         slot: Slot = "test" if event.input.id.endswith("test") else "live"
         value = event.value.strip()
         if value and not PRICE_ID.match(value):
-            message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
+            if redact(value) != value:  # a secret key pasted into the wrong field: never echo it
+                message = "That is a secret API key, not a price ID: price IDs start with price_"
+            else:
+                message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
             self.set_bad(f"price-{slot}", event.value, message)
             self.show_price_state(slot)
         else:
