@@ -647,7 +647,7 @@ def test_metered_subscription_preview_uses_the_calculator(
     ("card", "status", "invoice_status"),
     [
         ("pm_card_visa", "active", "paid"),
-        ("pm_card_chargeDeclined", "incomplete", "open"),
+        ("pm_card_chargeCustomerFail", "incomplete", "open"),
         ("pm_card_authenticationRequired", "incomplete", "open"),
     ],
 )
@@ -665,6 +665,46 @@ def test_test_cards_decide_the_first_payment(
     ).to_dict()
     assert sub["status"] == status
     assert sub["latest_invoice"]["status"] == invoice_status and sub["latest_invoice"]["total"] == 6000
+
+
+@pytest.mark.parametrize(
+    ("card", "code", "decline_code", "message"),
+    [
+        ("pm_card_chargeDeclined", "card_declined", "generic_decline", "Your card was declined."),
+        ("pm_card_visa_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds", "insufficient funds"),
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card", None, "Your card has expired."),
+    ],
+)
+def test_decline_cards_are_refused_when_attached_like_stripe(
+    sandbox: Sandbox, sc: stripe.StripeClient, card: str, code: str, decline_code: str | None, message: str
+) -> None:
+    """Stripe checks a card as it is attached: the 0002-type decline cards never reach a subscription."""
+    error = refused(
+        lambda: sc.v1.customers.create(
+            params={"payment_method": card, "invoice_settings": {"default_payment_method": card}}
+        )
+    )
+    assert isinstance(error, stripe.CardError) and error.http_status == 402
+    assert (error.code, error.error and error.error.decline_code) == (code, decline_code)
+    assert message in str(error.user_message)
+    assert sandbox.test_world.objects["customer"] == {}  # all or nothing: no customer without its card
+    assert sandbox.test_world.objects["payment_method"] == {}
+
+
+def test_charge_customer_fail_card_attaches_then_its_charges_are_declined(sc: stripe.StripeClient) -> None:
+    sub = subscribe(sc, "pm_card_chargeCustomerFail")
+    assert sub.status == "incomplete"
+    payment = sc.v1.invoice_payments.list(
+        params={"invoice": str(sub.latest_invoice), "expand": ["data.payment.payment_intent"]}
+    ).data[0]
+    intent = payment.payment.payment_intent
+    assert isinstance(intent, stripe.PaymentIntent) and intent.last_payment_error is not None
+    error = intent.last_payment_error
+    assert (error.code, error.decline_code, error.message) == (
+        "card_declined",
+        "generic_decline",
+        "Your card was declined.",
+    )
 
 
 def test_subscription_refusals(sc: stripe.StripeClient, metered_setup: dict[str, Any]) -> None:
@@ -722,7 +762,7 @@ def subscribe(sc: stripe.StripeClient, card: str, **extra: Any) -> stripe.Subscr
 
 
 def test_invoice_payments_and_payment_intents_are_served(sc: stripe.StripeClient) -> None:
-    declined = subscribe(sc, "pm_card_chargeDeclined")
+    declined = subscribe(sc, "pm_card_chargeCustomerFail")
     paid = subscribe(sc, "pm_card_visa")
     invoice = str(declined.latest_invoice)
     payments = sc.v1.invoice_payments.list(params={"invoice": invoice, "expand": ["data.payment.payment_intent"]})
@@ -738,7 +778,7 @@ def test_invoice_payments_and_payment_intents_are_served(sc: stripe.StripeClient
     again = sc.v1.payment_intents.retrieve(intent.id, params={"expand": ["payment_method"]})
     assert again.status == "requires_payment_method" and again.amount == 2000
     assert isinstance(again.payment_method, stripe.PaymentMethod) and again.payment_method.card is not None
-    assert again.payment_method.card.last4 == "0002"
+    assert again.payment_method.card.last4 == "0341"
 
 
 @pytest.mark.parametrize(
@@ -781,7 +821,7 @@ def test_test_clocks_are_listed(sc: stripe.StripeClient) -> None:
 
 def test_subscription_lists_expand_inside_data_and_filter_by_status(sc: stripe.StripeClient) -> None:
     active = subscribe(sc, "pm_card_visa")
-    incomplete = subscribe(sc, "pm_card_chargeDeclined")
+    incomplete = subscribe(sc, "pm_card_chargeCustomerFail")
     canceled = subscribe(sc, "pm_card_visa")
     sc.v1.subscriptions.cancel(canceled.id)
     listed = sc.v1.subscriptions.list(params={"expand": ["data.latest_invoice", "data.customer"]}).data

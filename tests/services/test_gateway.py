@@ -220,7 +220,7 @@ def test_invoice_payments_come_with_their_payment_intent(seeded_sandbox: Sandbox
     clock = g.create_test_clock(1_767_225_600, name="gateway payments", idempotency_key="clock-1")
     assert [c["name"] for c in g.list_test_clocks()] == ["gateway payments"]
     customer = g.create_customer(
-        name="T", email="t@example.com", payment_method="pm_card_chargeDeclined", test_clock=clock["id"]
+        name="T", email="t@example.com", payment_method="pm_card_chargeCustomerFail", test_clock=clock["id"]
     )
     price = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly")
     sub = g.create_subscription(customer["id"], price["id"], 1)
@@ -234,3 +234,13 @@ def test_invoice_payments_come_with_their_payment_intent(seeded_sandbox: Sandbox
     assert g.list_test_clocks() == []
     with pytest.raises(NotFoundError):
         g.retrieve_subscription(sub["id"])  # the clock took its customer and subscription with it
+
+
+def test_a_decline_card_fails_when_attached_to_the_customer(seeded_sandbox: Sandbox) -> None:
+    from portal_tui.services.errors import CardError
+
+    g = gateway(seeded_sandbox)
+    with pytest.raises(CardError) as caught:
+        g.create_customer(name="T", email="t@example.com", payment_method="pm_card_chargeDeclined", test_clock=None)
+    assert caught.value.decline_code == "generic_decline"
+    assert seeded_sandbox.test_world.objects["customer"] == {}

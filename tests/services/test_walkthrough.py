@@ -129,7 +129,7 @@ def test_declined_card_is_the_expected_outcome_of_its_scenario(seeded_sandbox: S
     subscribe = next(s for s in steps if s.key == "subscribe" and s.status is StepStatus.DONE)
     assert "first invoice" in subscribe.detail and "open" in subscribe.detail and "declined" in subscribe.detail
     summary = result.summary_text()
-    assert "declined: Your card was declined (card_declined) (as expected for Visa 0002" in summary
+    assert "declined: Your card was declined (card_declined) (as expected for Visa 0341" in summary
     invoice = next(r for r in seeded_sandbox.requests if r.path == "/v1/invoice_payments")
     assert invoice.params["expand"] == ["data.payment.payment_intent"]
     assert leftovers(seeded_sandbox) == CLEAN
@@ -141,8 +141,8 @@ def test_sandbox_models_a_declined_first_invoice_like_stripe(seeded_sandbox: San
     client = stripe.StripeClient(TEST_KEY, base_addresses={"api": seeded_sandbox.url})
     customer = client.v1.customers.create(
         params={
-            "payment_method": "pm_card_chargeDeclined",
-            "invoice_settings": {"default_payment_method": "pm_card_chargeDeclined"},
+            "payment_method": "pm_card_chargeCustomerFail",
+            "invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"},
         }
     )
     sub = client.v1.subscriptions.create(

@@ -16,13 +16,57 @@ from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, refuse_unmodelled, text
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
 
-# Stripe's magic test payment methods: id -> (brand, last4, behaviour)
+# Stripe's magic test payment methods that attach to a customer: id -> (brand, last4, behaviour on a charge)
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_visa": ("visa", "4242", "succeeds"),
     "pm_card_mastercard": ("mastercard", "4444", "succeeds"),
-    "pm_card_chargeDeclined": ("visa", "0002", "declined"),
+    # 4000 0000 0000 0341: Stripe's card that attaches but whose charges are declined
+    "pm_card_chargeCustomerFail": ("visa", "0341", "declined"),
     "pm_card_authenticationRequired": ("visa", "3155", "requires_action"),
 }
+_GENERIC = "Your card was declined."
+# Decline test cards: Stripe checks the card when it is attached, so attaching one already fails with a 402.
+# id -> (code, decline_code, message)
+ATTACH_DECLINES: dict[str, tuple[str, str | None, str]] = {
+    "pm_card_chargeDeclined": ("card_declined", "generic_decline", _GENERIC),
+    "pm_card_visa_chargeDeclined": ("card_declined", "generic_decline", _GENERIC),
+    "pm_card_chargeDeclinedInsufficientFunds": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
+    "pm_card_visa_chargeDeclinedInsufficientFunds": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
+    "pm_card_chargeDeclinedLostCard": ("card_declined", "lost_card", _GENERIC),
+    "pm_card_visa_chargeDeclinedLostCard": ("card_declined", "lost_card", _GENERIC),
+    "pm_card_chargeDeclinedStolenCard": ("card_declined", "stolen_card", _GENERIC),
+    "pm_card_visa_chargeDeclinedStolenCard": ("card_declined", "stolen_card", _GENERIC),
+    "pm_card_chargeDeclinedFraudulent": ("card_declined", "fraudulent", _GENERIC),
+    "pm_card_chargeDeclinedExpiredCard": ("expired_card", None, "Your card has expired."),
+    "pm_card_chargeDeclinedIncorrectCvc": ("incorrect_cvc", None, "Your card's security code is incorrect."),
+    "pm_card_chargeDeclinedProcessingError": (
+        "processing_error",
+        None,
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
+}
+
+
+class CardDeclined(ApiError):
+    """A 402 card_error with Stripe's `decline_code` (the shared error type has no field for it)."""
+
+    def __init__(self, code: str, decline_code: str | None, message: str, param: str | None) -> None:
+        super().__init__(402, message, type="card_error", code=code, param=param)
+        self.decline_code = decline_code
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.decline_code is not None:
+            body["error"]["decline_code"] = self.decline_code
+        return body
 
 
 def add_interval(timestamp: int, interval: str, count: int) -> int:
@@ -104,6 +148,9 @@ def delete_clock(world: World, clock_id: str) -> Obj:
 
 
 def _payment_method(world: World, magic: str, customer_id: str) -> Obj:
+    declined = ATTACH_DECLINES.get(magic)
+    if declined is not None:
+        raise CardDeclined(*declined, param=None)
     card = TEST_CARDS.get(magic)
     if card is None:
         existing = world.objects["payment_method"].get(magic)

@@ -180,7 +180,10 @@ class StripeGateway:
             # Stripe's own words name the raw idempotency key and suggest using another: nothing a person can do
             return IdempotencyConflictError()
         if isinstance(exc, stripe.CardError):
-            return CardError(redact(str(exc.user_message or "The card was declined.")), decline_code=exc.code)
+            # the bank's reason (insufficient_funds, ...) when Stripe gives one, else the error code (expired_card)
+            decline = getattr(exc.error, "decline_code", None) if exc.error is not None else None
+            message = redact(str(exc.user_message or "The card was declined."))
+            return CardError(message, decline_code=str(decline or exc.code or "card_declined"))
         if isinstance(exc, stripe.InvalidRequestError):
             message = redact(str(exc.user_message or "Stripe refused the request."))
             if exc.code == "resource_missing" or exc.http_status == 404:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 Card = Literal["succeeds", "declined", "3ds"]
 TEST_CARDS: dict[Card, tuple[str, str]] = {
     "succeeds": ("pm_card_visa", "Visa 4242 · succeeds"),
-    "declined": ("pm_card_chargeDeclined", "Visa 0002 · declined"),
+    # Not 4000…0002 (pm_card_chargeDeclined): Stripe declines that one as soon as it is attached to the customer.
+    "declined": ("pm_card_chargeCustomerFail", "Visa 0341 · declined"),
     "3ds": ("pm_card_authenticationRequired", "Visa 3155 · needs 3-D Secure"),
 }
 MAX_COUNT_EVENTS = 500
