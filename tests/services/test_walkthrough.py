@@ -365,3 +365,25 @@ def test_invoice_lines_have_stripes_required_fields(seeded_sandbox: Sandbox) -> 
     assert invoice.status == "paid" and invoice.status_transitions.paid_at is not None
     preview = client.v1.invoices.create_preview(params={"subscription": sub.id})
     assert preview.lines.data[0].subtotal == 2000 and preview.lines.data[0].invoice is None
+
+
+def test_usage_goes_under_the_meters_own_payload_keys(seeded_sandbox: Sandbox) -> None:
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=seeded_sandbox.url, retry_delay=0.01)
+    meter = gateway.create_meter(
+        "Storage", "storage_gb", "sum", customer_key="customer", value_key="gb", idempotency_key="meter-1"
+    )
+    product = gateway.create_product("Storage", None, idempotency_key="product-1")
+    price = gateway.create_price(
+        {
+            "product": product["id"],
+            "currency": "usd",
+            "unit_amount": 3,
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter["id"]},
+        },
+        idempotency_key="price-1",
+    )
+    result, _ = run(seeded_sandbox, price["id"], Scenario("succeeds", 10), usage_wait=0.2)
+    assert result.verdict == "PASS", result.summary_text()
+    assert [line.invoiced for line in result.lines] == [30, 30]
+    events = [r for r in seeded_sandbox.requests if r.path == "/v1/billing/meter_events"]
+    assert [sorted(e.params["payload"]) for e in events] == [["customer", "gb"]]

@@ -372,10 +372,14 @@ class StripeGateway:
         *,
         timestamp: int | None = None,
         identifier: str | None = None,
+        customer_key: str = "stripe_customer_id",
+        value_key: str = "value",
     ) -> dict[str, Any]:
+        """One meter event; the payload keys are the meter's own (`customer_mapping.event_payload_key`,
+        `value_settings.event_payload_key`): Stripe accepts an event under other keys and drops it later."""
         params: dict[str, Any] = {
             "event_name": event_name,
-            "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+            "payload": {customer_key: customer_id, value_key: str(value)},
         }
         if timestamp is not None:
             params["timestamp"] = timestamp

@@ -437,6 +437,10 @@ class Walkthrough:
             raise WalkthroughError(f"The price's meter {meter_id} was not found", hint="Check the meter in Stripe.")
         event_name = str(meter["event_name"])
         formula = (meter.get("default_aggregation") or {}).get("formula", "sum")
+        keys = {
+            "customer_key": str((meter.get("customer_mapping") or {}).get("event_payload_key") or "stripe_customer_id"),
+            "value_key": str((meter.get("value_settings") or {}).get("event_payload_key") or "value"),
+        }
         usage = self.scenario.quantity
         if formula == "count":
             if usage > MAX_COUNT_EVENTS:
@@ -446,10 +450,12 @@ class Walkthrough:
                 )
             for n in range(usage):
                 self.gateway.send_meter_event(
-                    event_name, customer_id, 1, timestamp=now, identifier=f"{customer_id}-{n}"
+                    event_name, customer_id, 1, timestamp=now, identifier=f"{customer_id}-{n}", **keys
                 )
         else:
-            self.gateway.send_meter_event(event_name, customer_id, usage, timestamp=now, identifier=f"{customer_id}-0")
+            self.gateway.send_meter_event(
+                event_name, customer_id, usage, timestamp=now, identifier=f"{customer_id}-0", **keys
+            )
 
     def _preview(
         self, customer_id: str, subscription_id: str, price: dict[str, Any], metered: bool, result: WalkthroughResult
