@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+from rich.console import Console
 from textual.widgets import Input
 
 from portal_tui.domain.pricing import PriceDraft
@@ -14,6 +17,9 @@ from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
 from tests.ui.helpers import settle, text_of, type_text
+
+# Part of the key's body: no fragment of it may show, however the text is wrapped or masked.
+KEY_BODY = TEST_KEY.removeprefix("sk_test_")[:12]
 
 
 async def test_home_shows_each_step_state(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
@@ -212,3 +218,67 @@ async def test_the_key_bar_keeps_help_visible_at_80_and_100_columns(
             text = str(bar.render())
             assert "? Help" in text and "^q Quit" in text, width
             assert len(text) <= width
+
+
+async def test_a_crashing_worker_is_reported_without_the_key_and_the_app_stays_up(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal_tui.services.gateway import StripeGateway
+
+    def broken_verify(self: StripeGateway) -> object:
+        raise KeyError(f"no account for {self.key.reveal()}")
+
+    monkeypatch.setattr(StripeGateway, "verify", broken_verify)
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.switch_mode("connect")
+        await settle(pilot)
+        field = app.screen.query_one("#secret-key", Input)
+        field.value = TEST_KEY
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.is_running and app.return_code is None
+        notes = [(n.title, n.message) for n in app._notifications]
+        assert any("KeyError" in message for _title, message in notes), notes
+        assert all(KEY_BODY not in title + message for title, message in notes)
+        assert field.value == TEST_KEY  # what the admin pasted is still there
+        await pilot.press("f3")  # and the app still answers keys
+        await settle(pilot)
+        assert app.current_mode == "catalog"
+
+
+async def test_a_fatal_error_prints_no_locals_and_no_key(
+    make_app: Callable[..., PortalApp],
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from portal_tui.ui.screens.connect import ConnectScreen
+
+    def broken_reveal(self: ConnectScreen) -> None:
+        secret = TEST_KEY  # a frame local, as KeyStore.get's `value` is
+        raise ValueError(secret)
+
+    monkeypatch.setattr(ConnectScreen, "action_reveal", broken_reveal)
+    app = make_app(sandbox, key=None)
+    rendered: list[str] = []
+    original = app._print_error_renderables
+
+    def keep_renderables() -> None:
+        console = Console(width=400, file=io.StringIO(), record=True)
+        for renderable in app._exit_renderables:
+            console.print(renderable)
+        rendered.append(console.export_text())
+        original()
+
+    monkeypatch.setattr(app, "_print_error_renderables", keep_renderables)
+    with pytest.raises(ValueError):
+        async with app.run_test(size=(120, 30)) as pilot:
+            await app.switch_mode("connect")
+            await settle(pilot)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+    printed = "".join(rendered) + capsys.readouterr().err
+    assert "ValueError" in printed and "broken_reveal" in printed
+    assert KEY_BODY not in printed
+    assert "secret = 'sk_test" not in printed  # no locals panel

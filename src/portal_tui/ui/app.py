@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -13,6 +14,8 @@ from textual.screen import Screen
 from portal_tui.ui.context import AppContext
 
 if TYPE_CHECKING:
+    from rich.traceback import Trace
+
     from portal_tui.ui.screens.plans import PlansScreen
 
 # step key, mode name, title, what the admin does there
@@ -54,6 +57,22 @@ def _screen(mode: str) -> Callable[[], Screen[None]]:
     return build
 
 
+def _redact_trace(trace: Trace) -> None:
+    """Mask keys in everything a traceback prints that is not source code: exception texts and notes."""
+    from portal_tui.services.redact import redact
+
+    for stack in trace.stacks:
+        stack.exc_value = redact(stack.exc_value)
+        stack.notes = [redact(note) for note in stack.notes]
+        if stack.syntax_error is not None:
+            stack.syntax_error.line = redact(stack.syntax_error.line)
+            stack.syntax_error.msg = redact(stack.syntax_error.msg)
+        for frame in stack.frames:
+            frame.locals = None
+        for inner in stack.exceptions:
+            _redact_trace(inner)
+
+
 class PortalApp(App[None]):
     """Set up subscription billing on Stripe: connect, build prices, pick IDs, edit plans, verify."""
 
@@ -91,6 +110,57 @@ class PortalApp(App[None]):
         super().__init__()
         self.context = context
         self.load_key_on_start = load_key_on_start
+        self._failing: BaseException | None = None
+
+    # ---- errors: never a key on screen or in a traceback ------------------------------------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A failed worker becomes a notification and the app stays up (nothing typed is lost); anything else
+        exits, and `_fatal_error` prints its traceback without locals and with every key masked."""
+        from textual.worker import WorkerFailed
+
+        if isinstance(error, WorkerFailed) and isinstance(error.error, Exception):
+            self.report_error(error.error)
+            return
+        self._failing = error
+        super()._handle_exception(error)
+
+    def report_error(self, error: Exception) -> None:
+        """An error notification for an exception no screen caught; its text masked."""
+        from portal_tui.services.errors import PortalError
+        from portal_tui.services.redact import redact
+
+        if isinstance(error, PortalError):
+            text = error.message + (f"\n{error.hint}" if error.hint else "")
+            self.notify(redact(text), title=redact(error.title), severity="error", timeout=10, markup=False)
+            return
+        self.notify(
+            redact(f"{type(error).__name__}: {error}"),
+            title="Something went wrong (nothing was lost)",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
+
+    def _fatal_error(self) -> None:
+        # Textual's own version shows every frame's locals: KeyStore.get's `value`, parse_key's `raw`, a keyring's
+        # `password` and the SDK's `api_key` would all print the raw key.
+        from rich.segment import Segment, Segments
+        from rich.traceback import Traceback
+
+        from portal_tui.services.redact import redact
+
+        error = self._failing or sys.exc_info()[1]
+        self.bell()
+        if error is not None:
+            trace = Traceback.extract(type(error), error, error.__traceback__, show_locals=False)
+            _redact_trace(trace)
+            rendered = self.console.render(Traceback(trace, width=None, show_locals=False), self.console.options)
+            # A second pass over the rendered text, for anything key-shaped the trace fields did not hold.
+            self._exit_renderables.append(
+                Segments([Segment(redact(seg.text), seg.style, seg.control) for seg in rendered])
+            )
+        self._close_messages_no_wait()
 
     # ---- PortalAppAPI -----------------------------------------------------------------------------------------
 
