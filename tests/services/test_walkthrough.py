@@ -59,8 +59,10 @@ CLEAN = {"test_helpers.test_clock": 0, "customer": 0, "subscription": 0}
 def test_walkthrough_passes_and_cleans_up(seeded_sandbox: Sandbox, price: str, quantity: int, expected: int) -> None:
     result, steps = run(seeded_sandbox, price_id(seeded_sandbox, price), Scenario("succeeds", quantity, True))
     assert result.error is None and result.verdict == "PASS", result.summary_text()
-    assert [line.expected for line in result.lines] == [expected, expected]
+    licensed = price != "api_calls"  # the first invoice of a licensed price is charged and checked too
+    assert [line.expected for line in result.lines] == [expected] * (3 if licensed else 2)
     assert all(line.invoiced == expected for line in result.lines)
+    assert ("First invoice" in result.lines[-1].description) is licensed
     assert result.invoice_status == "paid"
     assert ("vCPU", "4 cores") in result.quotas and ("Instances", "unlimited") in result.quotas
     assert leftovers(seeded_sandbox) == {"test_helpers.test_clock": 0, "customer": 0, "subscription": 0}
@@ -387,3 +389,21 @@ def test_usage_goes_under_the_meters_own_payload_keys(seeded_sandbox: Sandbox) -
     assert [line.invoiced for line in result.lines] == [30, 30]
     events = [r for r in seeded_sandbox.requests if r.path == "/v1/billing/meter_events"]
     assert [sorted(e.params["payload"]) for e in events] == [["customer", "gb"]]
+
+
+def test_the_first_invoice_is_checked_against_the_calculator(seeded_sandbox: Sandbox) -> None:
+    """The preview can be right while the invoice charged at sign-up is wrong: skew only the first invoice."""
+    seeded_sandbox.invoice_skew = 5
+
+    def unskew(step: Step) -> None:
+        if step.key == "subscribe" and step.status is StepStatus.DONE:
+            seeded_sandbox.invoice_skew = 0
+
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=seeded_sandbox.url, retry_delay=0.01)
+    plan = Plan("pro", "Pro", price_id(seeded_sandbox, "pro_monthly"))
+    result = Walkthrough(gateway, PlanConfig(plans=[plan]), plan, Scenario("succeeds", 2), on_step=unskew).run()
+    first = result.lines[-1]
+    assert first.description.startswith("First invoice in_") and (first.expected, first.invoiced) == (4000, 4005)
+    assert result.lines[0].ok and not first.ok  # the preview matched; the charged invoice did not
+    assert result.verdict == "MISMATCH"
+    assert "✗ First invoice" in result.summary_text()

@@ -347,6 +347,10 @@ class Walkthrough:
 
             self._begin("compare")
             result.lines = self._compare(preview, price, pending=result.usage_pending is not None)
+            first = subscription.get("latest_invoice")
+            if not metered and isinstance(first, dict):
+                # A licensed price is charged in advance: the first invoice is the one the card actually pays.
+                result.lines.append(self._first_invoice_check(first, price))
             bad = sum(1 for line in result.lines if not line.ok)
             if bad:
                 self._set("compare", StepStatus.FAILED, f"{bad} line{'s' if bad != 1 else ''} differ")
@@ -512,6 +516,18 @@ class Walkthrough:
             LineCheck("Invoice subtotal", self.scenario.quantity, expected.total, total, currency, expected, pending)
         )
         return checks
+
+    def _first_invoice_check(self, invoice: dict[str, Any], price: dict[str, Any]) -> LineCheck:
+        expected = breakdown(price, self.scenario.quantity)
+        invoiced = sum(int(line.get("amount") or 0) for line in self._price_lines(invoice, price))
+        return LineCheck(
+            f"First invoice {invoice.get('id')} (charged at sign-up)",
+            self.scenario.quantity,
+            expected.total,
+            invoiced,
+            str(price["currency"]),
+            expected,
+        )
 
     # ---- advancing the clock ---------------------------------------------------------------------------------
 
