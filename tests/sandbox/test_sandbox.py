@@ -707,6 +707,28 @@ def test_charge_customer_fail_card_attaches_then_its_charges_are_declined(sc: st
     )
 
 
+@pytest.mark.parametrize(("currency", "amount", "charged"), [("usd", 49, False), ("usd", 50, True), ("gbp", 30, True)])
+def test_amounts_below_the_currency_minimum_go_to_the_customer_balance(
+    sc: stripe.StripeClient, currency: str, amount: int, charged: bool
+) -> None:
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": currency, "unit_amount": amount, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(
+        params={"payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_visa"}}
+    )
+    sub = sc.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": price.id}], "expand": ["latest_invoice"]}
+    )
+    invoice = sub.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    assert sub.status == "active" and invoice.status == "paid"
+    assert invoice.amount_paid == (amount if charged else 0)
+    assert sc.v1.customers.retrieve(customer.id).balance == (0 if charged else amount)
+    payments = sc.v1.invoice_payments.list(params={"invoice": invoice.id}).data
+    assert len(payments) == (1 if charged else 0)  # below the minimum the card is never tried
+
+
 def test_subscription_refusals(sc: stripe.StripeClient, metered_setup: dict[str, Any]) -> None:
     customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
     error = refused(

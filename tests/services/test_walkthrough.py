@@ -407,3 +407,19 @@ def test_the_first_invoice_is_checked_against_the_calculator(seeded_sandbox: San
     assert result.lines[0].ok and not first.ok  # the preview matched; the charged invoice did not
     assert result.verdict == "MISMATCH"
     assert "✗ First invoice" in result.summary_text()
+
+
+@pytest.mark.parametrize("card", ["succeeds", "declined"])
+def test_an_amount_below_stripes_minimum_is_not_charged(seeded_sandbox: Sandbox, card: Any) -> None:
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=seeded_sandbox.url, retry_delay=0.01)
+    product = gateway.create_product("Tiny", None, idempotency_key="product-1")
+    price = gateway.create_price(
+        {"product": product["id"], "currency": "gbp", "unit_amount": 10, "recurring": {"interval": "month"}},
+        idempotency_key="price-1",
+    )
+    result, _ = run(seeded_sandbox, price["id"], Scenario(card, 2))  # £0.20 < £0.30
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.first_payment is not None and result.first_payment.kind == "no_charge"
+    assert "below Stripe's minimum" in result.first_payment.text
+    assert result.subscription_status == "active"
+    assert [line.invoiced for line in result.lines] == [20, 20, 20]

@@ -415,6 +415,29 @@ def _payments_of(world: World, invoice_id: str) -> list[Obj]:
     return [p for p in _others(world, "invoice_payment").values() if p["invoice"] == invoice_id]
 
 
+# Stripe's minimum charge per currency in minor units (docs: "Minimum and maximum charge amounts"); others 50.
+MINIMUM_CHARGE = {
+    "usd": 50, "eur": 50, "gbp": 30, "jpy": 50, "aud": 50, "cad": 50, "chf": 50, "nzd": 50, "sgd": 50, "inr": 50,
+    "brl": 50, "aed": 200, "bgn": 100, "czk": 1500, "dkk": 250, "hkd": 400, "huf": 17500, "mxn": 1000, "myr": 200,
+    "nok": 300, "pln": 200, "ron": 200, "sek": 300, "thb": 1000,
+}  # fmt: skip
+
+
+def minimum_charge(currency: str) -> int:
+    return MINIMUM_CHARGE.get(currency.lower(), 50)
+
+
+def _apply_balance(customer: Obj, invoice: Obj) -> None:
+    """At finalization the customer's balance (owed > 0, credit < 0) is carried into the invoice's amount due."""
+    balance = int(customer.get("balance") or 0)
+    invoice["starting_balance"] = balance
+    owed = invoice["total"] + balance
+    invoice["amount_due"] = invoice["amount_remaining"] = max(0, owed)
+    invoice["ending_balance"] = min(0, owed)
+    if customer:
+        customer["balance"] = invoice["ending_balance"]
+
+
 def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool:
     """Finalize and try to pay with the customer's default card, as a PaymentIntent; True when paid."""
     invoice["status"] = "open"
@@ -422,11 +445,20 @@ def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool
     invoice["status_transitions"]["finalized_at"] = now
     invoice["automatically_finalizes_at"] = None
     invoice["effective_at"] = now
+    customer = world.objects["customer"].get(invoice["customer"], {})
+    _apply_balance(customer, invoice)
     if invoice["amount_due"] <= 0:
         invoice["status"] = "paid"
         invoice["status_transitions"]["paid_at"] = now
         return True
-    customer = world.objects["customer"].get(invoice["customer"], {})
+    if invoice["amount_due"] < minimum_charge(invoice["currency"]):
+        # Stripe charges nothing below the currency's minimum: the invoice is paid without a payment and the
+        # amount is added to the customer's balance, to be collected with the next invoice.
+        invoice.update(status="paid", amount_paid=0, amount_remaining=0, ending_balance=invoice["amount_due"])
+        invoice["status_transitions"]["paid_at"] = now
+        if customer:
+            customer["balance"] = invoice["amount_due"]
+        return True
     sub = world.objects["subscription"].get(invoice["parent"]["subscription_details"]["subscription"]) or {}
     # Stripe charges the subscription's own default payment method first, then the customer's
     pm_id = sub.get("default_payment_method") or (customer.get("invoice_settings") or {}).get("default_payment_method")

@@ -412,6 +412,11 @@ class Walkthrough:
         if status == "paid":
             if int(invoice.get("amount_due") or 0) == 0:
                 return PaymentOutcome("no_charge", f"{amount}: nothing to charge")
+            if int(invoice.get("amount_paid") or 0) == 0:
+                # Stripe does not charge below the currency's minimum: the card is never tried, whatever it is.
+                return PaymentOutcome(
+                    "no_charge", f"{amount}: no charge (below Stripe's minimum; added to the customer's balance)"
+                )
             return PaymentOutcome("paid", f"{amount} paid")
         try:
             payments = self.gateway.list_invoice_payments(str(invoice["id"]))
