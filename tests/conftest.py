@@ -11,6 +11,8 @@ import pytest
 from tests.support.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
     from portal_tui.sandbox import Sandbox
     from portal_tui.ui.app import PortalApp
 
@@ -63,17 +65,24 @@ def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., P
     """Build the real app against a sandbox, with real config files in a temp dir.
 
     `make_app(sandbox)` is connected with a test key; `make_app(sandbox, key=None)` starts disconnected;
-    `make_app(live_sandbox, key=LIVE_KEY)` is connected in live mode.
+    `make_app(live_sandbox, key=LIVE_KEY)` is connected in live mode; `keyring_backend=` replaces the in-memory
+    keyring (a failing or slow one).
     """
 
-    def factory(server: Sandbox, *, key: str | None = TEST_KEY, **app_kwargs: Any) -> PortalApp:
+    def factory(
+        server: Sandbox,
+        *,
+        key: str | None = TEST_KEY,
+        keyring_backend: KeyringBackend | None = None,
+        **app_kwargs: Any,
+    ) -> PortalApp:
         from portal_tui.services.config_store import ConfigStore
         from portal_tui.services.gateway import StripeGateway
         from portal_tui.services.keystore import KeyStore, parse_key
         from portal_tui.ui.app import PortalApp
         from portal_tui.ui.context import AppContext
 
-        keystore = KeyStore(config_dir, env={}, backend=memory_keyring)
+        keystore = KeyStore(config_dir, env={}, backend=keyring_backend or memory_keyring)
         context = AppContext(
             keystore=keystore,
             config_store=ConfigStore(config_dir / "plans.toml"),

@@ -8,12 +8,15 @@ import pytest
 
 from portal_tui.commands.app import real_context
 from portal_tui.sandbox import Sandbox
+from portal_tui.services.config_store import ConfigStore
 from portal_tui.services.keystore import KeyStore, parse_key
 from portal_tui.ui.app import PortalApp
+from portal_tui.ui.context import AppContext
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import TEST_KEY
 from tests.support.memory_keyring import MemoryKeyring
-from tests.ui.helpers import settle
+from tests.support.slow_keyring import SlowKeyring
+from tests.ui.helpers import settle, wait_until
 
 
 @pytest.fixture
@@ -48,3 +51,21 @@ async def test_key_from_environment_connects_after_the_first_frame(
         assert app.context.connected and app.context.account is not None
         assert app.context.stored_key is not None and app.context.stored_key.location == "$STRIPE_API_KEY"
         assert "TEST MODE" in str(app.screen.query_one(TopBar).render())
+
+
+async def test_a_slow_keyring_at_start_up_is_read_off_the_event_loop(home: Path, seeded_sandbox: Sandbox) -> None:
+    keyring = SlowKeyring()
+    keyring.entries[("portal-tui", "secret-key-test")] = TEST_KEY
+    context = AppContext(
+        keystore=KeyStore(home, env={}, backend=keyring),
+        config_store=ConfigStore(home / "plans.toml"),
+        api_base=seeded_sandbox.url,
+    )
+    app = PortalApp(context, load_key_on_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, keyring.busy.is_set)
+        await pilot.press("question_mark")  # answered while the keyring is still being read
+        assert type(app.screen).__name__ == "HelpScreen"
+        assert keyring.busy.is_set() and not app.context.connected
+        await wait_until(pilot, lambda: app.context.connected)
+        assert app.context.stored_key is not None and app.context.stored_key.key.reveal() == TEST_KEY

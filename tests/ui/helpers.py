@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import Callable
 
 from textual.app import App
 from textual.pilot import Pilot
@@ -16,6 +18,16 @@ async def settle(pilot: Pilot[None]) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def wait_until(pilot: Pilot[None], predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the app run until `predicate()` is true; fail after `timeout` seconds instead of guessing a sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.01)
 
 
 async def type_text(pilot: Pilot[None], text: str) -> None:

@@ -15,7 +15,8 @@ from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
 from tests.support.memory_keyring import MemoryKeyring
-from tests.ui.helpers import settle
+from tests.support.slow_keyring import SlowKeyring
+from tests.ui.helpers import settle, wait_until
 
 
 async def open_connect(pilot: object, app: PortalApp) -> None:
@@ -110,8 +111,7 @@ async def test_disconnect_removes_the_key(
 async def test_headless_machine_offers_the_0600_file(
     make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: object
 ) -> None:
-    app = make_app(sandbox, key=None)
-    app.context.keystore._backend = FailKeyring()
+    app = make_app(sandbox, key=None, keyring_backend=FailKeyring())
     async with app.run_test(size=(100, 40)) as pilot:
         await open_connect(pilot, app)
         await paste_and_save(pilot, app, TEST_KEY)
@@ -132,11 +132,8 @@ class LockedKeyring(MemoryKeyring):
         raise RuntimeError("the collection is locked")
 
 
-async def test_a_keyring_that_refuses_offers_the_file_too(
-    make_app: Callable[..., PortalApp], sandbox: Sandbox
-) -> None:
-    app = make_app(sandbox, key=None)
-    app.context.keystore._backend = LockedKeyring()
+async def test_a_keyring_that_refuses_offers_the_file_too(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox, key=None, keyring_backend=LockedKeyring())
     async with app.run_test(size=(100, 40)) as pilot:
         await open_connect(pilot, app)
         await paste_and_save(pilot, app, TEST_KEY)
@@ -190,3 +187,32 @@ async def test_the_demo_says_why_it_refuses_a_live_key(make_app: Callable[..., P
         await paste_and_save(pilot, app, LIVE_KEY)
         assert "test-mode account" in error_text(app) and "--no-demo" in error_text(app)
         assert "revoked" not in error_text(app)
+
+
+async def test_a_slow_keyring_does_not_freeze_the_screen(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    keyring = SlowKeyring()
+    app = make_app(sandbox, key=None, keyring_backend=keyring)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        app.screen.query_one("#secret-key", Input).value = TEST_KEY
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "set" in keyring.calls)
+        # While the keyring holds on to the key, the spinner shows and key presses are handled.
+        assert app.screen.query_one("#checking").has_class("visible")
+        await pilot.press("ctrl+r")
+        assert not app.screen.query_one("#secret-key", Input).password
+        assert keyring.busy.is_set() and keyring.entries == {}
+        await wait_until(pilot, lambda: app.context.connected)
+        assert keyring.entries[("portal-tui", "secret-key-test")] == TEST_KEY
+        assert not app.screen.query_one("#checking").has_class("visible")
+        # Disconnect reads and deletes the entry: the same holds.
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: keyring.busy.is_set())
+        assert app.screen.query_one("#secret-key", Input).password  # masked again once the key was saved
+        await pilot.press("ctrl+r")
+        assert not app.screen.query_one("#secret-key", Input).password
+        assert keyring.busy.is_set() and app.context.connected
+        await wait_until(pilot, lambda: not app.context.connected)
+        assert keyring.entries == {}

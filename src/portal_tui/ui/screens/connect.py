@@ -20,7 +20,7 @@ from portal_tui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from portal_tui.services.gateway import AccountInfo
-    from portal_tui.services.keystore import SecretKey
+    from portal_tui.services.keystore import SecretKey, StoredKey
 
 
 class ConnectScreen(Screen[None]):
@@ -171,7 +171,8 @@ class ConnectScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="verify-key")
     def verify(self, key: SecretKey) -> None:
-        from portal_tui.services.errors import InvalidKeyError, PortalError
+        """Check the key with Stripe, then keep it: both block (a keyring may wait on an unlock prompt)."""
+        from portal_tui.services.errors import InvalidKeyError, KeyStorageError, PortalError
         from portal_tui.services.gateway import StripeGateway
 
         context = portal(self).context
@@ -186,31 +187,37 @@ class ConnectScreen(Screen[None]):
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self.verify_failed, message, hint)
             return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.verified, key, account)
-
-    def verify_failed(self, message: str, hint: str | None) -> None:
-        self.set_busy(False)
-        self.query_one("#key-error", FieldError).show(message + (f"\n{hint}" if hint else ""))
-
-    def verified(self, key: SecretKey, account: AccountInfo) -> None:
-        from portal_tui.services.errors import KeyStorageError, PortalError
-
-        self.set_busy(False)
-        context = portal(self).context
+        if get_current_worker().is_cancelled:
+            return  # the admin was told nothing is saved
+        stored: StoredKey | None = None
+        problem: str | None = None
+        offer_file = False
         if context.keystore.keyring_available():
             try:
                 stored = context.keystore.save(key)
             except KeyStorageError as exc:
                 # A keyring that exists but refuses (locked, no prompter over SSH): offer the file, like no keyring.
-                self.offer_file(account, exc.message)
-                return
+                offer_file, problem = True, exc.message
             except PortalError as exc:
-                self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
-                return
+                problem = f"{exc.message} {exc.hint or ''}"
+        else:
+            offer_file = True
+        # Reported even if cancelled meanwhile: once saved, the key is saved, and the screen must say so.
+        self.app.call_from_thread(self.verified, account, stored, problem, offer_file)
+
+    def verify_failed(self, message: str, hint: str | None) -> None:
+        self.set_busy(False)
+        self.query_one("#key-error", FieldError).show(message + (f"\n{hint}" if hint else ""))
+
+    def verified(self, account: AccountInfo, stored: StoredKey | None, problem: str | None, offer_file: bool) -> None:
+        self.set_busy(False)
+        if stored is not None:
+            self.query_one("#key-error", FieldError).clear()
             self.finish(stored, account)
-            return
-        self.offer_file(account, None)
+        elif offer_file:
+            self.offer_file(account, problem)
+        else:
+            self.query_one("#key-error", FieldError).show(problem or "")
 
     def offer_file(self, account: AccountInfo, reason: str | None) -> None:
         self.pending_account = account
@@ -221,24 +228,44 @@ class ConnectScreen(Screen[None]):
 
     @on(Button.Pressed, "#store-file")
     def store_in_file(self) -> None:
-        from portal_tui.services.errors import PortalError
-
-        context = portal(self).context
         if self.pending is None:
             return
+        self.set_busy(True)
+        self.query_one("#store-file", Button).disabled = True
+        self.write_key_file(self.pending)
+
+    @work(thread=True, exclusive=True, group="store-key")
+    def write_key_file(self, key: SecretKey) -> None:
+        from portal_tui.services.errors import PortalError
+
         try:
-            stored = context.keystore.save(self.pending, allow_file=True)
+            stored = portal(self).context.keystore.save(key, allow_file=True)
         except PortalError as exc:
-            self.query_one("#key-error", FieldError).show(f"{exc.message} {exc.hint or ''}")
+            self.app.call_from_thread(self.file_failed, f"{exc.message} {exc.hint or ''}")
             return
+        self.app.call_from_thread(self.stored_in_file, stored)
+
+    def file_failed(self, message: str) -> None:
+        self.set_busy(False)
+        self.query_one("#store-file", Button).disabled = False
+        self.query_one("#key-error", FieldError).show(message)
+
+    def stored_in_file(self, stored: StoredKey) -> None:
+        self.set_busy(False)
+        self.query_one("#store-file", Button).disabled = False
         self.query_one("#file-choice").remove_class("visible")
+        self.query_one("#key-error", FieldError).clear()
         if self.pending_account is not None:
             self.finish(stored, self.pending_account)
 
-    def finish(self, stored: object, account: AccountInfo) -> None:
-        from portal_tui.services.keystore import StoredKey
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A worker that crashed (the app reports it) must not leave the spinner on and Save disabled.
+        if event.state is WorkerState.ERROR and event.worker.group in ("verify-key", "store-key", "forget-key"):
+            self.set_busy(False)
+            self.query_one("#store-file", Button).disabled = False
+            self.show_connection()
 
-        assert isinstance(stored, StoredKey)
+    def finish(self, stored: StoredKey, account: AccountInfo) -> None:
         context = portal(self).context
         context.connect(stored, account)
         field = self.query_one("#secret-key", Input)
@@ -273,19 +300,9 @@ class ConnectScreen(Screen[None]):
             return
 
         def done(confirmed: bool | None) -> None:
-            from portal_tui.services.errors import PortalError
-
-            if not confirmed:
-                return
-            try:
-                context.keystore.remove(stored.key.mode)
-            except PortalError as exc:
-                self.notify(exc.message, title=exc.title, severity="error")
-                return
-            context.disconnect()
-            portal(self).connection_changed()
-            self.show_connection()
-            self.notify(f"Disconnected; the key was removed from {stored.location}.")
+            if confirmed:
+                self.query_one("#disconnect", Button).disabled = True
+                self.forget(stored)
 
         self.app.push_screen(
             ConfirmModal(
@@ -295,3 +312,25 @@ class ConnectScreen(Screen[None]):
             ),
             done,
         )
+
+    @work(thread=True, exclusive=True, group="forget-key")
+    def forget(self, stored: StoredKey) -> None:
+        """Remove the key: the keyring may wait on an unlock prompt, so never on the event loop."""
+        from portal_tui.services.errors import PortalError
+
+        try:
+            portal(self).context.keystore.remove(stored.key.mode)
+        except PortalError as exc:
+            self.app.call_from_thread(self.forget_failed, exc.message, exc.title)
+            return
+        self.app.call_from_thread(self.forgotten, stored)
+
+    def forget_failed(self, message: str, title: str) -> None:
+        self.query_one("#disconnect", Button).disabled = False
+        self.notify(message, title=title, severity="error")
+
+    def forgotten(self, stored: StoredKey) -> None:
+        portal(self).context.disconnect()
+        portal(self).connection_changed()
+        self.show_connection()
+        self.notify(f"Disconnected; the key was removed from {stored.location}.")
