@@ -193,3 +193,37 @@ async def test_toggling_archived_with_a_filter_keeps_a_row_and_its_details(
         assert table.current is not None
         details = app.screen.query_one(PriceDetails)
         assert str(details.query_one("#details-id").render()) == table.current.price_id
+
+
+async def test_at_80_columns_typing_in_the_details_view_never_reaches_a_hidden_field(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_catalog(pilot, app)
+        team = next(r for r in table.rows if r.lookup_key == "team_seats")
+        assert table.select_price(team.price_id)
+        await pilot.press("d")
+        await pilot.pause()
+        details = app.screen.query_one(PriceDetails)
+        assert app.focused is details.query_one("#details-quantity", Input)
+        await type_text(pilot, "8")  # a preview quantity, not "open step 8"/a filter
+        await pilot.pause()
+        assert app.current_mode == "catalog"
+        assert "Total at 8: $22.00" in str(details.query_one("#details-preview").render())
+        # Away and back, with nothing focused (as before the fix): focus lands on a field that is shown.
+        app.screen.set_focus(None)
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert app.current_mode == "catalog"
+        assert app.focused is details.query_one("#details-quantity", Input)
+        await type_text(pilot, "12")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == ""
+        assert len(table.shown) == len(table.rows)
+        assert str(details.query_one("#details-id").render()) == team.price_id
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is table and table.region.width == 80

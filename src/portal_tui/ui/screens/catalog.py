@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
@@ -159,6 +160,26 @@ class CatalogScreen(Screen[None]):
         self.query_one(TopBar).refresh_state()
         if self.query_one("#not-connected").display == portal(self).context.connected:
             self.reload()  # connected or disconnected since this screen last showed
+        self.focus_visible()
+
+    def focus_visible(self) -> None:
+        """Keep focus on a field the admin can see: Textual's auto-focus would pick the filter even while the
+        details view hides it, and digits typed there would silently filter the table down to nothing."""
+        focused = self.focused
+        if focused is not None and self._shown(focused):
+            return
+        if self.has_class("details-view"):
+            self.query_one("#details-quantity", Input).focus()
+        else:
+            self.view.table.focus()
+
+    def _shown(self, widget: Widget) -> bool:
+        node: Any = widget
+        while node is not None and node is not self:
+            if not node.display:
+                return False
+            node = node.parent
+        return True
 
     def connection_changed(self) -> None:
         self.reload()
@@ -187,7 +208,8 @@ class CatalogScreen(Screen[None]):
             self.view.table.focus()
         else:
             self.add_class("details-view")
-            self.set_focus(None)  # c, l, e still act on the price shown; Tab reaches the quantity field
+            # Digits typed here are a preview quantity, never a step switch (escape returns to the table).
+            self.query_one("#details-quantity", Input).focus()
 
     @on(PriceTable.Highlighted)
     def highlighted(self, event: PriceTable.Highlighted) -> None:
@@ -198,6 +220,7 @@ class CatalogScreen(Screen[None]):
         self.action_copy()
 
     def action_focus_filter(self) -> None:
+        self.remove_class("details-view")  # the filter lives with the table: show it before typing into it
         self.query_one("#filter", Input).focus()
 
     def action_leave_filter(self) -> None:
