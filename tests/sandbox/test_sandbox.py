@@ -560,9 +560,38 @@ def test_meter_events_are_refused_like_stripe(sc: stripe.StripeClient, metered_s
     assert send(on_clock).timestamp == 1_767_225_600
     assert send(on_clock, timestamp=1_767_225_600 - 86400).timestamp == 1_767_225_600 - 86400
     assert refused(lambda: send(on_clock, timestamp=now)).param == "timestamp"
-    for value in ("1.5", "NaN", "Infinity", "ten"):
-        error = refused(lambda value=value: send(plain, value))
-        assert error.param == "payload[value]" and "whole number" in str(error.user_message)
+
+
+def test_meter_events_stripe_cannot_aggregate_are_accepted_then_dropped(
+    sandbox: Sandbox, sc: stripe.StripeClient, metered_setup: dict[str, Any]
+) -> None:
+    """Stripe checks the payload asynchronously: a 200 now, an entry in the meter's error reports later."""
+    customer = sc.v1.customers.create(params={"name": "Usage"}).id
+    payloads: list[Any] = [
+        {"customer": customer, "value": "5"},  # not the meter's customer key
+        {"stripe_customer_id": customer, "gb": "5"},  # not its value key
+        *({"stripe_customer_id": customer, "value": value} for value in ("1.5", "NaN", "Infinity", "ten")),
+    ]
+    for payload in payloads:
+        assert (
+            sc.v1.billing.meter_events.create(params={"event_name": "api", "payload": payload}).payload.to_dict()
+            == payload
+        )
+    sc.v1.billing.meter_events.create(params={"event_name": "nothing_meters_this", "payload": payloads[0]})
+    errors = [e["_error"] for e in sandbox.test_world.meter_events]
+    assert errors == [
+        "meter_event_no_customer_defined",
+        "meter_event_value_not_found",
+        *["meter_event_invalid_value"] * 4,
+        "no_meter",
+    ]
+    from portal_tui.sandbox.billing import usage
+
+    assert usage(sandbox.test_world, metered_setup["meter"].id, customer, 0, 2**40) == 0
+    sc.v1.billing.meter_events.create(
+        params={"event_name": "api", "payload": {"stripe_customer_id": customer, "value": "7"}}
+    )
+    assert usage(sandbox.test_world, metered_setup["meter"].id, customer, 0, 2**40) == 7
 
 
 def test_a_test_clock_advances_at_most_two_intervals_of_its_shortest_subscription(sc: stripe.StripeClient) -> None:

@@ -391,6 +391,31 @@ def test_usage_goes_under_the_meters_own_payload_keys(seeded_sandbox: Sandbox) -
     assert [sorted(e.params["payload"]) for e in events] == [["customer", "gb"]]
 
 
+def test_usage_stripe_drops_makes_the_run_inconclusive(
+    seeded_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events under the wrong payload keys are accepted (200) and dropped later: no pass, and no ✗ either."""
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=seeded_sandbox.url, retry_delay=0.01)
+    meter = gateway.create_meter("Disk", "disk_gb", "sum", customer_key="customer", value_key="gb", idempotency_key="m")
+    product = gateway.create_product("Disk", None, idempotency_key="product-1")
+    recurring = {"interval": "month", "usage_type": "metered", "meter": meter["id"]}
+    price = gateway.create_price(
+        {"product": product["id"], "currency": "usd", "unit_amount": 3, "recurring": recurring}, idempotency_key="p"
+    )
+    send = StripeGateway.send_meter_event
+
+    def default_keys(self: StripeGateway, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("customer_key", None), kwargs.pop("value_key", None)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(StripeGateway, "send_meter_event", default_keys)
+    result, steps = run(seeded_sandbox, price["id"], Scenario("succeeds", 10), usage_wait=0.1, poll_interval=0.02)
+    assert [r.status for r in seeded_sandbox.requests if r.path == "/v1/billing/meter_events"] == [200]
+    assert result.verdict == "INCONCLUSIVE", result.summary_text()
+    assert "error reports" in (result.usage_pending or "")
+    assert "✗" not in result.summary_text() and final(steps, "compare").status is StepStatus.SKIPPED
+
+
 def test_the_first_invoice_is_checked_against_the_calculator(seeded_sandbox: Sandbox) -> None:
     """The preview can be right while the invoice charged at sign-up is wrong: skew only the first invoice."""
     seeded_sandbox.invoice_skew = 5

@@ -271,6 +271,7 @@ def usage(world: World, meter_id: str | None, customer_id: str, start: int, end:
         e
         for e in world.meter_events
         if e["event_name"] == meter["event_name"]
+        and e.get("_error") is None  # dropped by Stripe's asynchronous checks
         and e["payload"].get(customer_key) == customer_id
         and start <= e["timestamp"] < end
         and now - float(e["_received"]) >= lag

@@ -422,13 +422,10 @@ def _custom_unit_amount(params: dict[str, Any], recurring: bool, has_amount: boo
 
 
 def _lookup_key_holder(world: World, lookup_key: str, claimant: str | None) -> Obj | None:
-    """The active price (other than `claimant`) holding `lookup_key`."""
+    """The price (other than `claimant`) holding `lookup_key`, active or not: like Stripe, an archived price keeps
+    its lookup key and blocks it until the key is transferred."""
     return next(
-        (
-            p
-            for p in world.objects["price"].values()
-            if p["active"] and p["lookup_key"] == lookup_key and p["id"] != claimant
-        ),
+        (p for p in world.objects["price"].values() if p["lookup_key"] == lookup_key and p["id"] != claimant),
         None,
     )
 
@@ -743,20 +740,26 @@ def create_meter_event(world: World, params: dict[str, Any]) -> Obj:
     )
     customer_key = meter["customer_mapping"]["event_payload_key"] if meter else "stripe_customer_id"
     value_key = meter["value_settings"]["event_payload_key"] if meter else "value"
-    if customer_key not in payload:
-        raise invalid(f"Missing customer mapping key `{customer_key}` in payload.", f"payload[{customer_key}]")
-    if meter and meter["default_aggregation"]["formula"] != "count":
+    # Stripe checks the payload only when it aggregates the event: a bad one is accepted now, then dropped and
+    # listed in the meter's error reports. The sandbox keeps it with its error code, and usage leaves it out.
+    error: str | None = None
+    if meter is None:
+        error = "no_meter"
+    elif customer_key not in payload:
+        error = "meter_event_no_customer_defined"
+    elif meter["default_aggregation"]["formula"] != "count":
         value = payload.get(value_key)
         if value is None:
-            raise invalid(f"Missing value key `{value_key}` in payload.", f"payload[{value_key}]")
-        # Whole numbers only, as the invoice side (which sums integers) bills them; "1.5", "NaN" are refused.
-        if not re.fullmatch(r"-?\d+", str(value).strip()):
-            raise invalid(f"Value `{value}` must be a whole number.", f"payload[{value_key}]")
+            error = "meter_event_value_not_found"
+        # Whole numbers only, as the invoice side (which sums integers) bills them; "1.5", "NaN" are dropped.
+        elif not re.fullmatch(r"-?\d+", str(value).strip()):
+            error = "meter_event_invalid_value"
     reference = _event_time_reference(world, payload.get(customer_key))
     timestamp = integer(params, "timestamp")
     if timestamp is None:
         timestamp = reference
-    elif not reference - METER_EVENT_PAST <= timestamp <= reference + METER_EVENT_FUTURE:
+    # (an event Stripe will drop has no customer whose clock it could be checked against)
+    elif error is None and not reference - METER_EVENT_PAST <= timestamp <= reference + METER_EVENT_FUTURE:
         raise invalid(
             "The timestamp must be within the past 35 calendar days or up to 5 minutes in the future.", "timestamp"
         )
@@ -774,5 +777,5 @@ def create_meter_event(world: World, params: dict[str, Any]) -> Obj:
         "timestamp": timestamp,
     }
     # the exact moment it arrived (kept off the answer): `meter_event_lag` counts from it
-    world.meter_events.append({**event, "_received": world.clock()})
+    world.meter_events.append({**event, "_received": world.clock(), "_error": error})
     return event

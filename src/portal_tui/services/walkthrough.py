@@ -481,8 +481,9 @@ class Walkthrough:
             if time.monotonic() >= deadline:
                 if quantity == 0:
                     result.usage_pending = (
-                        f"Stripe had not aggregated the {self.scenario.quantity:,} units after "
-                        f"{self.usage_wait:g} s (meter events are processed asynchronously): run the test again"
+                        f"usage did not arrive: Stripe had not aggregated the {self.scenario.quantity:,} units after "
+                        f"{self.usage_wait:g} s (meter events are processed asynchronously): run the test again, "
+                        "and if it never arrives, look at the meter's error reports in the Dashboard"
                     )
                 return preview
             self._wait(self.poll_interval)
