@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -282,3 +283,27 @@ async def test_a_fatal_error_prints_no_locals_and_no_key(
     assert "ValueError" in printed and "broken_reveal" in printed
     assert KEY_BODY not in printed
     assert "secret = 'sk_test" not in printed  # no locals panel
+
+
+async def test_screenshots_never_show_a_revealed_key(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, tmp_path: Path
+) -> None:
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert "Screenshot" not in [command.title for command in app.get_system_commands(app.screen)]
+        await app.switch_mode("connect")
+        await settle(pilot)
+        field = app.screen.query_one("#secret-key", Input)
+        field.value = TEST_KEY
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not field.password and KEY_BODY in text_of_screen(app)  # revealed on screen: the test can see it
+        svg = Path(app.save_screenshot(path=str(tmp_path))).read_text()
+        assert KEY_BODY not in svg.replace("&#160;", " ")
+        assert field.password and field.value == TEST_KEY
+        assert KEY_BODY not in app.export_screenshot()
+
+
+def text_of_screen(app: PortalApp) -> str:
+    """The characters on screen now, row by row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -274,8 +274,17 @@ class PortalApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
+        """Every screenshot (palette, save_screenshot, deliver_screenshot) is taken with a revealed key masked."""
+        for screen in self.screen_stack:
+            hide = getattr(screen, "hide_key", None)
+            if callable(hide):
+                hide()
+        return super().export_screenshot(title=title, simplify=simplify)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Screenshot" writes an SVG of the screen to disk: no such file for an app that shows a secret key.
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
         yield SystemCommand("Home: setup overview", "The five steps and their state", lambda: self.open_step("home"))
         for key, mode, title, what in STEPS:
             yield SystemCommand(f"{key} {title}", what, lambda mode=mode: self.open_step(mode))

@@ -145,6 +145,11 @@ class ConnectScreen(Screen[None]):
         field.password = not field.password
         self.query_one("#reveal", Button).label = "Hide" if not field.password else "Reveal"
 
+    def hide_key(self) -> None:
+        """Mask a revealed key (before any screenshot)."""
+        if not self.query_one("#secret-key", Input).password:
+            self.action_reveal()
+
     @on(Button.Pressed, "#reveal")
     def reveal_pressed(self) -> None:
         self.action_reveal()
