@@ -39,7 +39,7 @@ VERDICTS = {
     "PASS": ("✓ PASS: Stripe invoices what the calculator expects", "bold green"),
     "MISMATCH": ("✗ MISMATCH: Stripe's invoice differs from the expected amount", "bold red"),
     "UNEXPECTED PAYMENT": ("✗ UNEXPECTED PAYMENT: the card did not behave as this scenario expects", "bold red"),
-    "INCONCLUSIVE": ("… INCONCLUSIVE: the usage did not arrive (not aggregated yet); run the test again", "bold yellow"),
+    "INCONCLUSIVE": ("… INCONCLUSIVE: the usage has not arrived (not aggregated yet): run again", "bold yellow"),
     "CANCELLED": ("Cancelled", "bold yellow"),
 }
 
