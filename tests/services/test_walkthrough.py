@@ -76,6 +76,7 @@ def test_metered_usage_is_reported_to_the_meter(seeded_sandbox: Sandbox) -> None
     assert result.ok and result.lines[0].expected == 30  # 150 minutes -> 3 started hours at $0.10
     events = [r for r in seeded_sandbox.requests if r.path == "/v1/billing/meter_events"]
     assert len(events) == 1 and events[0].params["payload"]["value"] == "150"
+    assert int(events[0].params["timestamp"]) == FROZEN + 1  # inside the period, not on its start
 
 
 def test_wrong_invoice_amount_is_flagged(seeded_sandbox: Sandbox) -> None:

@@ -331,7 +331,8 @@ class Walkthrough:
 
             if metered:
                 self._begin("usage")
-                self._send_usage(price, customer["id"], now)
+                # One second after the period starts (at `now`): inside the period, not on its boundary.
+                self._send_usage(price, customer["id"], now + 1)
                 self._set("usage", StepStatus.DONE, f"{self.scenario.quantity:,} units reported")
             else:
                 self._set("usage", StepStatus.SKIPPED, "licensed price: the quantity is on the subscription")
