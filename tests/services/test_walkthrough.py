@@ -449,3 +449,12 @@ def test_an_amount_below_stripes_minimum_is_not_charged(seeded_sandbox: Sandbox,
     assert "below Stripe's minimum" in result.first_payment.text
     assert result.subscription_status == "active"
     assert [line.invoiced for line in result.lines] == [20, 20, 20]
+
+
+def test_invoice_lines_are_matched_by_pricing_price_details_only() -> None:
+    price = {"id": "price_1"}
+    current = {"amount": 5, "pricing": {"type": "price_details", "price_details": {"price": "price_1"}}}
+    expanded = {"amount": 6, "pricing": {"type": "price_details", "price_details": {"price": {"id": "price_1"}}}}
+    legacy = {"amount": 7, "price": {"id": "price_1"}, "pricing": None}  # pre-basil shape: gone from the API
+    invoice = {"lines": {"data": [current, expanded, legacy]}}
+    assert Walkthrough._price_lines(invoice, price) == [current, expanded]

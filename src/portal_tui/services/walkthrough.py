@@ -493,8 +493,9 @@ class Walkthrough:
     def _price_lines(preview: dict[str, Any], price: dict[str, Any]) -> list[dict[str, Any]]:
         found = []
         for line in (preview.get("lines") or {}).get("data", []):
+            # `line.price` was removed in 2025-03-31.basil: the price is only under pricing.price_details.
             details = (line.get("pricing") or {}).get("price_details") or {}
-            line_price = details.get("price") or (line.get("price") or {}).get("id")
+            line_price = details.get("price")
             if isinstance(line_price, dict):
                 line_price = line_price.get("id")
             if line_price == price["id"]:
