@@ -244,3 +244,13 @@ def test_a_decline_card_fails_when_attached_to_the_customer(seeded_sandbox: Sand
         g.create_customer(name="T", email="t@example.com", payment_method="pm_card_chargeDeclined", test_clock=None)
     assert caught.value.decline_code == "generic_decline"
     assert seeded_sandbox.test_world.objects["customer"] == {}
+
+
+def test_a_retrieved_price_has_the_same_json_shape_as_a_catalog_page(seeded_sandbox: Sandbox) -> None:
+    """Decimal amounts stay strings as Stripe sends them, whichever call read the price."""
+    g = gateway(seeded_sandbox)
+    listed = {p["id"]: p for page in g.iter_catalog_pages() for p in page}
+    api_calls = next(p for p in listed.values() if p["lookup_key"] == "api_calls")
+    retrieved = g.retrieve_price(api_calls["id"])
+    assert retrieved["unit_amount_decimal"] == "0.04"
+    assert all(g.retrieve_price(price_id) == price for price_id, price in listed.items())

@@ -61,10 +61,11 @@ class AccountInfo:
 
 
 def _plain(obj: Any) -> Any:
-    """Stripe objects to plain JSON-like dicts and lists."""
+    """Stripe objects to plain JSON dicts and lists, shaped as the API sends them (decimals stay strings, as in the
+    raw catalog pages), so callers see one shape whichever call produced the object."""
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
-        return to_dict(recursive=True)
+        return to_dict(recursive=True, for_json=True)
     if isinstance(obj, list):
         return [_plain(item) for item in obj]
     return obj
