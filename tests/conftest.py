@@ -77,7 +77,6 @@ def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., P
         **app_kwargs: Any,
     ) -> PortalApp:
         from portal_tui.services.config_store import ConfigStore
-        from portal_tui.services.gateway import StripeGateway
         from portal_tui.services.keystore import KeyStore, parse_key
         from portal_tui.ui.app import PortalApp
         from portal_tui.ui.context import AppContext
@@ -87,11 +86,13 @@ def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., P
             keystore=keystore,
             config_store=ConfigStore(config_dir / "plans.toml"),
             api_base=server.url,
+            # Stripe's back-off (0.5 s, 1 s, ...) before each retry of a 5xx would make fault tests sleep.
+            gateway_options={"retry_delay": 0.001},
         )
         if key is not None:
             secret = parse_key(key)
             stored = keystore.save(secret)
-            context.connect(stored, StripeGateway(secret, api_base=server.url).verify())
+            context.connect(stored, context.gateway_for(secret).verify())
         return PortalApp(context, **app_kwargs)
 
     return factory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from keyring.backends.fail import Keyring as FailKeyring
@@ -216,3 +217,18 @@ async def test_a_slow_keyring_does_not_freeze_the_screen(make_app: Callable[...,
         assert keyring.busy.is_set() and app.context.connected
         await wait_until(pilot, lambda: not app.context.connected)
         assert keyring.entries == {}
+
+
+async def test_stripe_errors_retry_without_sleeping_in_tests(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox, key=None)
+    sandbox.faults.add(method="GET", path="/v1/account", kind="500", times=3, when="after")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        started = time.monotonic()
+        await paste_and_save(pilot, app, TEST_KEY)
+        elapsed = time.monotonic() - started
+        assert "internal error" in error_text(app)
+        assert sandbox.count("GET", "/v1/account") == 3  # the first try and two retries
+        assert elapsed < 0.5  # Stripe's own back-off would sleep 0.5 s + 1 s

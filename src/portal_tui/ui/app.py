@@ -314,14 +314,13 @@ class PortalApp(App[None]):
 
     def _load_saved_key(self) -> None:
         from portal_tui.services.errors import PortalError
-        from portal_tui.services.gateway import StripeGateway
 
         try:
             stored = self.context.keystore.current()
             if stored is None:
                 self.call_from_thread(self.notify, "No saved key found: connect Stripe (press 1).", timeout=8)
                 return
-            account = StripeGateway(stored.key, api_base=self.context.api_base).verify()
+            account = self.context.gateway_for(stored.key).verify()
         except PortalError as error:
             self.call_from_thread(self.notify, error.message, title=error.title, severity="error", timeout=10)
             return

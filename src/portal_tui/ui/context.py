@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, TypedDict, cast
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import AccountInfo, StripeGateway
-    from portal_tui.services.keystore import KeyStore, StoredKey
+    from portal_tui.services.keystore import KeyStore, SecretKey, StoredKey
+
+
+class GatewayOptions(TypedDict, total=False):
+    """StripeGateway's tuning, the same for every gateway the app makes (tests lower the retry back-off)."""
+
+    max_retries: int
+    timeout: float
+    retry_delay: float
+    rate_limit_retries: int
 
 
 @dataclass
@@ -21,6 +30,7 @@ class AppContext:
     config_store: ConfigStore
     api_base: str | None = None
     demo: bool = False
+    gateway_options: GatewayOptions = field(default_factory=lambda: GatewayOptions())
     stored_key: StoredKey | None = None
     account: AccountInfo | None = None
     _gateway: StripeGateway | None = field(default=None, repr=False)
@@ -36,13 +46,18 @@ class AppContext:
     def gateway(self) -> StripeGateway:
         """The gateway for the connected key; raises `NotConnectedError` before Connect Stripe."""
         from portal_tui.services.errors import NotConnectedError
-        from portal_tui.services.gateway import StripeGateway
 
         if self.stored_key is None:
             raise NotConnectedError()
         if self._gateway is None:
-            self._gateway = StripeGateway(self.stored_key.key, api_base=self.api_base)
+            self._gateway = self.gateway_for(self.stored_key.key)
         return self._gateway
+
+    def gateway_for(self, key: SecretKey) -> StripeGateway:
+        """A new gateway for `key` (one not yet connected, e.g. while Connect verifies it)."""
+        from portal_tui.services.gateway import StripeGateway
+
+        return StripeGateway(key, api_base=self.api_base, **self.gateway_options)
 
     def connect(self, stored_key: StoredKey, account: AccountInfo) -> None:
         self.stored_key, self.account, self._gateway = stored_key, account, None

@@ -178,11 +178,10 @@ class ConnectScreen(Screen[None]):
     def verify(self, key: SecretKey) -> None:
         """Check the key with Stripe, then keep it: both block (a keyring may wait on an unlock prompt)."""
         from portal_tui.services.errors import InvalidKeyError, KeyStorageError, PortalError
-        from portal_tui.services.gateway import StripeGateway
 
         context = portal(self).context
         try:
-            account = StripeGateway(key, api_base=context.api_base).verify()
+            account = context.gateway_for(key).verify()
         except PortalError as exc:
             message, hint = exc.message, exc.hint
             if isinstance(exc, InvalidKeyError) and key.mode == "live" and context.demo:
