@@ -758,6 +758,24 @@ def test_amounts_below_the_currency_minimum_go_to_the_customer_balance(
     assert len(payments) == (1 if charged else 0)  # below the minimum the card is never tried
 
 
+def test_a_preview_needs_a_subscription_like_stripe_since_2025(sc: stripe.StripeClient) -> None:
+    customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 500, "recurring": {"interval": "month"}}
+    )
+    sub = sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    error = refused(lambda: sc.v1.invoices.create_preview(params={"customer": customer.id}))
+    assert isinstance(error, stripe.InvalidRequestError) and error.http_status == 400
+    assert "You must provide at least one of" in str(error.user_message)
+    error = refused(
+        lambda: sc.v1.invoices.create_preview(
+            params={"customer": customer.id, "subscription_details": {"items": [{"price": price.id}]}}
+        )
+    )
+    assert error.param == "subscription_details"  # accepted by Stripe, not modelled: refused by name
+    assert sc.v1.invoices.create_preview(params={"customer": customer.id, "subscription": sub.id}).total == 500
+
+
 def test_subscription_refusals(sc: stripe.StripeClient, metered_setup: dict[str, Any]) -> None:
     customer = sc.v1.customers.create(params={"payment_method": "pm_card_visa"})
     error = refused(

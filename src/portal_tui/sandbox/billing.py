@@ -893,25 +893,19 @@ def list_clocks(world: World, params: dict[str, Any]) -> Obj:
 def create_preview(world: World, params: dict[str, Any], skew: int) -> Obj:
     """The next invoice of a subscription: this period's usage and the next period's licensed quantities."""
     check_known(params, "InvoiceCreatePreviewParams")
+    refuse_unmodelled(params, frozenset({"customer", "expand", "subscription"}))
     sub_id = text(params, "subscription")
     customer_id = text(params, "customer")
-    if not sub_id and not customer_id:
-        raise invalid("You must specify either `customer` or `subscription`.", "customer")
-    if sub_id:
-        sub = world.get("subscription", sub_id, param="subscription")
-        if customer_id and sub["customer"] != customer_id:
-            raise invalid(f"The subscription `{sub_id}` does not belong to customer `{customer_id}`.", "subscription")
-    else:
-        assert customer_id is not None
-        world.get("customer", customer_id, param="customer")
-        subs = [
-            s
-            for s in world.objects["subscription"].values()
-            if s["customer"] == customer_id and s["status"] != "canceled"
-        ]
-        if not subs:
-            raise invalid(f"No upcoming invoices for customer: {customer_id}", "customer", "invoice_upcoming_none")
-        sub = subs[0]
+    if not sub_id:
+        # Since 2025 Stripe no longer picks "the customer's upcoming invoice" from a customer alone.
+        raise invalid(
+            "You must provide at least one of the following parameters: subscription, schedule, "
+            "subscription_details.items, schedule_details.phases, invoice_items.",
+            "subscription",
+        )
+    sub = world.get("subscription", sub_id, param="subscription")
+    if customer_id and sub["customer"] != customer_id:
+        raise invalid(f"The subscription `{sub_id}` does not belong to customer `{customer_id}`.", "subscription")
     if sub["status"] == "canceled":
         raise invalid(
             "The subscription is canceled: it has no upcoming invoice.", "subscription", "invoice_upcoming_none"
