@@ -310,7 +310,7 @@ def test_clock_goes_past_the_hour_before_finalization(seeded_sandbox: Sandbox) -
 
 def test_usage_is_awaited_until_stripe_aggregates_it(seeded_sandbox: Sandbox) -> None:
     seeded_sandbox.meter_event_lag = 1
-    result, _ = run(
+    result, steps = run(
         seeded_sandbox,
         price_id(seeded_sandbox, "api_calls"),
         Scenario("succeeds", 12000),
@@ -319,6 +319,23 @@ def test_usage_is_awaited_until_stripe_aggregates_it(seeded_sandbox: Sandbox) ->
     )
     assert result.verdict == "PASS", result.summary_text()
     assert seeded_sandbox.count("POST", "/v1/invoices/create_preview") > 1
+    waiting = [s.detail for s in steps if s.key == "preview" and s.status is StepStatus.RUNNING and s.detail]
+    assert waiting and all(d.startswith("waiting for Stripe to aggregate usage… ") for d in waiting)
+    assert waiting[-1].endswith(" s (up to 5 s)") and final(steps, "preview").status is StepStatus.DONE
+
+
+def test_stripe_gets_longer_to_aggregate_usage_than_the_sandbox(sandbox: Sandbox) -> None:
+    from portal_tui.services.walkthrough import SANDBOX_USAGE_WAIT, STRIPE_USAGE_WAIT
+
+    plan = Plan("pro", "Pro", "price_x")
+
+    def wait(api_base: str, **kwargs: Any) -> float:
+        gateway = StripeGateway(parse_key(TEST_KEY), api_base=api_base)
+        return Walkthrough(gateway, PlanConfig(plans=[plan]), plan, Scenario(), **kwargs).usage_wait
+
+    assert (wait("https://api.stripe.com"), wait(sandbox.url)) == (STRIPE_USAGE_WAIT, SANDBOX_USAGE_WAIT) == (60, 10)
+    assert wait("https://api.stripe.com", usage_wait=120) == 120
+    assert sandbox.requests == []  # deciding costs no request
 
 
 def test_usage_that_never_arrives_is_inconclusive_not_a_mismatch(seeded_sandbox: Sandbox) -> None:

@@ -101,6 +101,11 @@ class StripeGateway:
         return self.key.mode == "live"
 
     @property
+    def is_stripe(self) -> bool:
+        """True for Stripe's own API; False for another base URL (the local sandbox)."""
+        return self.api_base == STRIPE_API
+
+    @property
     def host(self) -> str:
         return urlparse(self.api_base).netloc or self.api_base
 

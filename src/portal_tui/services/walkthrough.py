@@ -31,6 +31,10 @@ TEST_CARDS: dict[Card, tuple[str, str]] = {
     "3ds": ("pm_card_authenticationRequired", "Visa 3155 · needs 3-D Secure"),
 }
 MAX_COUNT_EVENTS = 500
+# How long to wait for metered usage to show in the invoice preview: Stripe aggregates meter events
+# asynchronously, often taking tens of seconds; the local sandbox is quick unless told to lag.
+STRIPE_USAGE_WAIT = 60.0
+SANDBOX_USAGE_WAIT = 10.0
 
 
 class WalkthroughError(PortalError):
@@ -237,7 +241,7 @@ class Walkthrough:
         is_cancelled: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.time,
         advance_timeout: float = 60.0,
-        usage_wait: float = 10.0,
+        usage_wait: float | None = None,  # None: STRIPE_USAGE_WAIT on Stripe, SANDBOX_USAGE_WAIT elsewhere
         poll_interval: float = 0.5,
         delete_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
@@ -250,6 +254,8 @@ class Walkthrough:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.advance_timeout = advance_timeout
+        if usage_wait is None:
+            usage_wait = STRIPE_USAGE_WAIT if gateway.is_stripe else SANDBOX_USAGE_WAIT
         self.usage_wait = usage_wait
         self.poll_interval = poll_interval
         self.delete_attempts = max(1, delete_attempts)
@@ -471,7 +477,8 @@ class Walkthrough:
         self, customer_id: str, subscription_id: str, price: dict[str, Any], metered: bool, result: WalkthroughResult
     ) -> dict[str, Any]:
         """The invoice preview; for metered prices, polled (bounded) until Stripe has aggregated the usage."""
-        deadline = time.monotonic() + self.usage_wait
+        started = time.monotonic()
+        deadline = started + self.usage_wait
         while True:
             preview = self.gateway.preview_invoice(customer_id, subscription_id)
             if not metered or self.scenario.quantity == 0:
@@ -487,6 +494,12 @@ class Walkthrough:
                         "and if it never arrives, look at the meter's error reports in the Dashboard"
                     )
                 return preview
+            waited = time.monotonic() - started
+            self._set(
+                "preview",
+                StepStatus.RUNNING,
+                f"waiting for Stripe to aggregate usage… {waited:.0f} s (up to {self.usage_wait:g} s)",
+            )
             self._wait(self.poll_interval)
 
     @staticmethod
