@@ -17,7 +17,7 @@ from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
-from tests.ui.helpers import settle, text_of, type_text
+from tests.ui.helpers import settle, text_of, type_text, wait_until
 
 # Part of the key's body: no fragment of it may show, however the text is wrapped or masked.
 KEY_BODY = TEST_KEY.removeprefix("sk_test_")[:12]
@@ -107,11 +107,23 @@ async def test_palette_offers_other_screens_actions_and_goes_there(
         await pilot.press("ctrl+p")
         await pilot.pause()
         await type_text(pilot, "Plans: new plan")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_top(app) == "Plans: new plan")
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "plans"
         assert [plan.name for plan in app.screen.config.plans] == ["New plan"]  # type: ignore[attr-defined]
+
+
+def palette_top(app: PortalApp) -> str | None:
+    """The command the palette has highlighted (what enter runs), once its search has listed it."""
+    from textual.command import CommandList
+
+    lists = app.screen.query(CommandList)
+    if not lists or lists.first().highlighted is None:
+        return None
+    command_list = lists.first()
+    option = command_list.get_option_at_index(command_list.highlighted or 0)
+    return str(option.prompt).split("\n")[0]
 
 
 async def test_command_palette_offers_every_step(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
@@ -130,7 +142,7 @@ async def test_command_palette_offers_every_step(make_app: Callable[..., PortalA
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Price IDs")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_top(app) == "3 Price IDs")
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "catalog"
