@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from portal_tui.domain.pricing import FieldError
+from portal_tui.domain.secrets import looks_like_secret_key
 
 SCHEMA_VERSION: Final = 1
 UNLIMITED: Final = "unlimited"
@@ -17,8 +18,6 @@ Quota = int | float | Literal["unlimited"]
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 RESOURCE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
-# Key-shaped text pasted where a price ID belongs; masked here because domain/ cannot import services.redact.
-_SECRET = re.compile(r"\b((?:sk|rk|pk)_(?:test|live)_|whsec_)[A-Za-z0-9_]*")
 TOP_LEVEL_KEYS = ("schema_version", "resources", "plans")
 PLAN_KEYS = ("id", "name", "test_price_id", "live_price_id", "quotas")
 RESOURCE_KEYS = ("key", "label", "unit")
@@ -264,6 +263,6 @@ def _refuse_unknown(item: Mapping[str, Any], known: Iterable[str], where: str) -
 
 
 def _not_a_price_id(value: str) -> str:
-    if _SECRET.search(value):
+    if looks_like_secret_key(value):
         return "That looks like a secret key, not a price ID (price_…): never paste keys here"
     return f"'{value}' is not a price ID (price_…)"

@@ -270,12 +270,3 @@ def choice(params: Mapping[str, Any], key: str, options: tuple[str, ...], param:
         wanted = ", ".join(f"`{option}`" for option in options)
         raise invalid(f"Invalid {param or key}: must be one of {wanted}", param or key)
     return value
-
-
-def expand_list(params: Mapping[str, Any]) -> list[str]:
-    value = params.get("expand", [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise invalid("Invalid array: expand", "expand", "parameter_invalid_array")
-    return value

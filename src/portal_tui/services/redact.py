@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-# sk_/rk_/pk_ test or live keys and webhook secrets, as they appear inside any text. A bare prefix ("starts with
-# sk_test_", "whsec_…") has no secret in it and is left alone; any body at all is masked, even a fragment.
-_KEY = re.compile(r"\b((?:sk|rk|pk)_(?:test|live)_|whsec_)([A-Za-z0-9_]+)")
+from portal_tui.domain.secrets import SECRET_KEY as _KEY
 
 
 def mask_key(key: str) -> str:
