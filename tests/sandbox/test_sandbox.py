@@ -990,3 +990,17 @@ def test_params_stripe_accepts_but_the_sandbox_does_not_model_are_refused(
     error = refused(lambda: call(sc, customer.id, price.id))
     assert isinstance(error, stripe.InvalidRequestError) and error.param == param
     assert "does not model" in str(error.user_message)
+
+
+def test_a_gate_fault_holds_a_request_until_the_test_releases_it(sandbox: Sandbox, sc: stripe.StripeClient) -> None:
+    import threading
+
+    gate = sandbox.faults.add(method="POST", path="/v1/products", kind="gate")
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (sc.v1.products.create(params={"name": "Held"}), done.set()))
+    thread.start()
+    assert gate.reached.wait(5)
+    assert not done.is_set() and sandbox.test_world.objects["product"] == {}  # held before it runs
+    gate.release()
+    thread.join(5)
+    assert done.is_set() and [p["name"] for p in sandbox.test_world.objects["product"].values()] == ["Held"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +13,7 @@ from portal_tui.domain.plans import Plan, PlanConfig
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from tests.conftest import LIVE_KEY
-from tests.ui.helpers import settle, text_of
+from tests.ui.helpers import settle, text_of, wait_until
 
 
 def seed_price(sandbox: Sandbox, lookup: str) -> str:
@@ -108,16 +110,17 @@ def with_api_plan(sandbox: Sandbox) -> Plan:
 
 
 async def test_escape_cancels_and_cleans_up(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
-    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=1.0)
+    gate = seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="gate")
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.switch_mode("verify")
         await settle(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause(0.4)
+        await wait_until(pilot, gate.reached.is_set)
         assert clocks_left(seeded_sandbox) == 1  # the run is waiting on the subscription
         await pilot.press("escape")
+        gate.release()
         await settle(pilot)
         assert "Cancelled" in str(app.screen.query_one("#verdict").render())
         assert "Clean up" in text_of(app.screen.query_one("#steps", Static))
@@ -127,20 +130,29 @@ async def test_escape_cancels_and_cleans_up(make_app: Callable[..., PortalApp], 
 async def test_quitting_mid_run_waits_for_the_clean_up(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:
-    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=1.5)
+    gate = seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="gate")
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.switch_mode("verify")
         await settle(pilot)
+        verify = app.screen
         await pilot.press("ctrl+r")
-        await pilot.pause(0.5)
+        await wait_until(pilot, gate.reached.is_set)
         assert clocks_left(seeded_sandbox) == 1
         await pilot.press("ctrl+q")
-        await pilot.pause()
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
         # Quitting asks first, naming the run it would interrupt.
-        assert type(app.screen).__name__ == "ConfirmModal"
         assert "test run" in text_of(app.screen.query_one("#confirm-details", Static))
+
+        def release_once_quitting_cancels() -> None:
+            # Only once the unmounting screen has asked the run to stop: the app must then wait for the clean-up.
+            deadline = time.monotonic() + 10
+            while not verify.cancel_requested and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                time.sleep(0.005)
+            gate.release()
+
+        threading.Thread(target=release_once_quitting_cancels, daemon=True).start()
         await pilot.click("#confirm-button")
     # The app has exited: the run was cancelled and its test clock deleted before it did.
     assert clocks_left(seeded_sandbox) == 0
@@ -150,17 +162,17 @@ async def test_quitting_mid_run_waits_for_the_clean_up(
 async def test_second_run_is_refused_while_one_runs(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:
-    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="latency", delay=0.8)
+    gate = seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="gate")
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.switch_mode("verify")
         await settle(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause(0.3)
+        await wait_until(pilot, gate.reached.is_set)
         await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert any("already running" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("already running" in n.message for n in app._notifications))
+        gate.release()
         await settle(pilot)
         assert "PASS" in str(app.screen.query_one("#verdict").render())
         assert seeded_sandbox.count("POST", "/v1/test_helpers/test_clocks") == 1

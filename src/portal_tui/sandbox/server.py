@@ -28,7 +28,8 @@ DEMO_KEY = "sk_test_" + "PortalTuiDemo" + "0" * 36 + "1"
 TEST_ACCOUNT = "acct_1PortalSandbox01"
 LIVE_ACCOUNT = "acct_1PortalSandbox01"
 _KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{8,}$")
-FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency"]
+FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency", "gate"]
+GATE_LIMIT = 30.0  # a gate nobody opens lets its request through after this many seconds (no hung test)
 
 
 @dataclass
@@ -50,6 +51,12 @@ class Fault:
     times: int
     delay: float
     when: Literal["before", "after"]
+    # kind "gate": the request waits until the test calls `release()`; `reached` is set once one is waiting
+    reached: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.opened.set()
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:
@@ -69,6 +76,8 @@ class FaultPlan:
 
     "429" is Stripe's rate limit, which carries no `Stripe-Should-Retry` header, so the SDK does not retry it;
     "lock_timeout" is the 429 Stripe sends when an object is locked, with `Stripe-Should-Retry: true`.
+    "gate" holds the request until the test calls the fault's `release()` (`reached` tells it one is held), so a
+    test can act while a request is in flight without guessing a latency.
     """
 
     faults: list[Fault] = field(default_factory=list)
@@ -97,7 +106,13 @@ class FaultPlan:
                     return fault
         return None
 
+    def release_all(self) -> None:
+        with self.lock:
+            for fault in self.faults:
+                fault.release()
+
     def clear(self) -> None:
+        self.release_all()  # nothing stays blocked on a gate that was cleared
         with self.lock:
             self.faults.clear()
 
@@ -230,6 +245,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        self.faults.release_all()  # a request held at a gate must not keep the server from closing
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -573,6 +589,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Carry out a fault; True when it replaced the response."""
         if fault.kind == "latency":
             time.sleep(fault.delay)
+            return False
+        if fault.kind == "gate":
+            fault.reached.set()
+            fault.opened.wait(fault.delay or GATE_LIMIT)
             return False
         if fault.delay:
             time.sleep(fault.delay)

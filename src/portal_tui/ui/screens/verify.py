@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import ClassVar
 
 from rich.table import Table
@@ -312,9 +311,7 @@ class VerifyScreen(Screen[None]):
         if done is None or done.is_set():
             return
         self.cancel_requested = True
-        deadline = time.monotonic() + CLEANUP_WAIT
-        while not done.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(done.wait, CLEANUP_WAIT)
 
     def step_changed(self, steps: list[Step]) -> None:
         self.steps = steps
