@@ -83,6 +83,8 @@ def test_mismatched_config_exits_1_with_json(tmp_path: Path, seeded_sandbox: San
     messages = " | ".join(p["message"] for p in report["problems"])
     assert "archived" in messages and "one-time" in messages and "does not exist" in messages
     assert "no test-mode price linked" in messages and "different currencies" in messages
+    clash = next(p["message"] for p in report["problems"] if "different currencies" in p["message"])
+    assert clash.endswith("link prices in one currency")  # a whole sentence, not one cut at "cannot"
     assert {p["plan"]: p["ok"] for p in report["prices"] if p["slot"] == "test"}["pro"] is True
 
 

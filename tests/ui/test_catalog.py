@@ -227,3 +227,26 @@ async def test_at_80_columns_typing_in_the_details_view_never_reaches_a_hidden_f
         await pilot.press("escape")
         await pilot.pause()
         assert app.focused is table and table.region.width == 80
+
+
+async def test_link_to_plan_offers_only_the_slot_of_the_price_mode(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)  # a test key: the catalog lists test-mode prices
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_catalog(pilot, app)
+        price_id = table.current.price_id if table.current else ""
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.current_mode == "plans"
+        assert not app.screen.query_one("#offer-live").display and app.screen.query_one("#offer-test").display
+        assert "a test-mode price" in str(app.screen.query_one("#offer-text").render())
+        await pilot.press("v")
+        await settle(pilot)
+        plan = app.screen.config.plans[0]  # type: ignore[attr-defined]
+        assert plan.live_price_id is None
+        refusal = list(app._notifications)[-1]
+        assert refusal.severity == "error" and "can only be a plan's test price" in refusal.message
+        await pilot.press("t")
+        await settle(pilot)
+        assert plan.test_price_id == price_id and plan.live_price_id is None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
-from portal_tui.ui.screens.plans import LOOKUP_DELAY
+from portal_tui.ui.screens.plans import PlansScreen
 from portal_tui.ui.widgets.field_error import FieldError
 from tests.conftest import LIVE_KEY
 from tests.ui.helpers import settle, type_text
@@ -28,7 +30,7 @@ async def open_plans(pilot: object, app: PortalApp) -> None:
 
 async def checked(pilot: Pilot[None]) -> None:
     """Wait out the price lookup's typing pause, then the lookup."""
-    await pilot.pause(LOOKUP_DELAY + 0.1)
+    await pilot.pause(PlansScreen.lookup_delay + 0.1)
     await settle(pilot)
 
 
@@ -95,14 +97,21 @@ async def test_a_secret_key_pasted_as_a_price_id_is_never_echoed(
         await open_plans(pilot, app)
         await pilot.press("ctrl+n")
         await settle(pilot)
-        app.screen.query_one("#price-live", Input).value = pasted
+        field = app.screen.query_one("#price-live", Input)
+        field.focus()
+        app.copy_to_clipboard(pasted)
+        await pilot.press("ctrl+v")  # pasted, as an admin would
         await pilot.pause()
-        message = app.screen.query_one("#error-price-live", FieldError).message
-        assert "secret API key" in message
-        assert "51Hsecret" not in message
+        assert field.value == ""  # not left on screen in clear
+        assert app.screen.query_one("#error-price-live", FieldError).message == (
+            "That was a secret API key — removed from this field; price IDs start with price_"
+        )
+        assert app.screen.plan.live_price_id is None  # type: ignore[attr-defined]
+        assert "51Hsecret" not in str(app.screen.query_one("#state-price-live").render())
         await pilot.press("ctrl+s")
         await settle(pilot)
-    assert not (config_dir / "plans.toml").exists()  # refused while invalid: the key never reaches the file
+    saved = (config_dir / "plans.toml").read_text() if (config_dir / "plans.toml").exists() else ""
+    assert "51Hsecret" not in saved
 
 
 async def test_missing_archived_and_one_time_prices_are_flagged(
@@ -406,8 +415,10 @@ async def test_price_problems_are_saved_with_a_warning_and_marked_in_the_list(
 
 
 async def test_typing_a_price_id_looks_it_up_once_typing_pauses(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A pause no test run reaches: every lookup below is one the debounce let through, none is timing luck.
+    monkeypatch.setattr(PlansScreen, "lookup_delay", 600.0)
     price = seed_price(seeded_sandbox, "pro_monthly")
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -416,12 +427,17 @@ async def test_typing_a_price_id_looks_it_up_once_typing_pauses(
         await settle(pilot)
         app.screen.query_one("#price-test", Input).focus()
         before = len(seeded_sandbox.requests)
+
+        def lookups() -> list[str]:
+            return [r.path for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")]
+
         await type_text(pilot, price)
-        await checked(pilot)
-        lookups = [r for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")]
-        # One lookup when the typing pauses, not one per keystroke (the Pilot types slowly on a loaded machine,
-        # so allow a pause or two mid-ID; without the delay there would be one per character after "price_").
-        assert 1 <= len(lookups) <= 3 and lookups[-1].path == f"/v1/prices/{price}"
+        await settle(pilot)
+        assert lookups() == []  # nothing while typing (without the delay: one per character after "price_")
+        assert "checking" in str(app.screen.query_one("#state-price-test").render())
+        await pilot.press("enter")  # the pause ends at once
+        await settle(pilot)
+        assert lookups() == [f"/v1/prices/{price}"]
         assert "✓ Pro VPS" in str(app.screen.query_one("#state-price-test").render())
 
 
@@ -463,3 +479,89 @@ async def test_escape_leaves_a_field_so_step_keys_work_again(
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
         assert plans.query_one("#plan-name", Input).value == "New plan"
+
+
+def write_plans(config_dir: Path, text: str) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "plans.toml").write_text(text)
+
+
+def replace_price(app: PortalApp, old_id: str, unit_amount: int) -> str:
+    """What the builder's "Replace price" does: a new price takes the lookup key (and default), the old is archived."""
+    from dataclasses import replace
+
+    from portal_tui.domain.pricing import PriceDraft
+    from portal_tui.services.product_setup import ProductSetup, SetupRequest
+
+    gateway = app.context.gateway()
+    old = gateway.retrieve_price(old_id)
+    draft = replace(PriceDraft.from_stripe(old), unit_amount=Decimal(unit_amount), transfer_lookup_key=True)
+    request = SetupRequest(draft=draft, existing_product_id=old["product"]["id"], replaces_price_id=old_id)
+    progress = ProductSetup(gateway, request).run()
+    assert progress.archived and progress.price is not None
+    return str(progress.price["id"])
+
+
+async def test_a_replaced_price_is_rechecked_and_the_new_one_offered(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    old = seed_price(seeded_sandbox, "pro_monthly")
+    write_plans(config_dir, f'[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{old}"\n')
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        state = app.screen.query_one("#state-price-test")
+        assert "✓ Pro VPS · $20.00 / month" in str(state.render())
+        new = replace_price(app, old, 2500)
+        # Coming back to the step re-checks (the app also tells screens when the catalog changed).
+        await app.switch_mode("catalog")
+        await settle(pilot)
+        await app.switch_mode("plans")
+        await settle(pilot)
+        text = str(state.render())
+        assert f"replaced by {new}" in text and "ctrl+y" in text and "✓" not in text
+        await pilot.press("ctrl+y")
+        await checked(pilot)
+        assert app.screen.query_one("#price-test", Input).value == new
+        assert "✓ Pro VPS · $25.00 / month" in str(state.render())
+
+
+async def test_reload_rechecks_linked_prices(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    old = seed_price(seeded_sandbox, "pro_monthly")
+    write_plans(config_dir, f'[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{old}"\n')
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        new = replace_price(app, old, 2500)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert f"replaced by {new}" in str(app.screen.query_one("#state-price-test").render())
+        assert str(app.screen.query_one("#plan-list ListItem Label").render()).startswith("✗")
+
+
+async def test_plans_in_different_currencies_are_flagged_in_the_editor(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    usd, eur = seed_price(seeded_sandbox, "pro_monthly"), seed_price(seeded_sandbox, "eu_monthly")
+    write_plans(
+        config_dir,
+        f'[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{usd}"\n\n'
+        f'[[plans]]\nid = "eu"\nname = "EU"\ntest_price_id = "{usd}"\n',
+    )
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        warning = app.screen.query_one("#currency-warning")
+        assert not warning.display or not warning.has_class("visible")
+        await pilot.press("down")
+        await pilot.pause()
+        app.screen.query_one("#price-test", Input).value = eur
+        await checked(pilot)
+        assert warning.has_class("visible") and warning.region.height > 0
+        text = str(warning.render())
+        assert "pro=USD" in text and "eu=EUR" in text and text.rstrip().endswith("link prices in one currency")
+        app.screen.query_one("#price-test", Input).value = usd
+        await checked(pilot)
+        assert not warning.has_class("visible")

@@ -13,6 +13,11 @@ from portal_tui.services.errors import NotFoundError
 Mode = Literal["test", "live"]
 PRICE_PREFIX = "price_"
 # What a mistaken paste usually is, by its prefix.
+# A subscription keeps the currency it started in: Stripe refuses to update it to a price in another currency.
+CURRENCY_CLASH = (
+    "a customer switching plans cannot move their subscription to a price in another currency, so the upgrade or "
+    "downgrade fails; link prices in one currency"
+)
 OTHER_IDS = {"prod_": "a product ID", "plan_": "a legacy plan ID", "sub_": "a subscription ID", "mtr_": "a meter ID"}
 
 
@@ -37,6 +42,45 @@ def price_problems(price: Mapping[str, Any], slot: Mode) -> list[str]:
     if price.get("type") != "recurring" or not price.get("recurring"):
         problems.append(f"{price_id} is a one-time price: a plan needs a recurring price")
     return problems
+
+
+def _shape(price: Mapping[str, Any]) -> tuple[Any, ...]:
+    recurring = price.get("recurring") or {}
+    return (recurring.get("interval"), recurring.get("interval_count") or 1, recurring.get("usage_type", "licensed"))
+
+
+def find_replacement(
+    price: Mapping[str, Any],
+    retrieve: Callable[[str], dict[str, Any]],
+    find_by_lookup_key: Callable[[str], dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """The active price that took an archived price's place, or None.
+
+    Replacing a price creates the new one with `transfer_lookup_key` (so the key leaves the old price) and, when the
+    old one was its product's default, makes the new one the default before archiving. So: an active holder of a
+    key the archived price still has; else the product's default, if it is a newer active price billed the same way.
+    """
+    if price.get("active", True):
+        return None
+    price_id = price.get("id")
+    key = price.get("lookup_key")
+    if key:
+        holder = find_by_lookup_key(str(key))
+        if holder is not None and holder.get("id") != price_id and holder.get("active", True):
+            return holder
+    product = price.get("product")
+    default = product.get("default_price") if isinstance(product, dict) else None
+    default_id = default.get("id") if isinstance(default, dict) else default
+    if not default_id or default_id == price_id:
+        return None
+    try:
+        candidate = retrieve(str(default_id))
+    except NotFoundError:
+        return None
+    newer = int(candidate.get("created") or 0) >= int(price.get("created") or 0)
+    if candidate.get("active", True) and newer and _shape(candidate) == _shape(price):
+        return candidate
+    return None
 
 
 @dataclass
@@ -102,7 +146,7 @@ def check_plan_prices(
     if len(currencies) > 1:
         listing = ", ".join(f"{c.plan_id}={c.price['currency'].upper()}" for c in checks if c.slot == mode and c.price)
         problems.append(
-            Problem("plans", f"Plans bill in different currencies ({listing}): a customer switching plans cannot")
+            Problem("plans", f"Plans bill in different currencies ({listing}): {CURRENCY_CLASH}")
         )
     return checks, problems
 

@@ -30,8 +30,9 @@ PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
 SLOTS: tuple[Slot, Slot] = ("test", "live")
 # A price check result: True fine, False a problem (shown as ✗), None unknown (not checkable right now).
 Check = tuple[bool | None, str]
-# Typing a price ID fires one lookup once the admin pauses, not one per keystroke.
-LOOKUP_DELAY = 0.3
+# A lookup: its check, the price's currency (when found) and the active price that replaced it (when archived).
+Lookup = tuple[Check, str | None, str | None]
+SECRET_KEY_PASTED = "That was a secret API key — removed from this field; price IDs start with price_"
 
 
 def _safe(key: str) -> str:
@@ -73,6 +74,8 @@ class PlansScreen(Screen[None]):
     PlansScreen #offer Horizontal { height: auto; }
     PlansScreen #broken { display: none; padding: 1 2; height: auto; }
     PlansScreen #broken.visible { display: block; }
+    PlansScreen #currency-warning { display: none; }
+    PlansScreen #currency-warning.visible { display: block; }
     PlansScreen #empty-form { padding: 1 2; }
     PlansScreen FieldError { padding-left: 23; }
     /* At 80 columns the list and the labels leave the price-ID field room for a whole ID and the Pick button. */
@@ -92,6 +95,7 @@ class PlansScreen(Screen[None]):
         # ctrl+u is the text field's "delete to start of line"; ctrl+g is free in fields.
         Binding("ctrl+g", "focus_new_resource", "Add resource", show=False),
         Binding("ctrl+r", "reload", "Reload file", show=False),
+        Binding("ctrl+y", "link_replacement", "Link the replacement price", show=False),
         Binding("t", "use_offer('test')", "Link as test price", show=False),
         Binding("v", "use_offer('live')", "Link as live price", show=False),
     ]
@@ -102,6 +106,9 @@ class PlansScreen(Screen[None]):
         ("Plans: reload the plan file from disk", "Discard unsaved changes", "reload"),
     ]
 
+    # Typing a price ID fires one lookup once the admin pauses, not one per keystroke (enter looks it up at once).
+    lookup_delay: ClassVar[float] = 0.3
+
     def __init__(self) -> None:
         super().__init__()
         self.config = PlanConfig()
@@ -109,12 +116,17 @@ class PlansScreen(Screen[None]):
         self.selected: int | None = None
         self.broken = False
         self.offered_price: str | None = None
+        self.offered_slot: Slot = "test"
         # Per plan (by identity), the fields holding text that is not a valid value: widget id -> (text, message).
         # Kept across plan switches, so a bad value is neither lost nor silently dropped on save.
         self.bad: dict[int, dict[str, tuple[str, str]]] = {}
         # Plans created here and never saved: their ID follows their name until the admin edits the ID.
         self.fresh: set[int] = set()
         self.price_checks: dict[tuple[str, Slot], tuple[bool, str]] = {}
+        # What the last checks learnt beyond ok/not ok: each price's currency, and the successor of a replaced one.
+        self.currencies: dict[tuple[str, Slot], str] = {}
+        self.replacements: dict[str, str] = {}
+        self._resumed_before = False
         self.loaded_fingerprint: str | None = None
         self._lookup_timers: dict[Slot, Timer] = {}
 
@@ -130,6 +142,7 @@ class PlansScreen(Screen[None]):
                 yield Button("Use as live price", id="offer-live")
                 yield Button("Dismiss", id="offer-dismiss")
         yield Static("", id="broken", classes="notice-live", markup=False)
+        yield Static("", id="currency-warning", classes="notice", markup=False)
         with Horizontal(id="plans-body"):
             with Vertical(id="plan-list-box"):
                 yield ListView(id="plan-list")
@@ -175,10 +188,32 @@ class PlansScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
+        if self._resumed_before:
+            # Prices may have been replaced or archived (here or in the Dashboard) since they were checked.
+            self.forget_price_checks()
+        self._resumed_before = True
 
     def connection_changed(self) -> None:
+        self.forget_price_checks()
+
+    def catalog_changed(self) -> None:
+        """A price was created, replaced or archived: what the editor knows about linked prices may be stale."""
+        self.forget_price_checks()
+
+    def forget_price_checks(self) -> None:
         self.price_checks.clear()
-        self.fill_form()
+        self.currencies.clear()
+        self.replacements.clear()
+        self.update_currency_warning()
+        if self.broken:
+            return
+        plan = self.plan
+        if plan is not None:
+            for slot in SLOTS:
+                if plan.price_id(slot) and portal(self).context.connected:
+                    self.show_price_state(slot, "checking…")  # check_all_prices looks it up with the others
+                else:
+                    self.check_price(slot)
         self.check_all_prices()
 
     # ---- file ----------------------------------------------------------------------------------------------------
@@ -214,6 +249,10 @@ class PlansScreen(Screen[None]):
         self.saved = self.config.to_toml_dict()
         self.bad.clear()
         self.fresh.clear()
+        # A reload re-checks every linked price: one may have been replaced since it was last looked up.
+        self.price_checks.clear()
+        self.currencies.clear()
+        self.replacements.clear()
         self.selected = 0 if self.config.plans else None
         await self.rebuild_list()
         await self.rebuild_quota_rows()
@@ -578,18 +617,32 @@ class PlansScreen(Screen[None]):
             return
         slot: Slot = "test" if event.input.id.endswith("test") else "live"
         value = event.value.strip()
-        if value and not PRICE_ID.match(value):
-            if redact(value) != value:  # a secret key pasted into the wrong field: never echo it
-                message = "That is a secret API key, not a price ID: price IDs start with price_"
-            else:
-                message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
+        if redact(value) != value:
+            # A secret key pasted into the wrong field: it must not stay on screen (nor in the plan, nor the file).
+            with self.prevent(Input.Changed):
+                event.input.value = ""
+            self.set_bad(f"price-{slot}", "", None)
+            setattr(plan, f"{slot}_price_id", None)
+            self.query_one(f"#error-price-{slot}", FieldError).show(SECRET_KEY_PASTED)
+            self.check_price(slot)
+        elif value and not PRICE_ID.match(value):
+            message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
             self.set_bad(f"price-{slot}", event.value, message)
             self.show_price_state(slot)
         else:
             self.set_bad(f"price-{slot}", event.value, None)
             setattr(plan, f"{slot}_price_id", value or None)
-            self.check_price(slot, delay=LOOKUP_DELAY)
+            self.check_price(slot, delay=self.lookup_delay)
+        self.update_currency_warning()
         self.changed()
+
+    @on(Input.Submitted, "#price-test")
+    @on(Input.Submitted, "#price-live")
+    def price_submitted(self, event: Input.Submitted) -> None:
+        """Enter looks the typed ID up now instead of after the typing pause."""
+        slot: Slot = "test" if (event.input.id or "").endswith("test") else "live"
+        if slot in self._lookup_timers:
+            self.check_price(slot)
 
     def show_price_state(self, slot: Slot, text: str | None = None, ok: bool | None = None) -> None:
         state = self.query_one(f"#state-price-{slot}", Static)
@@ -623,46 +676,100 @@ class PlansScreen(Screen[None]):
             self.start_lookup(price_id, slot)
 
     def start_lookup(self, price_id: str, slot: Slot) -> None:
+        self._lookup_timers.pop(slot, None)  # fired (or overtaken): enter has nothing left to hurry
         # One lookup per slot at a time: a newer ID replaces the pending one.
         self.run_worker(
             partial(self.fetch_price, price_id, slot), thread=True, exclusive=True, group=f"price-check-{slot}"
         )
 
-    def lookup(self, price_id: str, slot: Slot) -> Check:
+    def lookup(self, price_id: str, slot: Slot) -> Lookup:
         """Runs in a worker thread. With a key of the other mode, finding the price proves it is in the wrong slot."""
         from portal_tui.domain.pricing import describe_price
         from portal_tui.services.errors import NotFoundError, PortalError
-        from portal_tui.services.plan_check import price_problems
+        from portal_tui.services.plan_check import find_replacement, price_problems
 
         context = portal(self).context
         key_mode: Slot = "live" if context.livemode else "test"
         try:
-            price = context.gateway().retrieve_price(price_id)
+            gateway = context.gateway()
+            price = gateway.retrieve_price(price_id)
+            problems = price_problems(price, slot)
+            successor = (
+                find_replacement(price, gateway.retrieve_price, gateway.find_price_by_lookup_key)
+                if not price.get("active", True) and bool(price.get("livemode")) == (slot == "live")
+                else None
+            )
         except NotFoundError:
             if key_mode == slot:
-                return (False, f"✗ {price_id} does not exist in {slot} mode")
-            return (None, f"not a {key_mode}-mode price; connect a {slot} key to check it fully")
+                return (False, f"✗ {price_id} does not exist in {slot} mode"), None, None
+            return (None, f"not a {key_mode}-mode price; connect a {slot} key to check it fully"), None, None
         except PortalError as error:
-            return (None, f"could not check: {error.message}")
-        problems = price_problems(price, slot)
+            return (None, f"could not check: {error.message}"), None, None
+        currency = str(price.get("currency") or "") or None
+        if successor is not None:
+            new_id = str(successor["id"])
+            problems = [p for p in problems if "archived" not in p]
+            problems.insert(0, f"{price_id} is archived, replaced by {new_id} — press ctrl+y to link the new price")
+            return (False, "✗ " + "; ".join(problems)), currency, new_id
         if problems:
-            return (False, "✗ " + "; ".join(problems))
+            return (False, "✗ " + "; ".join(problems)), currency, None
         product = price.get("product")
         name = product.get("name") if isinstance(product, dict) else product
-        return (True, f"✓ {name} · {describe_price(price)}")
+        return (True, f"✓ {name} · {describe_price(price)}"), currency, None
 
     def fetch_price(self, price_id: str, slot: Slot) -> None:
         result = self.lookup(price_id, slot)
         self.app.call_from_thread(self._price_checked, price_id, slot, result)
 
-    def _price_checked(self, price_id: str, slot: Slot, result: Check) -> None:
-        ok, text = result
+    def _price_checked(self, price_id: str, slot: Slot, result: Lookup) -> None:
+        (ok, text), currency, successor = result
         if ok is not None:
             self.price_checks[(price_id, slot)] = (bool(ok), text)
+        if currency:
+            self.currencies[(price_id, slot)] = currency
+        if successor:
+            self.replacements[price_id] = successor
         plan = self.plan
         if plan is not None and plan.price_id(slot) == price_id:
             self.show_price_state(slot, text, ok)
         self.rebuild_list_labels()
+        self.update_currency_warning()
+
+    def update_currency_warning(self) -> None:
+        """Flag plans whose linked prices (same slot) bill in different currencies, as `portal-tui check` does."""
+        from portal_tui.services.plan_check import CURRENCY_CLASH
+
+        lines = []
+        for slot in SLOTS:
+            found = [
+                (plan.id, currency)
+                for plan in self.config.plans
+                if (price_id := plan.price_id(slot)) and (currency := self.currencies.get((price_id, slot)))
+            ]
+            if len({currency for _plan, currency in found}) > 1:
+                listing = ", ".join(f"{plan_id}={currency.upper()}" for plan_id, currency in found)
+                lines.append(f"⚠ {slot.capitalize()} prices bill in different currencies ({listing}): {CURRENCY_CLASH}")
+        warning = self.query_one("#currency-warning", Static)
+        warning.update("\n".join(lines))
+        warning.set_class(bool(lines), "visible")
+
+    def action_link_replacement(self) -> None:
+        """Link the price that replaced an archived one, in every slot of the selected plan that links one."""
+        plan = self.plan
+        if plan is None:
+            return
+        swapped = [
+            (slot, old, self.replacements[old])
+            for slot in SLOTS
+            if (old := plan.price_id(slot)) and old in self.replacements
+        ]
+        if not swapped:
+            self.notify("This plan links no replaced price.", severity="warning")
+            return
+        for slot, _old, new in swapped:
+            self.set_price(slot, new)
+        done = "; ".join(f"{slot}: {new} instead of {old}" for slot, old, new in swapped)
+        self.notify(f"Linked '{plan.name or plan.id}' to the new price ({done}). Press ctrl+s to save.")
 
     def check_all_prices(self) -> None:
         """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
@@ -766,13 +873,21 @@ class PlansScreen(Screen[None]):
     def set_price(self, slot: Slot, price_id: str) -> None:
         self.query_one(f"#price-{slot}", Input).value = price_id  # fires price_changed
 
-    async def offer_price(self, price_id: str) -> None:
-        """Called from the catalog's "Link to plan…": the admin picks a plan, then a slot."""
-        self.offered_price = price_id
+    async def offer_price(self, price_id: str, livemode: bool | None = None) -> None:
+        """Called from the catalog's "Link to plan…": the admin picks a plan; the slot is the price's own mode.
+
+        `livemode` defaults to the connected key's mode: the catalog and the builder only show prices of that mode.
+        """
+        if livemode is None:
+            livemode = portal(self).context.livemode
+        slot: Slot = "live" if livemode else "test"
+        self.offered_price, self.offered_slot = price_id, slot
         self.query_one("#offer-text", Static).update(
-            f"Link {price_id} to a plan: choose the plan on the left (↑ ↓), then press t for its test price or "
-            "v for its live price (or the buttons below)."
+            f"Link {price_id} (a {slot}-mode price) to a plan: choose the plan on the left (↑ ↓), then press "
+            f"{slot[0]} to make it the plan's {slot} price (or the button below)."
         )
+        self.query_one("#offer-test").display = slot == "test"
+        self.query_one("#offer-live").display = slot == "live"
         self.query_one("#offer").add_class("visible")
         if not self.config.plans:
             await self.action_new_plan()
@@ -791,6 +906,17 @@ class PlansScreen(Screen[None]):
             self._use_offer(slot)
 
     def _use_offer(self, slot: Slot) -> None:
+        if self.offered_price and slot != self.offered_slot:
+            # Test and live are separate worlds: a price of one mode never exists in the other.
+            self.notify(
+                f"{self.offered_price} is a {self.offered_slot}-mode price: it can only be a plan's "
+                f"{self.offered_slot} price. The {slot} slot needs a price made with a {slot} key "
+                f"({'sk_live_' if slot == 'live' else 'sk_test_'}…).",
+                title=f"Not linked as the {slot} price",
+                severity="error",
+                timeout=10,
+            )
+            return
         if self.offered_price and self.plan is not None:
             self.set_price(slot, self.offered_price)
             self.notify(f"{self.offered_price} linked to '{self.plan.name}' ({slot}). Press ctrl+s to save.")
