@@ -50,6 +50,11 @@ async def test_walkthrough_passes_and_summary_copies(
         assert "✓ Create a test clock" in steps and "✓ Clean up" in steps
         await pilot.press("ctrl+y")
         assert "PASS" in app.clipboard and "$22.00" in app.clipboard
+        # the screen and the copied summary tell the outcome in the same words (one formatter)
+        outcome = [text for text, _tone in screen.result.outcome_lines()]  # type: ignore[attr-defined]
+        assert any(line.startswith("Quotas the portal grants: vCPU 2") for line in outcome)
+        shown = "".join(text_of(screen.query_one("#quotas", Static)).split())
+        assert all("".join(line.split()) in shown and line in app.clipboard for line in outcome)
         assert not seeded_sandbox.test_world.objects["test_helpers.test_clock"]
 
 

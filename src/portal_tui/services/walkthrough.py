@@ -89,6 +89,7 @@ class Cancelled(Exception):
     """The admin cancelled the run."""
 
 
+Tone = Literal["plain", "warn", "bad", "dim"]  # how a result line reads: the screen picks a style per tone
 PaymentKind = Literal["paid", "no_charge", "declined", "requires_action", "void", "pending", "unknown"]
 # What each test card should do to a charge; no charge at all ($0 first invoice of a metered plan) fits every card.
 EXPECTED_PAYMENT: dict[Card, frozenset[str]] = {
@@ -173,6 +174,30 @@ class WalkthroughResult:
         verdict = "as expected for" if expected else "NOT expected for"
         return f"Card: {outcome.text} ({verdict} {card})"
 
+    def outcome_lines(self) -> list[tuple[str, Tone]]:
+        """What happened besides the line checks, one line each with its tone: the screen styles these lines and
+        the copied summary lists the same ones, so the two never tell it differently."""
+        shown: list[tuple[str, Tone]] = []
+        if self.usage_pending:
+            shown.append((f"Usage: {self.usage_pending}", "warn"))
+        if self.subscription_status:
+            shown.append((f"Subscription: {self.subscription_status}", "plain"))
+        if self.first_invoice:
+            shown.append((f"First invoice: {self.first_invoice}", "plain"))
+        if self.invoice_status:
+            note = f" ({self.payment_note})" if self.payment_note else ""
+            shown.append((f"Finalized invoice: {self.invoice_status}{note}", "plain"))
+        payment = self.payment_line()
+        if payment:
+            shown.append((payment, "bad" if self.unexpected_payment is not None else "plain"))
+        if self.quotas:
+            shown.append(("Quotas the portal grants: " + ", ".join(f"{k} {v}" for k, v in self.quotas), "plain"))
+        if self.removed:
+            shown.append(("Cleaned up: " + ", ".join(self.removed), "dim"))
+        if self.left_behind:
+            shown.append((f"Left behind: {self.left_behind} (Stripe deletes test clocks after 30 days)", "bad"))
+        return shown
+
     def summary_text(self) -> str:
         """A plain-text summary the admin can copy into a ticket or a runbook."""
         card = TEST_CARDS[self.scenario.card][1]
@@ -189,27 +214,9 @@ class WalkthroughResult:
                 f"{mark} {line.description}: expected {format_money(line.expected, line.currency)}, "
                 f"invoiced {format_money(line.invoiced, line.currency)}"
             )
-        if self.usage_pending:
-            lines.append(f"Usage: {self.usage_pending}")
-        if self.subscription_status:
-            lines.append(f"Subscription: {self.subscription_status}")
-        if self.first_invoice:
-            lines.append(f"First invoice: {self.first_invoice}")
-        if self.invoice_status:
-            lines.append(
-                f"Finalized invoice: {self.invoice_status}" + (f" ({self.payment_note})" if self.payment_note else "")
-            )
-        payment = self.payment_line()
-        if payment:
-            lines.append(payment)
-        if self.quotas:
-            lines.append("Quotas: " + ", ".join(f"{label} {value}" for label, value in self.quotas))
         if self.error is not None:
             lines.append(f"Error: {self.error.message}")
-        if self.removed:
-            lines.append("Cleaned up: " + ", ".join(self.removed))
-        if self.left_behind:
-            lines.append(f"Left behind: {self.left_behind}")
+        lines.extend(text for text, _tone in self.outcome_lines())
         return "\n".join(lines)
 
 

@@ -34,6 +34,7 @@ MARKS = {
 }
 # How long quitting waits for a running test to cancel and delete its test clock (requests time out at 20 s).
 CLEANUP_WAIT = 60.0
+TONES = {"plain": "", "warn": "yellow", "bad": "bold red", "dim": "dim"}
 VERDICTS = {
     "PASS": ("✓ PASS: Stripe invoices what the calculator expects", "bold green"),
     "MISMATCH": ("✗ MISMATCH: Stripe's invoice differs from the expected amount", "bold red"),
@@ -361,27 +362,11 @@ class VerifyScreen(Screen[None]):
             self.query_one("#quotas", Static).update(self._outcome(result))
         self.notify(f"Test {result.verdict.lower()}; {', '.join(result.removed) or 'nothing left behind'}.")
 
-    def _outcome(self, result: WalkthroughResult) -> Text:
+    @staticmethod
+    def _outcome(result: WalkthroughResult) -> Text:
         text = Text()
-        if result.subscription_status:
-            text.append(f"Subscription status: {result.subscription_status}\n")
-        if result.first_invoice:
-            text.append(f"First invoice: {result.first_invoice}\n")
-        if result.invoice_status:
-            text.append(f"Finalized invoice: {result.invoice_status}")
-            text.append(f" ({result.payment_note})\n" if result.payment_note else "\n")
-        payment = result.payment_line()
-        if payment:
-            unexpected = result.unexpected_payment is not None
-            text.append(payment + "\n", style="bold red" if unexpected else "")
-        if result.usage_pending:
-            text.append(f"Usage: {result.usage_pending}\n", style="yellow")
-        if result.quotas:
-            text.append("Quotas the portal grants: " + ", ".join(f"{k} {v}" for k, v in result.quotas) + "\n")
-        if result.removed:
-            text.append("Cleaned up: " + ", ".join(result.removed) + "\n", style="dim")
-        if result.left_behind:
-            text.append(f"Left behind: {result.left_behind} (Stripe deletes test clocks after 30 days)\n", style="red")
+        for line, tone in result.outcome_lines():
+            text.append(line + "\n", style=TONES[tone])
         return text
 
     def action_cancel(self) -> None:
