@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.memory_keyring import MemoryKeyring
+from portal_tui.services.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend

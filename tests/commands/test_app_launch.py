@@ -10,11 +10,11 @@ from portal_tui.commands.app import real_context
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.config_store import ConfigStore
 from portal_tui.services.keystore import KeyStore, parse_key
+from portal_tui.services.memory_keyring import MemoryKeyring
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.context import AppContext
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import TEST_KEY
-from tests.support.memory_keyring import MemoryKeyring
 from tests.support.slow_keyring import SlowKeyring
 from tests.ui.helpers import settle, wait_until
 

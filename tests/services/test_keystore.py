@@ -12,8 +12,8 @@ from keyring.errors import KeyringLocked
 
 from portal_tui.services.errors import KeyFormatError, KeyStorageError
 from portal_tui.services.keystore import KeySource, KeyStore, check_partial, parse_key
+from portal_tui.services.memory_keyring import MemoryKeyring
 from tests.conftest import LIVE_KEY, TEST_KEY
-from tests.support.memory_keyring import MemoryKeyring
 
 RESTRICTED = "rk_live_" + "A1b2" * 10
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.support.memory_keyring import MemoryKeyring
+from portal_tui.services.memory_keyring import MemoryKeyring
 
 
 class SlowKeyring(MemoryKeyring):

@@ -10,12 +10,12 @@ from textual.widgets import Input
 
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.keystore import KeySource
+from portal_tui.services.memory_keyring import MemoryKeyring
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
 from tests.conftest import LIVE_KEY, TEST_KEY
-from tests.support.memory_keyring import MemoryKeyring
 from tests.support.slow_keyring import SlowKeyring
 from tests.ui.helpers import settle, wait_until
 

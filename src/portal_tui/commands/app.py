@@ -8,35 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from keyring.backend import KeyringBackend
-
     from portal_tui.ui.context import AppContext
-
-
-def demo_keyring() -> KeyringBackend:
-    """A keyring that lives in memory only: the demo never touches the admin's real keyring."""
-    from keyring.backend import KeyringBackend
-    from keyring.errors import PasswordDeleteError
-
-    class DemoKeyring(KeyringBackend):
-        priority = 1
-        name = "demo keyring (memory only)"
-
-        def __init__(self) -> None:
-            super().__init__()  # type: ignore[no-untyped-call]
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.entries.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            if self.entries.pop((service, username), None) is None:
-                raise PasswordDeleteError(username)
-
-    return DemoKeyring()
 
 
 def demo_context(folder: Path, api_base: str) -> AppContext:
@@ -45,9 +17,10 @@ def demo_context(folder: Path, api_base: str) -> AppContext:
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import AccountInfo
     from portal_tui.services.keystore import KeyStore, parse_key
+    from portal_tui.services.memory_keyring import MemoryKeyring
     from portal_tui.ui.context import AppContext
 
-    keystore = KeyStore(folder, env={}, backend=demo_keyring())
+    keystore = KeyStore(folder, env={}, backend=MemoryKeyring())
     stored = keystore.save(parse_key(DEMO_KEY))
     context = AppContext(
         keystore=keystore, config_store=ConfigStore(folder / "plans.toml"), api_base=api_base, demo=True

@@ -12,22 +12,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from portal_tui.ui.context import AppContext
+from portal_tui.ui.steps import STEPS
 
 if TYPE_CHECKING:
     from rich.traceback import Trace
 
     from portal_tui.ui.screens.plans import PlansScreen
-
-# step key, mode name, title, what the admin does there
-STEPS: list[tuple[str, str, str, str]] = [
-    ("1", "connect", "Connect Stripe", "Paste and verify the secret key; see TEST or LIVE mode"),
-    ("2", "builder", "Products & pricing", "Create a product and its recurring price in any pricing model"),
-    ("3", "catalog", "Price IDs", "Browse the catalog, preview amounts, copy a price ID"),
-    ("4", "plans", "Plans & quotas", "Link each portal plan to its prices and set resource quotas"),
-    ("5", "verify", "Verify in test mode", "Subscribe a test customer and check the invoice"),
-]
-TITLES = {mode: title for _key, mode, title, _what in STEPS} | {"home": "Setup overview"}
-
 
 SCREEN_CLASSES = {
     "home": ("home", "HomeScreen"),

@@ -103,7 +103,7 @@ class HomeScreen(Screen[None]):
 
     def refresh_steps(self) -> None:
         from portal_tui.services.errors import PortalError
-        from portal_tui.ui.app import STEPS
+        from portal_tui.ui.steps import STEPS
 
         context = portal(self).context
         mode: Literal["test", "live"] = "live" if context.livemode else "test"
