@@ -255,6 +255,8 @@ async def test_a_crashing_worker_is_reported_without_the_key_and_the_app_stays_u
         assert any("KeyError" in message for _title, message in notes), notes
         assert all(KEY_BODY not in title + message for title, message in notes)
         assert field.value == TEST_KEY  # what the admin pasted is still there
+        assert not app.screen.query_one("#checking").has_class("visible")  # and Save works again
+        assert not app.screen.query_one("#save").disabled
         await pilot.press("f3")  # and the app still answers keys
         await settle(pilot)
         assert app.current_mode == "catalog"
