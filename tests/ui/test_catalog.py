@@ -153,6 +153,43 @@ def test_optional_columns_join_as_the_width_allows() -> None:
         assert dict((a, s) for _t, a, s in visible_columns(width))["summary"] >= 26
         previous = shown
     assert previous == {"product", "nickname", "summary", "interval", "usage", "lookup_key", "price_id", "active"}
+    # A 120-column terminal (the details then sit under the table) shows the interval and the lookup key.
+    assert {"interval", "lookup_key"} <= set(names(120))
+
+
+async def test_at_120_columns_the_table_shows_interval_and_lookup_key_above_the_details(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_catalog(pilot, app)
+        pro = next(r for r in table.rows if r.lookup_key == "pro_monthly")
+        assert table.select_price(pro.price_id)
+        await pilot.pause()
+        header = "".join(segment.text for segment in table.render_line(0))
+        line = "".join(segment.text for segment in table.render_line(1 + table.cursor - int(table.scroll_offset.y)))
+        assert "Interval" in header and "Lookup key" in header
+        assert "month" in line and "pro_monthly" in line and pro.price_id in line
+        details = app.screen.query_one(PriceDetails)
+        assert details.region.y >= table.region.bottom and details.region.height >= 10
+        assert str(details.query_one("#details-id").render()) == pro.price_id
+
+
+async def test_at_80_columns_a_row_says_which_hidden_field_the_filter_matched(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_catalog(pilot, app)
+        await pilot.press("slash")
+        await type_text(pilot, "pro_month")
+        await pilot.pause()
+        assert [row.lookup_key for row in table.shown] == ["pro_monthly"]
+        segments = list(table.render_line(1))
+        line = "".join(segment.text for segment in segments)
+        assert "key pro_monthly" in line and table.shown[0].price_id in line
+        underlined = "".join(s.text for s in segments if s.style is not None and s.style.underline)
+        assert underlined.lower() == "pro_month"
 
 
 async def test_the_picker_picks_with_one_enter_and_offers_only_its_own_keys(

@@ -20,6 +20,9 @@ from portal_tui.ui.widgets.price_details import PriceDetails
 from portal_tui.ui.widgets.price_table import PriceTable
 from portal_tui.ui.widgets.top_bar import TopBar
 
+# Side by side, the 40-column details pane leaves the table room for its optional columns only from here on.
+STACKED_BELOW = 160
+
 
 class CatalogView(Vertical):
     """Filter + table + status, shared by the catalog screen and the price picker."""
@@ -110,7 +113,10 @@ class CatalogScreen(Screen[None]):
     DEFAULT_CSS = """
     CatalogScreen #catalog-body { height: 1fr; }
     CatalogScreen #not-connected { padding: 1 2; display: none; }
-    /* Below 100 columns the table takes the whole width; d swaps it for the details (tiers, preview, the ID). */
+    /* Up to 160 columns the details sit under the table, which keeps the whole width for Interval and Lookup key;
+       below 100 columns the table takes the whole screen and d swaps it for the details (tiers, preview, the ID). */
+    CatalogScreen.stacked #catalog-body { layout: vertical; }
+    CatalogScreen.stacked PriceDetails { width: 1fr; height: 45%; border-left: none; border-top: hkey $panel; }
     CatalogScreen.narrow PriceDetails { display: none; }
     CatalogScreen.narrow.details-view CatalogView { display: none; }
     CatalogScreen.narrow.details-view PriceDetails { display: block; width: 1fr; border-left: none; }
@@ -193,6 +199,7 @@ class CatalogScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "narrow")
+        self.set_class(100 <= self.size.width < STACKED_BELOW, "stacked")
 
     @property
     def details_visible(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -70,11 +71,13 @@ REQUIRED: list[tuple[str, str, int]] = [
 ]
 OPTIONAL: list[tuple[str, str, int]] = [
     ("Interval", "interval", 9),
+    ("Lookup key", "lookup_key", 16),  # what the portal's code refers to: before usage and nickname
     ("Usage", "usage", 8),
     ("Nickname", "nickname", 16),
-    ("Lookup key", "lookup_key", 16),
     ("Active", "active", 6),
 ]
+# A filter can match text in a column too narrow a terminal leaves out: the row then says what matched.
+MATCH_LABELS = {"lookup_key": "key", "nickname": "nickname"}
 ORDER = ["product", "nickname", "summary", "interval", "usage", "lookup_key", "price_id", "active"]
 SUMMARY_MIN = 26  # enough for "$20.00 / month" and most tiered summaries' start
 
@@ -231,11 +234,19 @@ class PriceTable(ScrollView, can_focus=True):
         if index >= len(self.shown):
             return Strip.blank(width, self.rich_style)
         row = self.shown[index]
+        shown = {attr for _title, attr, _size in columns}
+        hidden_match = [
+            f"{label} {getattr(row, attr)}"
+            for attr, label in MATCH_LABELS.items()
+            if self.filter_text and attr not in shown and self.filter_text in getattr(row, attr).lower()
+        ]
         values = []
         for _title, attr, size in columns:
             value = getattr(row, attr)
             if attr == "active":
                 value = "yes" if value else "no"
+            elif attr == "summary" and hidden_match:
+                value = f"{' · '.join(hidden_match)} · {value}"
             values.append(cell(str(value), size))
         line = cell(" ".join(values), width)
         if index == self.cursor:
@@ -244,7 +255,12 @@ class PriceTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style("price-table--archived")
         else:
             style = self.rich_style
-        return Strip([Segment(line, style)], width)
+        if not self.filter_text:
+            return Strip([Segment(line, style)], width)
+        # Underline what the filter matched, so each row shows why it is here.
+        text = Text(line, style=style, no_wrap=True, end="")
+        text.highlight_regex(re.compile(re.escape(self.filter_text), re.IGNORECASE), "underline")
+        return Strip(text.render(self.app.console), width)
 
     def on_resize(self) -> None:
         self._resize()
