@@ -1004,3 +1004,28 @@ def test_a_gate_fault_holds_a_request_until_the_test_releases_it(sandbox: Sandbo
     gate.release()
     thread.join(5)
     assert done.is_set() and [p["name"] for p in sandbox.test_world.objects["product"].values()] == ["Held"]
+
+
+def test_a_balance_left_below_the_minimum_is_collected_with_the_next_invoice(sc: stripe.StripeClient) -> None:
+    start = 1_767_225_600
+    clock = sc.v1.test_helpers.test_clocks.create(params={"frozen_time": start})
+    price = sc.v1.prices.create(
+        params={"product": product(sc), "currency": "usd", "unit_amount": 30, "recurring": {"interval": "month"}}
+    )
+    customer = sc.v1.customers.create(
+        params={
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+            "test_clock": clock.id,
+        }
+    )
+    sc.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    assert sc.v1.customers.retrieve(customer.id).balance == 30  # $0.30 < $0.50: not charged
+    sc.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + 31 * 86400 + 2 * 3600})
+    renewal = next(
+        i
+        for i in sc.v1.invoices.list(params={"customer": customer.id}).data
+        if i.billing_reason == "subscription_cycle"
+    )
+    assert (renewal.total, renewal.starting_balance, renewal.amount_due, renewal.amount_paid) == (30, 30, 60, 60)
+    assert renewal.status == "paid" and sc.v1.customers.retrieve(customer.id).balance == 0
