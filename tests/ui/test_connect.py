@@ -232,3 +232,22 @@ async def test_stripe_errors_retry_without_sleeping_in_tests(
         assert "internal error" in error_text(app)
         assert sandbox.count("GET", "/v1/account") == 3  # the first try and two retries
         assert elapsed < 0.5  # Stripe's own back-off would sleep 0.5 s + 1 s
+
+
+async def test_a_key_pasted_across_wrapped_lines_is_kept_whole(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    from textual import events
+
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_connect(pilot, app)
+        field = app.screen.query_one("#secret-key", Input)
+        # A terminal that wrapped the long key pastes it as two lines (with the wrap's indent).
+        field.post_message(events.Paste(f"{TEST_KEY[:30]}\n  {TEST_KEY[30:]}\n"))
+        await pilot.pause()
+        assert field.value == TEST_KEY
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.context.connected
+        assert memory_keyring.entries[("portal-tui", "secret-key-test")] == TEST_KEY

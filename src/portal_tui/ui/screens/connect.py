@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,6 +21,26 @@ from portal_tui.ui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from portal_tui.services.gateway import AccountInfo
     from portal_tui.services.keystore import SecretKey, StoredKey
+
+
+class KeyInput(Input):
+    """The key field: a paste keeps every line, joined without whitespace.
+
+    Terminals wrap a long key (today's are ~107 characters) and Textual's Input keeps only a paste's first line,
+    which would leave a cut-off key that fails as "too short".
+    """
+
+    def _on_paste(self, event: events.Paste) -> None:
+        event.prevent_default()  # Input's own handler would insert the first line only
+        event.stop()
+        text = "".join(event.text.split())
+        if not text:
+            return
+        selection = self.selection
+        if selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *selection)
 
 
 class ConnectScreen(Screen[None]):
@@ -66,7 +86,7 @@ class ConnectScreen(Screen[None]):
                 classes="muted",
             )
             with Horizontal(id="key-row"):
-                yield Input(placeholder="sk_test_…", password=True, id="secret-key")
+                yield KeyInput(placeholder="sk_test_…", password=True, id="secret-key")
                 yield Button("Reveal", id="reveal")
             yield FieldError(id="key-error")
             with Horizontal(id="buttons"):
