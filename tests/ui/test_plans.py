@@ -565,3 +565,50 @@ async def test_plans_in_different_currencies_are_flagged_in_the_editor(
         app.screen.query_one("#price-test", Input).value = usd
         await checked(pilot)
         assert not warning.has_class("visible")
+
+
+def test_a_quota_of_one_reads_in_the_singular() -> None:
+    from portal_tui.domain.plans import format_quota
+
+    assert format_quota(1, "servers") == "1 server" and format_quota(4, "servers") == "4 servers"
+    assert format_quota(1, "GB / month") == "1 GB / month" and format_quota(1, "cores") == "1 core"
+    assert format_quota("unlimited", "servers") == "unlimited" and format_quota(2.5) == "2.5"
+
+
+async def test_at_80_columns_hints_and_units_are_whole(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        for name in ("key", "label", "unit"):
+            field = app.screen.query_one(f"#new-resource-{name}", Input)
+            assert len(field.placeholder) <= field.content_size.width, field.placeholder
+        app.screen.query_one("#quota-instances", Input).value = "1"
+        await pilot.pause()
+        assert str(app.screen.query_one("#unit-instances").render()) == "server"
+        app.screen.query_one("#quota-instances", Input).value = "3"
+        await pilot.pause()
+        assert str(app.screen.query_one("#unit-instances").render()) == "servers"
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        title = app.screen.query_one("#picker-title")
+        heading = "Pick the test price for 'New plan'"
+        assert str(title.render()) == heading and title.content_size.width >= len(heading)
+
+
+async def test_at_80_columns_home_shows_all_five_steps_help_and_quit(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    from portal_tui.ui.widgets.key_bar import KeyBar
+
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "home"
+        bar = str(app.screen.query_one(KeyBar).render())
+        for words in ("1 Connect", "2 Pricing", "3 Price IDs", "4 Plans", "5 Verify", "? Help", "^q Quit"):
+            assert words in bar, bar
+        assert "…" not in bar and len(bar) <= 80

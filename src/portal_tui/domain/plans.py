@@ -82,12 +82,25 @@ def parse_quota(text: str) -> Quota:
     return value
 
 
-def format_quota(quota: Quota | None) -> str:
+def format_quota(quota: Quota | None, unit: str = "") -> str:
+    """"4", "unlimited"; with a unit: "4 servers", "1 server", "2.5 GB", "unlimited" (no unit after unlimited)."""
     if quota is None:
         return ""
     if quota == UNLIMITED:
         return "unlimited"
-    return f"{quota:g}" if isinstance(quota, float) else str(quota)
+    number = f"{quota:g}" if isinstance(quota, float) else str(quota)
+    label = unit_label(unit, quota)
+    return f"{number} {label}" if label else number
+
+
+def unit_label(unit: str, quota: Quota | None) -> str:
+    """The unit as it reads after the quota: one of a plural unit is singular ("1 server", "1 core / month")."""
+    if quota == 1 and unit:
+        first, _space, rest = unit.partition(" ")
+        # Only a lower-case English plural: "GB" and "hours" -> "hour", but never "GBs" or a bare "s".
+        if len(first) > 2 and first.endswith("s") and first.islower() and not first.endswith("ss"):
+            return " ".join(part for part in (first[:-1], rest) if part)
+    return unit
 
 
 def slugify(name: str) -> str:

@@ -17,7 +17,17 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 from textual.widgets.input import Selection
 
-from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, format_quota, parse_quota, slugify
+from portal_tui.domain.plans import (
+    PLAN_ID,
+    Plan,
+    PlanConfig,
+    Quota,
+    Resource,
+    format_quota,
+    parse_quota,
+    slugify,
+    unit_label,
+)
 from portal_tui.services.redact import redact
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
@@ -170,11 +180,12 @@ class PlansScreen(Screen[None]):
                         yield Static("", id=f"state-price-{slot}", classes="price-state", markup=False)
                     yield Label("Quotas (a number or 'unlimited'; empty = not offered)", classes="step-title")
                     yield Vertical(id="quota-rows")
-                    yield Label("Add a resource (ctrl+g)", classes="step-title")
+                    # The hint is in the heading: at 80 columns each field shows about ten characters.
+                    yield Label("Add a resource: key, label, unit (ctrl+g)", classes="step-title")
                     with Horizontal(classes="row"):
-                        yield Input(placeholder="key, e.g. gpu_hours", id="new-resource-key")
-                        yield Input(placeholder="label, e.g. GPU", id="new-resource-label")
-                        yield Input(placeholder="unit, e.g. hours", id="new-resource-unit")
+                        yield Input(placeholder="gpu_hours", id="new-resource-key")
+                        yield Input(placeholder="GPU", id="new-resource-label")
+                        yield Input(placeholder="hours", id="new-resource-unit")
                         yield Button("Add", id="add-resource")
                     yield FieldError(id="error-new-resource")
         yield KeyBar()
@@ -496,7 +507,7 @@ class PlansScreen(Screen[None]):
         return Horizontal(
             Label(resource.label),
             Input(placeholder="—", id=f"quota-{_safe(resource.key)}"),
-            Static(resource.unit, classes="unit"),
+            Static(resource.unit, classes="unit", id=f"unit-{_safe(resource.key)}", markup=False),
             classes="row",
         )
 
@@ -516,6 +527,7 @@ class PlansScreen(Screen[None]):
         }
         for resource in self.config.resources:
             values[f"quota-{_safe(resource.key)}"] = format_quota(plan.quotas.get(resource.key))
+            self.show_unit(resource, plan.quotas.get(resource.key))
         # Filling the form is not an edit: no Changed messages (they would arrive late, possibly for another plan).
         with self.prevent(Input.Changed):
             for widget_id, value in values.items():
@@ -798,6 +810,7 @@ class PlansScreen(Screen[None]):
         resource = next((r for r in self.config.resources if _safe(r.key) == safe), None)
         if resource is None:
             return
+        self.show_unit(resource, None)
         if not event.value.strip():
             plan.quotas.pop(resource.key, None)
             self.set_bad(event.input.id, event.value, None)
@@ -808,7 +821,14 @@ class PlansScreen(Screen[None]):
                 self.set_bad(event.input.id, event.value, str(exc))
             else:
                 self.set_bad(event.input.id, event.value, None)
+                self.show_unit(resource, plan.quotas[resource.key])
         self.changed()
+
+    def show_unit(self, resource: Resource, quota: Quota | None) -> None:
+        """"1 server", "4 servers": the unit beside a quota agrees with it."""
+        units = self.query(f"#unit-{_safe(resource.key)}")
+        if units:
+            units.first(Static).update(unit_label(resource.unit, quota))
 
     def action_focus_new_resource(self) -> None:
         self.query_one("#new-resource-key", Input).focus()

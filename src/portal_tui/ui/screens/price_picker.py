@@ -21,7 +21,7 @@ class PricePickerModal(ModalScreen[str | None]):
     DEFAULT_CSS = """
     PricePickerModal { align: center middle; }
     PricePickerModal > Vertical { width: 95%; height: 90%; border: round $accent; background: $surface; }
-    PricePickerModal Label { padding: 0 1; text-style: bold; }
+    PricePickerModal #picker-title { width: 1fr; padding: 0 1; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -31,7 +31,8 @@ class PricePickerModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.heading}  (type to filter · ↑↓ move · enter picks · esc cancels)")
+            # The keys are in the status line under the table: the title alone fits 80 columns (and wraps if not).
+            yield Label(self.heading, id="picker-title", markup=False)
             yield CatalogView(picker=True)
 
     def on_mount(self) -> None:

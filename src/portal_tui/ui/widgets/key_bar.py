@@ -30,32 +30,43 @@ class KeyBar(Static):
     def render(self) -> Text:
         # Left: the keys of the focused widget and screen (cut with … when too long). Right, always visible: the
         # app's own keys (home, help, quit) and the palette, so "? Help" never falls off an 80-column terminal.
-        left = Text(no_wrap=True, overflow="ellipsis")
-        right = Text(no_wrap=True)
-        if isinstance(self.screen.focused, Input):
-            # Digits, h and ? go into the field: the function keys still switch steps.
-            left.append(" F1-F5", style="bold")
-            left.append(" step ")
-            left.append(" F6", style="bold")
-            left.append(" home ")
-        seen: set[str] = set()
-        palette = None
-        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if binding.action == "command_palette":
-                palette = binding
-                continue
-            if not binding.show or binding.action in seen:
-                continue
-            seen.add(binding.action)
-            style = "" if enabled else "dim"
-            target = right if node is self.app else left
-            target.append(f" {self.app.get_key_display(binding)}", style=f"bold {style}".strip())
-            target.append(f" {binding.description} ", style=style)
-        if palette is not None:
-            right.append(f" {self.app.get_key_display(palette)} palette ", style="bold")
+        # When the roomy layout does not fit, a compact one (one space apart, "^p" alone) is tried first: at 80
+        # columns Home then shows all five steps plus ? Help and ^q Quit.
+        left, right = self.keys(compact=False)
+        if left.cell_len + right.cell_len > self.size.width:
+            left, right = self.keys(compact=True)
         room = max(0, self.size.width - right.cell_len)
         if left.cell_len > room:
             left.truncate(room, overflow="ellipsis")
         left.append(" " * max(0, room - left.cell_len))
         left.append_text(right)
         return left
+
+    def keys(self, *, compact: bool) -> tuple[Text, Text]:
+        gap = "" if compact else " "
+        left = Text(no_wrap=True, overflow="ellipsis")
+        right = Text(no_wrap=True)
+        if isinstance(self.screen.focused, Input):
+            # Digits, h and ? go into the field: the function keys still switch steps.
+            left.append(" F1-F5", style="bold")
+            left.append(f" step{gap}")
+            left.append(" F6", style="bold")
+            left.append(f" home{gap}")
+        seen: set[str] = set()
+        palette = None
+        here = f"open_step('{getattr(self.app, 'current_mode', '')}')"
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.action == "command_palette":
+                palette = binding
+                continue
+            if not binding.show or binding.action in seen or binding.action == here:
+                continue  # (a key to the step already on screen does nothing)
+            seen.add(binding.action)
+            style = "" if enabled else "dim"
+            target = right if node is self.app else left
+            target.append(f" {self.app.get_key_display(binding)}", style=f"bold {style}".strip())
+            target.append(f" {binding.description}{gap}", style=style)
+        if palette is not None:
+            right.append(f" {self.app.get_key_display(palette)}", style="bold")
+            right.append(" " if compact else " palette ")
+        return left, right
