@@ -68,7 +68,9 @@ def test_walkthrough_passes_and_cleans_up(seeded_sandbox: Sandbox, price: str, q
     assert leftovers(seeded_sandbox) == {"test_helpers.test_clock": 0, "customer": 0, "subscription": 0}
     assert steps[-1].key == "cleanup" and steps[-1].status is StepStatus.DONE
     summary = result.summary_text()
-    assert "PASS" in summary and "Cleaned up" in summary
+    assert "PASS" in summary and "Cleaned up: deleted test clock clock_" in summary
+    assert result.cleanup_text().startswith("deleted test clock clock_")
+    assert result.cleanup_text().endswith("with its customer and subscription")
 
 
 def test_metered_usage_is_reported_to_the_meter(seeded_sandbox: Sandbox) -> None:
@@ -475,3 +477,90 @@ def test_invoice_lines_are_matched_by_pricing_price_details_only() -> None:
     legacy = {"amount": 7, "price": {"id": "price_1"}, "pricing": None}  # pre-basil shape: gone from the API
     invoice = {"lines": {"data": [current, expanded, legacy]}}
     assert Walkthrough._price_lines(invoice, price) == [current, expanded]
+
+
+# ---- the price is checked before anything is created --------------------------------------------------------------
+
+
+def created_anything(sandbox: Sandbox) -> bool:
+    return any(r.method == "POST" for r in sandbox.requests)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        (lambda price, world: price.update(active=False), "is archived: link the price that replaced it in Plans (4)"),
+        (
+            lambda price, world: world.objects["product"][price["product"]].update(active=False),
+            "belongs to the archived product",
+        ),
+        (lambda price, world: price.update(type="one_time", recurring=None), "is a one-time price"),
+        (lambda price, world: price.update(livemode=True), "is a live-mode price"),
+    ],
+)
+def test_an_unusable_price_is_refused_before_anything_is_created(
+    seeded_sandbox: Sandbox, spoil: Any, said: str
+) -> None:
+    pid = price_id(seeded_sandbox, "pro_monthly")
+    spoil(seeded_sandbox.test_world.objects["price"][pid], seeded_sandbox.test_world)
+    result, steps = run(seeded_sandbox, pid, Scenario("succeeds", 1, False))
+    assert result.verdict == "FAILED" and result.error is not None
+    assert said in result.error.message and pid in result.error.message, result.error.message
+    assert final(steps, "price").status is StepStatus.FAILED
+    assert final(steps, "cleanup").detail == "nothing was created"
+    assert not created_anything(seeded_sandbox)
+    assert "nothing left behind" in result.cleanup_text()
+
+
+def test_a_missing_price_is_refused_with_what_to_do(seeded_sandbox: Sandbox) -> None:
+    result, _ = run(seeded_sandbox, "price_doesNotExist", Scenario())
+    assert result.error is not None
+    assert "price_doesNotExist does not exist in this test account" in result.error.message
+    assert "Plans (4)" in result.error.message
+    assert not created_anything(seeded_sandbox)
+
+
+# ---- quotas only for a subscription that is paid up ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("price", "scenario", "status"),
+    [
+        ("pro_monthly", Scenario("declined", 1, False), "incomplete"),
+        ("pro_monthly", Scenario("declined", 1, True), "incomplete_expired"),
+        ("api_calls", Scenario("declined", 12000, True), "past_due"),
+    ],
+)
+def test_no_quotas_unless_the_subscription_is_active(
+    seeded_sandbox: Sandbox, price: str, scenario: Scenario, status: str
+) -> None:
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, price), scenario)
+    assert result.final_status == status and result.quotas_withheld == status
+    quotas = final(steps, "quotas")
+    assert quotas.status is StepStatus.FAILED and quotas.detail == f"no quotas: the subscription is {status}"
+    summary = result.summary_text()
+    assert "Quotas the portal grants" not in summary
+    assert f"✗ No quotas: the subscription is {status}, so none would be granted" in summary
+
+
+def test_active_subscription_grants_the_quotas(seeded_sandbox: Sandbox) -> None:
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("succeeds", 1, True))
+    assert result.final_status == "active" and result.quotas_withheld is None
+    assert final(steps, "quotas").status is StepStatus.DONE
+    assert "Quotas the portal grants: vCPU 4 cores, Instances unlimited" in result.summary_text()
+
+
+# ---- the summary names metered usage as usage ------------------------------------------------------------------
+
+
+def test_metered_summary_says_usage_and_names_the_meter(seeded_sandbox: Sandbox) -> None:
+    result, steps = run(seeded_sandbox, price_id(seeded_sandbox, "api_calls"), Scenario("succeeds", 25000, False))
+    summary = result.summary_text()
+    assert "Scenario: Visa 4242 · succeeds, usage 25,000 API calls" in summary, summary
+    assert "quantity" not in summary.splitlines()[3]
+    assert final(steps, "usage").detail == "25,000 API calls reported"
+
+
+def test_licensed_summary_says_quantity(seeded_sandbox: Sandbox) -> None:
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "team_seats"), Scenario("succeeds", 8, False))
+    assert "Scenario: Visa 4242 · succeeds, quantity 8" in result.summary_text()

@@ -35,6 +35,8 @@ MAX_COUNT_EVENTS = 500
 # asynchronously, often taking tens of seconds; the local sandbox is quick unless told to lag.
 STRIPE_USAGE_WAIT = 60.0
 SANDBOX_USAGE_WAIT = 10.0
+# Only these subscription statuses give the customer the plan: the portal grants quotas for nothing else.
+QUOTA_STATUSES = frozenset({"active", "trialing"})
 
 
 class WalkthroughError(PortalError):
@@ -129,10 +131,39 @@ class WalkthroughResult:
     renewal_payment: PaymentOutcome | None = None
     usage_pending: str | None = None
     quotas: list[tuple[str, str]] = field(default_factory=list)
+    quotas_withheld: str | None = None  # the final subscription status when it grants no quotas
+    usage_unit: str | None = None  # the meter's name, for a metered price: "usage 25,000 API calls"
     removed: list[str] = field(default_factory=list)
     left_behind: str | None = None
     error: PortalError | None = None
     cancelled: bool = False
+
+    @property
+    def final_status(self) -> str | None:
+        """The subscription's status at the end of the run ("incomplete → incomplete_expired" ends expired)."""
+        return self.subscription_status.split(" → ")[-1] if self.subscription_status else None
+
+    @property
+    def metered(self) -> bool:
+        return ((self.price or {}).get("recurring") or {}).get("usage_type") == "metered"
+
+    def scenario_text(self) -> str:
+        """ "Visa 4242 · succeeds, quantity 8" or, for a metered price, "…, usage 25,000 API calls"."""
+        card = TEST_CARDS[self.scenario.card][1]
+        amount = (
+            f"usage {self.scenario.quantity:,} {self.usage_unit or 'units'}"
+            if self.metered
+            else f"quantity {self.scenario.quantity:,}"
+        )
+        return f"{card}, {amount}" + (", clock advanced one period" if self.scenario.advance_clock else "")
+
+    def cleanup_text(self) -> str:
+        """What the clean-up did, as a sentence fragment for a notification."""
+        if self.left_behind:
+            return f"left behind: {self.left_behind}"
+        if self.removed:
+            return "deleted " + ", ".join(self.removed)
+        return "nothing was created, nothing left behind"
 
     @property
     def payments(self) -> list[PaymentOutcome]:
@@ -190,23 +221,23 @@ class WalkthroughResult:
         payment = self.payment_line()
         if payment:
             shown.append((payment, "bad" if self.unexpected_payment is not None else "plain"))
-        if self.quotas:
+        if self.quotas_withheld:
+            shown.append((f"✗ No quotas: the subscription is {self.quotas_withheld}, so none would be granted", "bad"))
+        elif self.quotas:
             shown.append(("Quotas the portal grants: " + ", ".join(f"{k} {v}" for k, v in self.quotas), "plain"))
         if self.removed:
-            shown.append(("Cleaned up: " + ", ".join(self.removed), "dim"))
+            shown.append(("Cleaned up: deleted " + ", ".join(self.removed), "dim"))
         if self.left_behind:
             shown.append((f"Left behind: {self.left_behind} (Stripe deletes test clocks after 30 days)", "bad"))
         return shown
 
     def summary_text(self) -> str:
         """A plain-text summary the admin can copy into a ticket or a runbook."""
-        card = TEST_CARDS[self.scenario.card][1]
         lines = [
             f"portal-tui test-mode check: {self.verdict}",
             f"Plan: {self.plan.name} ({self.plan.id})",
             f"Price: {self.price_id}" + (f" · {describe_price(self.price)}" if self.price else ""),
-            f"Scenario: {card}, quantity {self.scenario.quantity:,}"
-            + (", clock advanced one period" if self.scenario.advance_clock else ""),
+            f"Scenario: {self.scenario_text()}",
         ]
         for line in self.lines:
             mark = "…" if line.pending else ("✓" if line.ok else "✗")
@@ -307,10 +338,8 @@ class Walkthrough:
                     hint="Link a test price in Plans & quotas (step 4) first.",
                 )
             self._begin("price")
-            price = self.gateway.retrieve_price(price_id)
+            price = self._usable_price(price_id)
             result.price = price
-            if price.get("type") != "recurring":
-                raise WalkthroughError(f"{price_id} is a one-time price", hint="Link a recurring price.")
             metered = (price.get("recurring") or {}).get("usage_type") == "metered"
             self._set("price", StepStatus.DONE, describe_price(price))
 
@@ -345,8 +374,8 @@ class Walkthrough:
             if metered:
                 self._begin("usage")
                 # One second after the period starts (at `now`): inside the period, not on its boundary.
-                self._send_usage(price, customer["id"], now + 1)
-                self._set("usage", StepStatus.DONE, f"{self.scenario.quantity:,} units reported")
+                result.usage_unit = self._send_usage(price, customer["id"], now + 1)
+                self._set("usage", StepStatus.DONE, f"{self.scenario.quantity:,} {result.usage_unit} reported")
             else:
                 self._set("usage", StepStatus.SKIPPED, "licensed price: the quantity is on the subscription")
 
@@ -381,7 +410,13 @@ class Walkthrough:
 
             self._begin("quotas")
             result.quotas = self._quotas()
-            self._set("quotas", StepStatus.DONE, ", ".join(f"{k} {v}" for k, v in result.quotas) or "none set")
+            status = result.final_status
+            if status not in QUOTA_STATUSES:
+                # A subscription that is not paid up (incomplete, past_due, ...) gives the customer nothing.
+                result.quotas_withheld = str(status)
+                self._set("quotas", StepStatus.FAILED, f"no quotas: the subscription is {status}")
+            else:
+                self._set("quotas", StepStatus.DONE, ", ".join(f"{k} {v}" for k, v in result.quotas) or "none set")
         except Cancelled:
             result.cancelled = True
             self._mark_running(StepStatus.FAILED, "cancelled")
@@ -397,6 +432,32 @@ class Walkthrough:
         finally:
             self._cleanup(clock_id, result)
         return result
+
+    def _usable_price(self, price_id: str) -> dict[str, Any]:
+        """The plan's test price, refused before anything is created unless Stripe can subscribe to it."""
+        fix = "in Plans (4)"
+        if not price_id.startswith("price_"):
+            raise WalkthroughError(f"'{price_id}' is not a price ID (price_…): link the plan's test price {fix}")
+        try:
+            price = self.gateway.retrieve_price(price_id)
+        except NotFoundError:
+            raise WalkthroughError(
+                f"{price_id} does not exist in this test account: link one of its test prices {fix}",
+                hint="A price created with a live key, or in another account, cannot be used here.",
+            ) from None
+        if price.get("livemode"):
+            raise WalkthroughError(f"{price_id} is a live-mode price: link the plan's test price {fix}")
+        if not price.get("active", True):
+            raise WalkthroughError(f"{price_id} is archived: link the price that replaced it {fix}")
+        product = price.get("product")
+        if isinstance(product, dict) and not product.get("active", True):
+            raise WalkthroughError(
+                f"{price_id} belongs to the archived product {product.get('name') or product.get('id')}: "
+                f"link a price of an active product {fix}"
+            )
+        if price.get("type") != "recurring" or not price.get("recurring"):
+            raise WalkthroughError(f"{price_id} is a one-time price: link a recurring (monthly or yearly) price {fix}")
+        return price
 
     def _mark_running(self, status: StepStatus, detail: str) -> None:
         for step in self.steps:
@@ -453,7 +514,8 @@ class Walkthrough:
 
     # ---- usage and the preview ---------------------------------------------------------------------------------
 
-    def _send_usage(self, price: dict[str, Any], customer_id: str, now: int) -> None:
+    def _send_usage(self, price: dict[str, Any], customer_id: str, now: int) -> str:
+        """Report the scenario's usage; the meter's name, to say what the usage counts."""
         meter_id = (price.get("recurring") or {}).get("meter")
         meter = next((m for m in self.gateway.list_meters() if m.get("id") == meter_id), None)
         if meter is None:
@@ -479,6 +541,7 @@ class Walkthrough:
             self.gateway.send_meter_event(
                 event_name, customer_id, usage, timestamp=now, identifier=f"{customer_id}-0", **keys
             )
+        return str(meter.get("display_name") or event_name)
 
     def _preview(
         self, customer_id: str, subscription_id: str, price: dict[str, Any], metered: bool, result: WalkthroughResult
@@ -642,7 +705,7 @@ class Walkthrough:
             return
         failure = self._delete_clock(clock_id)
         if failure is None:
-            result.removed = [f"test clock {clock_id} (with its customer and subscription)"]
+            result.removed = [f"test clock {clock_id} with its customer and subscription"]
             found = " (found after its create answer was lost)" if lost_note else ""
             self._set("cleanup", StepStatus.DONE, f"deleted {clock_id}{found} with its customer and subscription")
             return
