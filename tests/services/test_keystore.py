@@ -199,3 +199,18 @@ def test_remove_deletes_the_file_even_when_the_keyring_fails(tmp_path: Path) -> 
     assert TEST_KEY not in str(caught.value)
     assert not path.exists()
     assert store(tmp_path, FailKeyring()).current() is None
+
+
+def test_a_session_key_is_written_nowhere(tmp_path: Path) -> None:
+    keyring = MemoryKeyring()
+    store = KeyStore(tmp_path / "config", env={}, backend=keyring)
+    stored = store.session(parse_key(TEST_KEY))
+    assert stored.source is KeySource.SESSION and stored.key.reveal() == TEST_KEY
+    assert stored.description == "for this session only (not saved)"
+    assert keyring.entries == {} and not (tmp_path / "config").exists()
+    assert store.current() is None and not store.has_saved_key()
+
+
+def test_the_demo_keyring_is_named_once(tmp_path: Path) -> None:
+    stored = KeyStore(tmp_path, env={}, backend=MemoryKeyring()).save(parse_key(TEST_KEY))
+    assert stored.description == "in the demo keyring (memory only)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from keyring.backends.fail import Keyring as FailKeyring
 from textual.widgets import Input
@@ -124,6 +125,33 @@ async def test_headless_machine_offers_the_0600_file(
         stored = app.context.stored_key
         assert stored is not None and stored.source is KeySource.FILE
         assert "0600" in str(app.screen.query_one("#account").render())
+
+
+async def test_headless_machine_can_use_the_key_for_this_session_only(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(sandbox, key=None, keyring_backend=FailKeyring())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_connect(pilot, app)
+        await paste_and_save(pilot, app, TEST_KEY)
+        # The key was good: the status says so while the admin chooses where to keep it.
+        account = str(app.screen.query_one("#account").render())
+        assert "Key verified for Sandbox Hosting Ltd" in account and "choose where to keep it" in account
+        assert "Not connected" not in account
+        await pilot.click("#session-only")
+        await settle(pilot)
+        stored = app.context.stored_key
+        assert stored is not None and stored.source is KeySource.SESSION
+        assert app.context.account is not None
+        assert "this session only" in str(app.screen.query_one("#account").render())
+        assert not app.screen.query_one("#file-choice").has_class("visible")
+        assert list(config_dir.iterdir()) == []  # no key file, not even the state file
+        # Disconnect just forgets it: nothing to remove, nothing to confirm.
+        await pilot.press("ctrl+d")
+        await settle(pilot)
+        assert not app.context.connected
+        assert "Not connected" in str(app.screen.query_one("#account").render())
+        assert list(config_dir.iterdir()) == []
 
 
 class LockedKeyring(MemoryKeyring):

@@ -35,12 +35,16 @@ _PREFIX = re.compile(r"^(sk|rk)_(test|live)_")
 _BODY = re.compile(r"^[A-Za-z0-9_]+$")
 # What masked displays look like: ours (`sk_test_…a1b2`), an ASCII rendering of it, and Stripe's (`sk_test_****a1b2`).
 _MASKED = re.compile(r"…|\.\.\.|\*{3,}")
+# The in-memory keyring's name (services/memory_keyring.py); here so StoredKey can word it without importing keyring.
+MEMORY_KEYRING_NAME = "demo keyring (memory only)"
 
 
 class KeySource(StrEnum):
     ENVIRONMENT = "environment"
     KEYRING = "keyring"
     FILE = "file"
+    # Verified and in use until quit, written nowhere: for a machine where the admin wants neither keyring nor file.
+    SESSION = "session"
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def check_partial(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class StoredKey:
-    """A key and where it is kept: "$STRIPE_API_KEY", the keyring's name, or the file's path."""
+    """A key and where it is kept: "$STRIPE_API_KEY", the keyring's name, the file's path, or nowhere (session)."""
 
     key: SecretKey
     source: KeySource
@@ -149,7 +153,11 @@ class StoredKey:
         if self.source is KeySource.ENVIRONMENT:
             return f"from the environment variable {self.location}"
         if self.source is KeySource.KEYRING:
+            if self.location == MEMORY_KEYRING_NAME:
+                return f"in the {self.location}"
             return f"in the system keyring ({self.location})"
+        if self.source is KeySource.SESSION:
+            return "for this session only (not saved)"
         return f"in the file {self.location} (mode 0600)"
 
 
@@ -308,6 +316,10 @@ class KeyStore:
         stored = StoredKey(key, KeySource.FILE, str(self._write_file(key)))
         self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
         return stored
+
+    def session(self, key: SecretKey) -> StoredKey:
+        """The key for this run only: nothing is written, not even the active mode, and quitting forgets it."""
+        return StoredKey(key, KeySource.SESSION, "this session only")
 
     def _write_file(self, key: SecretKey) -> Path:
         path = self.file_path(key.mode)

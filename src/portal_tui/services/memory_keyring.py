@@ -8,12 +8,14 @@ from __future__ import annotations
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+from portal_tui.services.keystore import MEMORY_KEYRING_NAME
+
 
 class MemoryKeyring(KeyringBackend):
     """Keeps passwords in a dict; nothing reaches the disk or the OS keyring."""
 
     priority = 1
-    name = "demo keyring (memory only)"
+    name = MEMORY_KEYRING_NAME
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]

@@ -58,6 +58,8 @@ class ConnectScreen(Screen[None]):
     ConnectScreen #account { margin-top: 1; }
     ConnectScreen #file-choice { display: none; margin-top: 1; }
     ConnectScreen #file-choice.visible { display: block; }
+    ConnectScreen #file-buttons { height: auto; }
+    ConnectScreen #file-buttons Button { margin-right: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save configuration"),
@@ -96,11 +98,14 @@ class ConnectScreen(Screen[None]):
             with Vertical(id="file-choice", classes="notice"):
                 yield Static(
                     "No system keyring works on this machine (common on headless SSH servers). portal-tui can keep "
-                    "the key in a file only your user can read (mode 0600) in its config folder. Anyone with root "
-                    "or your account can still read it.",
+                    "the key in a file only your user can read (mode 0600) in its config folder; anyone with root "
+                    "or your account can still read it. Or use the key until you quit, saved nowhere: you paste "
+                    "it again next time.",
                     markup=False,
                 )
-                yield Button("Store in a 0600 file", id="store-file", variant="warning")
+                with Horizontal(id="file-buttons"):
+                    yield Button("Store in a 0600 file", id="store-file", variant="warning")
+                    yield Button("Use for this session only (not saved)", id="session-only")
             yield Static("", id="account", markup=False)
             yield Static("", id="live-notice", classes="notice-live")
         yield KeyBar()
@@ -158,7 +163,10 @@ class ConnectScreen(Screen[None]):
         from portal_tui.services.keystore import check_partial
 
         self.query_one("#key-error", FieldError).show(check_partial(event.value))
-        self.query_one("#file-choice").remove_class("visible")
+        if self.query_one("#file-choice").has_class("visible"):
+            # A different key now: the offer was for the one verified, and so was "Key verified for …".
+            self.query_one("#file-choice").remove_class("visible")
+            self.show_connection()
 
     def action_reveal(self) -> None:
         field = self.query_one("#secret-key", Input)
@@ -245,6 +253,10 @@ class ConnectScreen(Screen[None]):
 
     def offer_file(self, account: AccountInfo, reason: str | None) -> None:
         self.pending_account = account
+        # The key is good: "Not connected." here would read as if the check had failed.
+        self.query_one("#account", Static).update(
+            f"Key verified for {account.display_name} ({account.id}) — choose where to keep it."
+        )
         if reason:
             self.query_one("#key-error", FieldError).show(f"{reason} You can keep the key in a file instead.")
         self.query_one("#file-choice").add_class("visible")
@@ -257,6 +269,14 @@ class ConnectScreen(Screen[None]):
         self.set_busy(True)
         self.query_one("#store-file", Button).disabled = True
         self.write_key_file(self.pending)
+
+    @on(Button.Pressed, "#session-only")
+    def use_for_session(self) -> None:
+        if self.pending is None or self.pending_account is None:
+            return
+        self.query_one("#file-choice").remove_class("visible")
+        self.query_one("#key-error", FieldError).clear()
+        self.finish(portal(self).context.keystore.session(self.pending), self.pending_account)
 
     @work(thread=True, exclusive=True, group="store-key")
     def write_key_file(self, key: SecretKey) -> None:
@@ -321,6 +341,13 @@ class ConnectScreen(Screen[None]):
             return
         if stored.source.value == "environment":
             self.notify("The key comes from STRIPE_API_KEY: unset it to disconnect.", severity="warning")
+            return
+        if stored.source.value == "session":
+            # Saved nowhere, so nothing to remove and nothing to confirm: the keyring and file are not touched.
+            portal(self).context.disconnect()
+            portal(self).connection_changed()
+            self.show_connection()
+            self.notify("Disconnected; the key was used for this session only and was never saved.")
             return
 
         def done(confirmed: bool | None) -> None:
