@@ -204,3 +204,147 @@ async def test_a_bug_in_the_run_is_shown_and_cleaned_up(
         assert "FAILED" in verdict and "ZeroDivisionError" in verdict
         assert app.is_running
         assert clocks_left(seeded_sandbox) == 0
+
+
+# ---- a result never outlives the inputs it was run with ----------------------------------------------------------
+
+
+async def run_to_pass(pilot: object, app: PortalApp) -> None:
+    await pilot.press("ctrl+r")  # type: ignore[attr-defined]
+    await settle(pilot)  # type: ignore[arg-type]
+    assert "PASS" in str(app.screen.query_one("#verdict").render())
+
+
+def notices(app: PortalApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda screen: setattr(screen.query_one("#quantity", Input), "value", "9"),
+        lambda screen: setattr(screen.query_one("#card", Select), "value", "declined"),
+        lambda screen: setattr(screen.query_one("#plan", Select), "value", "api"),
+        lambda screen: screen.query_one("#advance").toggle(),
+    ],
+    ids=["quantity", "card", "plan", "advance"],
+)
+async def test_changing_an_input_marks_the_result_out_of_date(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, change: Callable[[object], None]
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#quantity", Input).value = "8"
+        await run_to_pass(pilot, app)
+        change(screen)
+        await settle(pilot)
+        verdict = str(screen.query_one("#verdict").render())
+        assert "PASS" not in verdict and "Out of date" in verdict and "ctrl+r" in verdict
+        assert text_of(screen.query_one("#steps", Static)).strip() == ""
+        assert text_of(screen.query_one("#quotas", Static)).strip() == ""
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: any("Nothing to copy" in m for m in notices(app)))
+        assert app.clipboard == ""
+
+
+async def test_an_unchanged_form_keeps_its_result(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        screen = app.screen
+        await run_to_pass(pilot, app)
+        screen.query_one("#quantity", Input).value = "1,"  # the same quantity, written differently
+        await settle(pilot)
+        assert "PASS" in str(screen.query_one("#verdict").render())
+        await pilot.press("ctrl+y")
+        assert "PASS" in app.clipboard
+
+
+async def test_an_input_changed_during_the_run_makes_its_result_out_of_date(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    gate = seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="gate")
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, gate.reached.is_set)
+        await pilot.press("ctrl+y")  # nothing current to copy while the run goes on
+        await wait_until(pilot, lambda: any("a test is running" in m for m in notices(app)))
+        app.screen.query_one("#quantity", Input).value = "5"
+        gate.release()
+        await settle(pilot)
+        assert "Out of date" in str(app.screen.query_one("#verdict").render())
+        assert app.clipboard == ""
+        assert clocks_left(seeded_sandbox) == 0
+
+
+async def test_the_verdict_is_scrolled_into_view_at_80x24(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        body = app.screen.query_one("#verify-body")
+        verdict = app.screen.query_one("#verdict", Static)
+
+        def verdict_in_view() -> bool:
+            top = verdict.virtual_region.y
+            return body.scroll_y <= top and top + 1 <= body.scroll_y + body.scrollable_content_region.height
+
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "PASS" in str(verdict.render())
+        await wait_until(pilot, verdict_in_view)
+        assert body.scroll_y > 0
+
+
+async def test_the_toast_says_what_was_deleted(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await run_to_pass(pilot, app)
+        toast = next(m for m in notices(app) if m.startswith("Test pass"))
+        assert "; deleted test clock clock_" in toast and toast.endswith("with its customer and subscription.")
+
+
+async def test_a_graduated_price_names_its_model_once(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await wait_until(pilot, lambda: "Tiered" in text_of(app.screen.query_one("#plan-info", Static)))
+        info = text_of(app.screen.query_one("#plan-info", Static))
+        assert "Tiered · graduated · 1–" in info and "Graduated" not in info, info
+
+
+async def test_an_archived_price_is_refused_with_what_to_do(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    seeded_sandbox.test_world.objects["price"][seed_price(seeded_sandbox, "team_seats")]["active"] = False
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        verdict = str(app.screen.query_one("#verdict").render())
+        assert "is archived: link the price that replaced it in Plans (4)" in verdict
+        assert seeded_sandbox.count("POST", "/v1/test_helpers/test_clocks") == 0
+        assert any("nothing was created" in m for m in notices(app))

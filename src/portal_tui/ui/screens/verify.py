@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -42,6 +42,15 @@ VERDICTS = {
     "INCONCLUSIVE": ("… INCONCLUSIVE: the usage has not arrived (not aggregated yet): run again", "bold yellow"),
     "CANCELLED": ("Cancelled", "bold yellow"),
 }
+OUT_OF_DATE = "Out of date: the plan, card, quantity or clock option changed since this run — press ctrl+r to run again"
+
+
+def model_note(label: str, description: str) -> str:
+    """ "Tiered · graduated" + "Graduated · 1–5 $5.00 …" reads "Tiered · graduated · 1–5 $5.00 …": the model once."""
+    head, _, rest = description.partition(" · ")
+    if rest and head.casefold() == label.rpartition(" · ")[2].casefold():
+        description = rest
+    return f"{label} · {description}"
 
 
 class VerifyScreen(Screen[None]):
@@ -92,6 +101,7 @@ class VerifyScreen(Screen[None]):
         self.cancel_requested = False
         self.plan_info = ""
         self.run_done: threading.Event | None = None  # set by the worker thread once clean-up has finished
+        self.run_inputs: tuple[Any, ...] | None = None  # what the shown result was run with
 
     @property
     def running(self) -> bool:
@@ -178,6 +188,34 @@ class VerifyScreen(Screen[None]):
             select.value = (linked or ids)[0]
         self.show_plan()
 
+    def inputs(self) -> tuple[Any, ...]:
+        """Everything a run depends on, to tell whether the result on screen still describes the form."""
+        plan_id = str(self.query_one("#plan", Select).value)
+        return (
+            self.config.plan(plan_id),
+            str(self.query_one("#card", Select).value),
+            self.query_one("#quantity", Input).value.replace(",", "").replace("_", "").lstrip("0"),
+            self.query_one("#advance", Checkbox).value,
+        )
+
+    @on(Select.Changed)
+    @on(Input.Changed, "#quantity")
+    @on(Checkbox.Changed, "#advance")
+    def input_changed(self) -> None:
+        if not self.running:  # a run's result is checked against the form when it arrives
+            self.mark_if_stale()
+
+    def mark_if_stale(self) -> None:
+        """A result shown for other inputs is stale: say so, and stop it from being copied as if current."""
+        if self.run_inputs is None or self.inputs() == self.run_inputs:
+            return
+        self.run_inputs = None
+        self.result = None
+        self.query_one("#copy", Button).disabled = True
+        for part in ("#steps", "#lines", "#quotas"):
+            self.query_one(part, Static).update("")
+        self.query_one("#verdict", Static).update(Text(OUT_OF_DATE, style="yellow"))
+
     @on(Select.Changed, "#plan")
     def show_plan(self) -> None:
         plan = self.config.plan(str(self.query_one("#plan", Select).value))
@@ -214,7 +252,7 @@ class VerifyScreen(Screen[None]):
             self.app.call_from_thread(self._price_note, f"Price {price_id}: {error.message}", False)
             return
         metered = recurring.get("usage_type") == "metered"
-        note = f"{PriceDraft.from_stripe(price).model.label} · {describe_price(price)}"
+        note = model_note(PriceDraft.from_stripe(price).model.label, describe_price(price))
         if meter_id:
             name = (meter or {}).get("display_name")
             note += f" · meter {name} ({meter_id})" if name else f" · meter {meter_id}"
@@ -255,6 +293,9 @@ class VerifyScreen(Screen[None]):
         )
         self.cancel_requested = False
         self.run_done = threading.Event()
+        self.result = None  # the previous result no longer describes the form, nor may it be copied
+        self.run_inputs = self.inputs()
+        self.query_one("#copy", Button).disabled = True
         self.query_one("#run", Button).disabled = True
         self.query_one("#verdict", Static).update("Running… (escape cancels and cleans up)")
         self.query_one("#lines", Static).update("")
@@ -329,15 +370,23 @@ class VerifyScreen(Screen[None]):
     def refused(self, message: str) -> None:
         self.query_one("#run", Button).disabled = False
         self.query_one("#verdict", Static).update(Text(f"✗ {message}", style="red"))
+        self.show_verdict()
+        self.mark_if_stale()
+
+    def show_verdict(self) -> None:
+        """At 80×24 the verdict sits below the fold: bring it (and what follows) into view once laid out."""
+        verdict = self.query_one("#verdict", Static)
+        self.call_after_refresh(verdict.scroll_visible, top=True, animate=False)
 
     def finished(self, result: WalkthroughResult) -> None:
         self.result = result
         self.step_changed(result.steps)
         self.query_one("#run", Button).disabled = False
         self.query_one("#copy", Button).disabled = False
-        verdict = VERDICTS.get(
-            result.verdict, (f"✗ FAILED: {result.error.message if result.error else ''}", "bold red")
-        )
+        failure = f"✗ FAILED: {result.error.message if result.error else ''}"
+        if result.error is not None and result.error.hint:
+            failure += f"\n  {result.error.hint}"
+        verdict = VERDICTS.get(result.verdict, (failure, "bold red"))
         self.query_one("#verdict", Static).update(Text(verdict[0], style=verdict[1]))
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("", "Line", "Expected", "Invoiced"):
@@ -360,7 +409,13 @@ class VerifyScreen(Screen[None]):
         else:
             lines.update("")
             self.query_one("#quotas", Static).update(self._outcome(result))
-        self.notify(f"Test {result.verdict.lower()}; {', '.join(result.removed) or 'nothing left behind'}.")
+        self.notify(
+            f"Test {result.verdict.lower()}; {result.cleanup_text()}.",
+            severity="error" if result.left_behind else "information",
+        )
+        self.show_verdict()
+        # The form may have changed while the run went on: then this result is already out of date.
+        self.mark_if_stale()
 
     @staticmethod
     def _outcome(result: WalkthroughResult) -> Text:
@@ -377,6 +432,9 @@ class VerifyScreen(Screen[None]):
     @on(Button.Pressed, "#copy")
     def action_copy_summary(self) -> None:
         if self.result is None:
+            # Never copy a summary that no longer matches the form (or none at all).
+            why = "a test is running" if self.running else "no current result"
+            self.notify(f"Nothing to copy: {why}. Run the test (ctrl+r) first.", severity="warning")
             return
         self.app.copy_to_clipboard(self.result.summary_text())
         self.notify("Summary copied to the clipboard.")
