@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -31,6 +32,15 @@ class ConfigStore:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def fingerprint(self) -> str | None:
+        """The file's content hash (None when missing): a save must not silently replace someone else's edit."""
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return "unreadable"
 
     def load(self) -> PlanConfig:
         """The config on disk; an empty default one when the file does not exist yet."""

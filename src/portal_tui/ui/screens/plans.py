@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from textual import on
@@ -47,16 +45,6 @@ SECRET_KEY_PASTED = "That was a secret API key — removed from this field; pric
 
 def _safe(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", key)
-
-
-def file_fingerprint(path: Path) -> str | None:
-    """The file's content hash (None when missing): a save must not silently replace someone else's edit."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return "unreadable"
 
 
 class PlansScreen(Screen[None]):
@@ -243,7 +231,7 @@ class PlansScreen(Screen[None]):
         store = portal(self).context.config_store
         broken = self.query_one("#broken", Static)
         # Fingerprint first: if the file changes between this and the read, the next save asks (the safe side).
-        fingerprint = file_fingerprint(store.path)
+        fingerprint = store.fingerprint()
         try:
             self.config = store.load()
         except ConfigFileError as error:
@@ -316,7 +304,7 @@ class PlansScreen(Screen[None]):
 
     def save_unless_changed_on_disk(self) -> None:
         store = portal(self).context.config_store
-        now = file_fingerprint(store.path)
+        now = store.fingerprint()
         if now == self.loaded_fingerprint:
             self.write_file()
             return
@@ -365,7 +353,7 @@ class PlansScreen(Screen[None]):
         except PortalError as error:
             self.notify(f"{error.message} {error.hint or ''}", title=error.title, severity="error", timeout=10)
             return
-        self.loaded_fingerprint = file_fingerprint(store.path)
+        self.loaded_fingerprint = store.fingerprint()
         self.saved = self.config.to_toml_dict()
         self.fresh.clear()
         self.fill_form()

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
-from portal_tui.ui.screens.catalog import CatalogView
+from portal_tui.ui.widgets.catalog_view import CatalogView
 from portal_tui.ui.widgets.price_table import PriceTable
 
 
