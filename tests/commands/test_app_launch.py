@@ -69,3 +69,69 @@ async def test_a_slow_keyring_at_start_up_is_read_off_the_event_loop(home: Path,
         assert keyring.busy.is_set() and not app.context.connected
         await wait_until(pilot, lambda: app.context.connected)
         assert app.context.stored_key is not None and app.context.stored_key.key.reveal() == TEST_KEY
+
+
+def launched(monkeypatch: pytest.MonkeyPatch, **options: object) -> PortalApp:
+    """Run `run_app` up to the point the app would take the terminal; the app it built."""
+    from portal_tui.commands.app import run_app
+
+    apps: list[PortalApp] = []
+    monkeypatch.setattr(PortalApp, "run", lambda self, *args, **kwargs: apps.append(self))
+    assert run_app(**options) == 0  # type: ignore[arg-type]
+    return apps[0]
+
+
+def test_demo_with_config_keeps_its_plans_in_that_file(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plans = tmp_path / "kept" / "plans.toml"
+    app = launched(monkeypatch, config=str(plans), api_base=None, demo=True)
+    assert app.context.config_store.path == plans
+    assert not app.context.plans_are_throwaway and app.context.plans_note is None
+    assert app.start_notice is None
+    # The key store stays throwaway: the in-memory keyring, not the admin's config folder.
+    assert isinstance(app.context.keystore.backend, MemoryKeyring)
+    assert app.context.keystore.config_dir != home and not home.exists()
+
+
+def test_demo_says_its_plans_are_thrown_away(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = launched(monkeypatch, config=None, api_base=None, demo=True)
+    path = app.context.config_store.path
+    assert app.context.demo and app.context.plans_are_throwaway
+    assert not path.is_relative_to(home)
+    assert app.start_notice is not None
+    assert str(path) in app.start_notice and "thrown away when you quit" in app.start_notice
+    assert "--demo --config PATH" in app.start_notice
+
+
+async def test_quitting_a_demo_with_saved_plans_says_they_are_thrown_away(
+    tmp_path: Path, seeded_sandbox: Sandbox
+) -> None:
+    from portal_tui.commands.app import demo_context
+    from portal_tui.domain.plans import PlanConfig
+    from portal_tui.ui.widgets.confirm import ConfirmModal
+
+    context = demo_context(tmp_path, seeded_sandbox.url)
+    app = PortalApp(context)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        context.config_store.save(PlanConfig())  # as the plan editor's ctrl+s does
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        details = str(app.screen.query_one("#confirm-details").render())
+        assert "demo plans are thrown away" in details and str(context.config_store.path) in details
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_quitting_a_demo_without_saved_plans_asks_nothing(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    from portal_tui.commands.app import demo_context
+
+    app = PortalApp(demo_context(tmp_path, seeded_sandbox.url))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert not app.is_running

@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from portal_tui.ui.context import AppContext
 
 
-def demo_context(folder: Path, api_base: str) -> AppContext:
-    """A connected context on the sandbox, with throwaway config and keyring (used by --demo and screenshots)."""
+def demo_context(folder: Path, api_base: str, plans: Path | None = None) -> AppContext:
+    """A connected context on the sandbox, with a throwaway keyring (used by --demo and screenshots).
+
+    The plans go to `plans` when the admin named a file (`--demo --config PATH`), else into `folder` with the rest,
+    thrown away on quit. The key store is always throwaway: the demo never touches the real keyring or config.
+    """
     from portal_tui.sandbox import DEMO_KEY
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import AccountInfo
@@ -23,7 +27,11 @@ def demo_context(folder: Path, api_base: str) -> AppContext:
     keystore = KeyStore(folder, env={}, backend=MemoryKeyring())
     stored = keystore.save(parse_key(DEMO_KEY))
     context = AppContext(
-        keystore=keystore, config_store=ConfigStore(folder / "plans.toml"), api_base=api_base, demo=True
+        keystore=keystore,
+        config_store=ConfigStore(plans or folder / "plans.toml"),
+        api_base=api_base,
+        demo=True,
+        plans_are_throwaway=plans is None,
     )
     # The sandbox's account, known without a request so the first frame needs no network.
     account = AccountInfo("acct_1PortalSandbox01", "Sandbox Hosting Ltd", "GB", "gbp", livemode=False)
@@ -48,6 +56,8 @@ def real_context(config: str | None, api_base: str | None, *, force: bool = Fals
 
 
 def run_app(*, config: str | None, api_base: str | None, demo: bool, no_demo: bool = False) -> int:
+    from portal_tui import locations
+
     context = None if demo else real_context(config, api_base, force=no_demo)
     if context is None:
         if not demo:
@@ -55,17 +65,20 @@ def run_app(*, config: str | None, api_base: str | None, demo: bool, no_demo: bo
                 "portal-tui: no Stripe key saved yet, so this is the demo on a local sandbox. "
                 "To connect your own Stripe account run: portal-tui --no-demo\n"
             )
-        return _run_demo()
+        # Only a plan file named on the command line with --demo: PORTAL_TUI_CONFIG and the default file are the
+        # admin's real plans, which sandbox price IDs must not overwrite.
+        return _run_demo(locations.plans_file(config) if demo and config else None)
     from portal_tui.ui.app import PortalApp
 
     PortalApp(context, load_key_on_start=True).run()
     return 0
 
 
-def _run_demo() -> int:
+def _run_demo(plans: Path | None = None) -> int:
     from portal_tui.sandbox import Sandbox
     from portal_tui.ui.app import PortalApp
 
     with tempfile.TemporaryDirectory(prefix="portal-tui-demo-") as folder, Sandbox(seed=True) as sandbox:
-        PortalApp(demo_context(Path(folder), sandbox.url)).run()
+        context = demo_context(Path(folder), sandbox.url, plans)
+        PortalApp(context, start_notice=context.plans_note).run()
     return 0

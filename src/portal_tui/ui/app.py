@@ -96,10 +96,14 @@ class PortalApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, context: AppContext, *, load_key_on_start: bool = False) -> None:
+    def __init__(
+        self, context: AppContext, *, load_key_on_start: bool = False, start_notice: str | None = None
+    ) -> None:
         super().__init__()
         self.context = context
         self.load_key_on_start = load_key_on_start
+        # Shown once after the first frame (the demo says where its plans go); screenshots and tests pass none.
+        self.start_notice = start_notice
         self._failing: BaseException | None = None
 
     # ---- errors: never a key on screen or in a traceback ------------------------------------------------------
@@ -218,6 +222,12 @@ class PortalApp(App[None]):
         busy = getattr(self._unsaved_screen("verify"), "busy", None)
         if busy:
             pending.append(busy)
+        if self.context.plans_are_throwaway and self.context.config_store.exists():
+            # The demo's temp folder goes on quit: a plan file saved there this session goes with it.
+            pending.append(
+                f"the plans saved in this demo ({self.context.config_store.path}): demo plans are thrown away on "
+                "quit (portal-tui --demo --config PATH keeps them)"
+            )
         if not pending:
             self.exit()
             return
@@ -296,6 +306,8 @@ class PortalApp(App[None]):
         await self.run_action(action, self.screen)
 
     def on_mount(self) -> None:
+        if self.start_notice:
+            self.notify(self.start_notice, timeout=15, markup=False)
         if self.load_key_on_start:
             # The keyring and Stripe are slow to reach: do it after the first frame, in a thread.
             self.call_after_refresh(

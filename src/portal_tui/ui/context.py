@@ -30,6 +30,8 @@ class AppContext:
     config_store: ConfigStore
     api_base: str | None = None
     demo: bool = False
+    # The demo's plan file sits in a temp folder deleted on quit (unless --demo --config PATH named one to keep).
+    plans_are_throwaway: bool = False
     gateway_options: GatewayOptions = field(default_factory=lambda: GatewayOptions())
     stored_key: StoredKey | None = None
     account: AccountInfo | None = None
@@ -42,6 +44,16 @@ class AppContext:
     @property
     def livemode(self) -> bool:
         return self.stored_key is not None and self.stored_key.key.mode == "live"
+
+    @property
+    def plans_note(self) -> str | None:
+        """Where the demo's plans go and that they go away; None when saved plans are kept (for save notices)."""
+        if not self.plans_are_throwaway:
+            return None
+        return (
+            f"Demo: plans are saved to {self.config_store.path} and thrown away when you quit. "
+            "To keep them, run portal-tui --demo --config PATH."
+        )
 
     def gateway(self) -> StripeGateway:
         """The gateway for the connected key; raises `NotConnectedError` before Connect Stripe."""
