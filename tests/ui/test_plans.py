@@ -612,3 +612,28 @@ async def test_at_80_columns_home_shows_all_five_steps_help_and_quit(
         for words in ("1 Connect", "2 Pricing", "3 Price IDs", "4 Plans", "5 Verify", "? Help", "^q Quit"):
             assert words in bar, bar
         assert "…" not in bar and len(bar) <= 80
+
+
+async def test_a_modal_closing_does_not_recheck_every_price(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    price = seed_price(seeded_sandbox, "pro_monthly")
+    write_plans(config_dir, f'[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{price}"\n')
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        before = len(seeded_sandbox.requests)
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("escape")  # the question, cancelled
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+        assert [r.path for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")] == []
+        await app.switch_mode("home")
+        await settle(pilot)
+        await app.switch_mode("plans")
+        await settle(pilot)
+        assert [r.path for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")] == [
+            f"/v1/prices/{price}"
+        ]

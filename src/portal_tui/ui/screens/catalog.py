@@ -106,6 +106,10 @@ class CatalogScreen(Screen[None]):
     def connection_changed(self) -> None:
         self.reload()
 
+    def catalog_changed(self) -> None:
+        """A price was created, replaced or archived elsewhere in the app: show the catalog as it is now."""
+        self.reload()
+
     def reload(self) -> None:
         connected = portal(self).context.connected
         self.query_one("#not-connected").display = not connected

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 from textual.widgets.input import Selection
@@ -124,7 +124,7 @@ class PlansScreen(Screen[None]):
         # What the last checks learnt beyond ok/not ok: each price's currency, and the successor of a replaced one.
         self.currencies: dict[tuple[str, Slot], str] = {}
         self.replacements: dict[str, str] = {}
-        self._resumed_before = False
+        self._left_step = False
         self.loaded_fingerprint: str | None = None
         self._lookup_timers: dict[Slot, Timer] = {}
 
@@ -185,12 +185,16 @@ class PlansScreen(Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "narrow")
 
+    def on_screen_suspend(self) -> None:
+        # A modal on top (picker, question) changes no price; another step (the builder's "Replace price") may.
+        self._left_step = not isinstance(self.app.screen, ModalScreen)
+
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
-        if self._resumed_before:
-            # Prices may have been replaced or archived (here or in the Dashboard) since they were checked.
+        if self._left_step:
+            # Prices may have been replaced or archived (there or in the Dashboard) since they were checked.
+            self._left_step = False
             self.forget_price_checks()
-        self._resumed_before = True
 
     def connection_changed(self) -> None:
         self.forget_price_checks()
