@@ -348,3 +348,22 @@ async def test_an_archived_price_is_refused_with_what_to_do(
         assert "is archived: link the price that replaced it in Plans (4)" in verdict
         assert seeded_sandbox.count("POST", "/v1/test_helpers/test_clocks") == 0
         assert any("nothing was created" in m for m in notices(app))
+
+
+async def test_a_declined_subscription_shows_no_quotas(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        app.screen.query_one("#card", Select).value = "declined"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "PASS" in str(app.screen.query_one("#verdict").render())  # a decline is what this card should do
+        shown = text_of(app.screen.query_one("#quotas", Static))
+        assert "No quotas: the subscription is incomplete" in shown and "Quotas the portal grants" not in shown
+        assert "✗ Quotas the portal grants  no quotas: the subscription is incomplete" in text_of(
+            app.screen.query_one("#steps", Static)
+        )
