@@ -114,6 +114,22 @@ async def test_palette_offers_other_screens_actions_and_goes_there(
         assert [plan.name for plan in app.screen.config.plans] == ["New plan"]  # type: ignore[attr-defined]
 
 
+async def test_palette_entries_name_their_keys(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    from portal_tui.ui.app import screen_class
+
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(100, 30)):
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert helps["Plans: save the plan file"] == "Write the TOML atomically — ctrl+s"
+        assert helps["Price IDs: copy the highlighted ID"].endswith("— c")
+        assert helps["1 Connect Stripe"].endswith("— 1 or F1")
+        assert helps["Help: every key binding"].endswith("— ?")
+        # Every step action offered in the palette has a key, and its entry names it.
+        for mode in ("home", "connect", "builder", "catalog", "plans", "verify"):
+            for title, _help, _action in getattr(screen_class(mode), "PALETTE_ACTIONS", []):
+                assert " — " in helps[title], title
+
+
 def palette_top(app: PortalApp) -> str | None:
     """The command the palette has highlighted (what enter runs), once its search has listed it."""
     from textual.command import CommandList

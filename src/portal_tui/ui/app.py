@@ -47,6 +47,21 @@ def _screen(mode: str) -> Callable[[], Screen[None]]:
     return build
 
 
+def binding_keys(cls: type[object], action: str) -> str | None:
+    """The keys bound to `action` in a class's BINDINGS ("ctrl+s", "c / enter"), for the palette's help text."""
+    keys: list[str] = []
+    for binding in Binding.make_bindings(getattr(cls, "BINDINGS", [])):
+        if binding.action == action:
+            key = binding.key_display or binding.key
+            if key not in keys:
+                keys.append(key)
+    return " / ".join(keys) or None
+
+
+def with_keys(help_text: str, keys: str | None) -> str:
+    return f"{help_text} — {keys}" if keys else help_text
+
+
 def _redact_trace(trace: Trace) -> None:
     """Mask keys in everything a traceback prints that is not source code: exception texts and notes."""
     from portal_tui.services.redact import redact
@@ -285,15 +300,21 @@ class PortalApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Textual's "Screenshot" writes an SVG of the screen to disk: no such file for an app that shows a secret key.
         yield from (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
-        yield SystemCommand("Home: setup overview", "The five steps and their state", lambda: self.open_step("home"))
+        # Each entry's help ends with its key: the palette is where an admin learns the shortcut for next time.
+        yield SystemCommand(
+            "Home: setup overview", "The five steps and their state — h or F6", lambda: self.open_step("home")
+        )
         for key, mode, title, what in STEPS:
-            yield SystemCommand(f"{key} {title}", what, lambda mode=mode: self.open_step(mode))
-        yield SystemCommand("Help: every key binding", "List the bindings of every screen", self.action_help)
+            yield SystemCommand(f"{key} {title}", f"{what} — {key} or F{key}", lambda mode=mode: self.open_step(mode))
+        yield SystemCommand("Help: every key binding", "List the bindings of every screen — ?", self.action_help)
         # The main actions of every step, not only the visible one: choosing one opens its step first.
         for _key, mode, _title, _what in [("h", "home", "", ""), *STEPS]:
-            for title, help_text, action in getattr(screen_class(mode), "PALETTE_ACTIONS", []):
+            cls = screen_class(mode)
+            for title, help_text, action in getattr(cls, "PALETTE_ACTIONS", []):
                 yield SystemCommand(
-                    title, help_text, lambda mode=mode, action=action: self.run_worker(self.step_action(mode, action))
+                    title,
+                    with_keys(help_text, binding_keys(cls, action)),
+                    lambda mode=mode, action=action: self.run_worker(self.step_action(mode, action)),
                 )
 
     async def step_action(self, mode: str, action: str) -> None:
