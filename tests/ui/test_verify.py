@@ -367,3 +367,27 @@ async def test_a_declined_subscription_shows_no_quotas(
         assert "✗ Quotas the portal grants  no quotas: the subscription is incomplete" in text_of(
             app.screen.query_one("#steps", Static)
         )
+
+
+async def test_editing_the_plan_in_step_4_makes_the_result_out_of_date(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        await run_to_pass(pilot, app)
+        await app.switch_mode("home")
+        await settle(pilot)
+        await app.switch_mode("verify")  # nothing changed: the result stands
+        await settle(pilot)
+        assert "PASS" in str(app.screen.query_one("#verdict").render())
+        config = app.context.config_store.load()
+        config.plans[0].quotas["vcpu"] = 8
+        app.context.config_store.save(config)
+        await app.switch_mode("home")
+        await settle(pilot)
+        await app.switch_mode("verify")
+        await settle(pilot)
+        assert "Out of date" in str(app.screen.query_one("#verdict").render())

@@ -42,7 +42,9 @@ VERDICTS = {
     "INCONCLUSIVE": ("… INCONCLUSIVE: the usage has not arrived (not aggregated yet): run again", "bold yellow"),
     "CANCELLED": ("Cancelled", "bold yellow"),
 }
-OUT_OF_DATE = "Out of date: the plan, card, quantity or clock option changed since this run — press ctrl+r to run again"
+OUT_OF_DATE = (
+    "Out of date: the plan, card, quantity, clock option or account changed since this run — press ctrl+r to run again"
+)
 
 
 def model_note(label: str, description: str) -> str:
@@ -187,11 +189,15 @@ class VerifyScreen(Screen[None]):
             linked = [p.id for p in self.config.plans if p.test_price_id]
             select.value = (linked or ids)[0]
         self.show_plan()
+        # The plan (its price or quotas) may have been edited in step 4, or another account connected.
+        self.input_changed()
 
     def inputs(self) -> tuple[Any, ...]:
         """Everything a run depends on, to tell whether the result on screen still describes the form."""
         plan_id = str(self.query_one("#plan", Select).value)
+        account = portal(self).context.account
         return (
+            account.id if account else None,
             self.config.plan(plan_id),
             str(self.query_one("#card", Select).value),
             self.query_one("#quantity", Input).value.replace(",", "").replace("_", "").lstrip("0"),
