@@ -337,3 +337,21 @@ async def test_screenshots_never_show_a_revealed_key(
 def text_of_screen(app: PortalApp) -> str:
     """The characters on screen now, row by row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_catalog_changed_reaches_screens_not_on_view(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for key in ("3", "4", "h"):  # build the catalog and the plan editor, then leave both
+            await pilot.press(key)
+            await settle(pilot)
+        plans = app._unsaved_screen("plans")
+        plans.price_checks[("price_stale", "monthly")] = (True, "cached")  # type: ignore[attr-defined]
+        listed = seeded_sandbox.count("GET", "/v1/prices")
+        app.catalog_changed()
+        await settle(pilot)
+        assert app.current_mode == "home"
+        assert plans.price_checks == {}  # type: ignore[attr-defined]
+        assert seeded_sandbox.count("GET", "/v1/prices") > listed  # the catalog re-read Stripe

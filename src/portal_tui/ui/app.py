@@ -189,19 +189,29 @@ class PortalApp(App[None]):
         self.push_screen(modal, lambda result: answer.set_result(bool(result)) if not answer.done() else None)
         return await answer
 
+    def _built_screens(self) -> list[Screen[object]]:
+        """Every screen already built and mounted, in any mode, not only the visible one."""
+        screens: list[Screen[object]] = []
+        for stack in [*self._screen_stacks.values(), self.screen_stack]:
+            screens += [screen for screen in stack if screen not in screens and screen.is_mounted]
+        return screens
+
     def connection_changed(self) -> None:
         """Tell every screen already built, not only the visible one: each shows state that depends on the key."""
         from portal_tui.ui.widgets.top_bar import TopBar
 
-        screens: list[Screen[object]] = []
-        for stack in [*self._screen_stacks.values(), self.screen_stack]:
-            screens += [screen for screen in stack if screen not in screens]
-        for screen in screens:
-            if not screen.is_mounted:
-                continue
+        for screen in self._built_screens():
             for bar in screen.query(TopBar):
                 bar.refresh_state()
             refresh = getattr(screen, "connection_changed", None)
+            if callable(refresh):
+                refresh()
+
+    def catalog_changed(self) -> None:
+        """A price was created, replaced or archived: every built screen with a `catalog_changed` drops what it
+        cached about prices (the catalog reloads, the plan editor forgets its price checks)."""
+        for screen in self._built_screens():
+            refresh = getattr(screen, "catalog_changed", None)
             if callable(refresh):
                 refresh()
 

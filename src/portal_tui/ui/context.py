@@ -89,6 +89,9 @@ class PortalAppAPI(Protocol):
     def connection_changed(self) -> None:
         """Refresh the header badge and the home screen after connect/disconnect."""
 
+    def catalog_changed(self) -> None:
+        """Tell every built screen that a price was created, replaced or archived (their price caches are stale)."""
+
     def open_step(self, step: str) -> None:
         """Go to a step of the flow: "home", "connect", "builder", "catalog", "plans", "verify"."""
 
