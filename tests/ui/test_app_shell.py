@@ -71,9 +71,9 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
     from textual.binding import Binding
 
     from portal_tui.ui.app import SCREEN_CLASSES, screen_class
-    from portal_tui.ui.screens.catalog import CatalogView
     from portal_tui.ui.screens.help import key_text
     from portal_tui.ui.screens.price_picker import PricePickerModal
+    from portal_tui.ui.widgets.catalog_view import CatalogView
     from portal_tui.ui.widgets.confirm import ConfirmModal
     from portal_tui.ui.widgets.price_table import PriceTable
 

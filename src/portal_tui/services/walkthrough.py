@@ -685,8 +685,7 @@ class Walkthrough:
         for key, quota in self.plan.quotas.items():
             resource = self.config.resource(key)
             label = resource.label if resource else key
-            unit = f" {resource.unit}" if resource and resource.unit and quota != "unlimited" else ""
-            shown.append((label, f"{format_quota(quota)}{unit}"))
+            shown.append((label, format_quota(quota, resource.unit if resource else "")))
         return shown
 
     # ---- clean-up --------------------------------------------------------------------------------------------

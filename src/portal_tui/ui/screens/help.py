@@ -25,7 +25,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
         "3 Price IDs",
         [
             "portal_tui.ui.screens.catalog:CatalogScreen",
-            "portal_tui.ui.screens.catalog:CatalogView",
+            "portal_tui.ui.widgets.catalog_view:CatalogView",
             "portal_tui.ui.widgets.price_table:PriceTable",
         ],
     ),

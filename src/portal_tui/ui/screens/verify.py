@@ -233,8 +233,8 @@ class VerifyScreen(Screen[None]):
         quotas = []
         for key, quota in plan.quotas.items():
             resource = self.config.resource(key)
-            unit = f" {resource.unit}" if resource and resource.unit and quota != "unlimited" else ""
-            quotas.append(f"{resource.label if resource else key} {format_quota(quota)}{unit}")
+            label, unit = (resource.label, resource.unit) if resource else (key, "")
+            quotas.append(f"{label} {format_quota(quota, unit)}")
         lines.append("Quotas: " + (", ".join(quotas) if quotas else "none set"))
         self.plan_info = "\n".join(lines)
         info.update(self.plan_info)
