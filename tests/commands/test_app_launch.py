@@ -135,3 +135,21 @@ async def test_quitting_a_demo_without_saved_plans_asks_nothing(tmp_path: Path, 
         await pilot.press("ctrl+q")
         await settle(pilot)
         assert not app.is_running
+
+
+async def test_saving_plans_in_the_demo_says_where_they_go(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    from portal_tui.commands.app import demo_context
+
+    context = demo_context(tmp_path, seeded_sandbox.url)
+    app = PortalApp(context)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert context.config_store.path.exists()
+        notes = [n.message for n in app._notifications if n.title == "Demo"]
+        assert notes and "thrown away when you quit" in notes[0] and "--demo --config PATH" in notes[0]

@@ -373,6 +373,9 @@ class PlansScreen(Screen[None]):
             )
         else:
             self.notify(f"Saved {len(self.config.plans)} plan(s) to {store.path}", title="Plans saved")
+        note = portal(self).context.plans_note
+        if note:  # the demo's plan file goes away on quit: say so where the admin just saved
+            self.notify(note, title="Demo", severity="warning", timeout=12)
 
     def price_warnings(self) -> list[str]:
         """The known problems of linked prices, one line per plan and slot."""
