@@ -111,6 +111,12 @@ def test_breakdown_rows_read_like_an_invoice() -> None:
     assert breakdown(STRIPE_VOLUME, 6).rows[0].text == "all 6 units in tier 6–10: 6 × $6.50 = $39.00"
 
 
+def test_a_quantity_of_one_reads_as_one_unit() -> None:
+    assert breakdown(STRIPE_VOLUME, 1).rows[0].text.startswith("1 unit in tier 1–5: ")
+    package = breakdown(metered(unit_amount=1000, transform_quantity={"divide_by": 60, "round": "up"}), 1)
+    assert package.rows[0].text.startswith("1 package (1 unit ÷ 60, rounded up): ")
+
+
 VOLUME_FLAT = price(
     billing_scheme="tiered",
     tiers_mode="volume",

@@ -12,7 +12,7 @@ from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.screens.builder import BuilderScreen
 from portal_tui.ui.widgets.field_error import FieldError
-from tests.ui.helpers import settle, text_of
+from tests.ui.helpers import settle, text_of, wait_until
 
 
 async def open_builder(pilot: Any, app: PortalApp) -> BuilderScreen:
@@ -307,6 +307,109 @@ async def test_replace_price_moves_the_lookup_key_and_archives(
     assert sent(seeded_sandbox, "/v1/products") == []
 
 
+async def test_replacing_a_products_default_price_makes_the_new_one_the_default(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    # Dashboard-made products have a default price, which Stripe refuses to archive: the default moves first.
+    app = make_app(seeded_sandbox)
+    old = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly")
+    product = seeded_sandbox.test_world.objects["product"][old["product"]]
+    assert product["default_price"] == old["id"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("catalog")
+        await settle(pilot)
+        assert app.screen.query_one("PriceTable").select_price(old["id"])  # type: ignore[attr-defined]
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen)
+        fill(screen, amount="30")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        review = [str(s.render()) for s in app.screen.query(Static)]
+        assert f"POST /v1/products/{product['id']} · Make the new price the product's default" in review
+        await pilot.press("ctrl+n")  # creates from the review
+        await settle(pilot)
+        assert "✓ Created." in str(screen.query_one("#progress").render())
+    new = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "pro_monthly")
+    assert product["default_price"] == new["id"] and new["unit_amount"] == 3000
+    assert old["active"] is False
+
+
+async def test_review_opens_on_the_parameters_so_pagedown_scrolls(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await choose(pilot, screen, "#model", "graduated")
+        await set_tiers(pilot, screen, [("10", "5", "1"), ("20", "4", "1"), ("30", "3", "1"), ("∞", "2", "1")])
+        fill(screen, **{"product-name": "Long review"})
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        review = app.screen
+        assert type(review).__name__ == "ReviewModal"
+        body = review.query_one("#review-body")
+        assert app.focused is body
+        assert "ctrl+n create" in str(review.query_one("#review-keys", Static).render())
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert body.scroll_y > 0
+        await pilot.press("tab", "tab")
+        assert app.focused is review.query_one("#review-create", Button)
+        await pilot.press("enter")
+        await settle(pilot)
+    assert len(sandbox.test_world.objects["price"]) == 1
+
+
+async def test_clearing_the_form_takes_no_single_key_yes(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await type_into(pilot, screen, "#product-name", "Keep me")
+        await pilot.press("escape", "ctrl+r")
+        await settle(pilot)
+        modal = app.screen
+        assert type(modal).__name__ == "ConfirmModal"
+        assert app.focused is modal.query_one("#cancel-button", Button)
+        assert "esc cancels" in str(modal.query_one("#confirm-keys", Static).render())
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is modal and screen.value("#product-name") == "Keep me"
+        await pilot.press("tab", "enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.value("#product-name") == ""
+
+
+async def test_live_mode_create_takes_no_single_key_yes(
+    make_app: Callable[..., PortalApp], live_sandbox: Sandbox
+) -> None:
+    from tests.conftest import LIVE_KEY
+
+    app = make_app(live_sandbox, key=LIVE_KEY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        fill(screen, **{"product-name": "Live one", "amount": "20"})
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+n")  # the review's Create; the worker then waits for the live-mode answer
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
+        modal = app.screen
+        assert modal.has_class("live")
+        assert app.focused is modal.query_one("#cancel-button", Button)
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.screen is modal  # y does nothing here
+        await pilot.press("enter")  # presses the focused Cancel
+        await settle(pilot)
+        assert app.screen is screen
+    assert all(p["name"] != "Live one" for p in live_sandbox.worlds[True].objects["product"].values())
+    assert not [r for r in live_sandbox.requests if r.method == "POST"]
+
+
 # ---- typed like a user, at 80×24 -------------------------------------------------------------------------------
 
 
@@ -550,8 +653,8 @@ async def test_taken_lookup_key_stops_before_anything_is_created(
         await type_into(pilot, screen, "#lookup-key", "pro_monthly")
         await create(pilot, app, screen)
         assert sent(seeded_sandbox, "/v1/products") == [] and sent(seeded_sandbox, "/v1/prices") == []
-        assert "'pro_monthly' belongs to price_" in error_at(screen, "lookup_key")
-        assert_blocked(screen, "'pro_monthly' belongs to")
+        assert "'pro_monthly' is held by the price price_" in error_at(screen, "lookup_key")
+        assert_blocked(screen, "'pro_monthly' is held by")
         assert app.focused is screen.query_one("#lookup-key")
         # Ticking the transfer (space on the checkbox) clears it; the review creates the product exactly once.
         screen.query_one("#transfer", Checkbox).focus()
@@ -730,12 +833,20 @@ async def test_at_80x24_the_preview_and_the_result_fit(make_app: Callable[..., P
         await type_into(pilot, screen, "#product-name", "Narrow")
         await type_into(pilot, screen, "#amount", "20")
         pane = screen.query_one("#preview-pane")
-        assert pane.display and pane.region.height >= 6 and pane.region.right <= 80
+        assert pane.display and pane.region.height == 3 and pane.region.right <= 80
         assert pane.region.y + 3 < 24
+        # The form gets most of the height; the preview is two lines: the price and the total at the sample quantity.
+        assert screen.query_one("#form").region.height >= 17
+        compact = screen.query_one("#preview-compact", Static)
+        lines = str(compact.render()).splitlines()
+        assert lines[0] == "£20.00 / month" and lines[1].startswith("At 10: £200.00 / month · ctrl+o"), lines
+        assert compact.region.height == 2 and not screen.query_one("#samples").region.height
         assert "£20.00 / month" in preview(screen)
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert not screen.query_one("#form").display and pane.region.height > 15
+        assert not compact.region.height and screen.query_one("#samples").region.height
+        assert screen.query_one("#preview-help").region.height == 1
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert screen.query_one("#form").display

@@ -635,7 +635,8 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
         else:
             for tier, (_low, high) in zip(tiers, ranges, strict=True):
                 if high is None or quantity <= high:
-                    label = f"all {quantity:,} units in tier {_range_label(_low, high)}"
+                    units_text = "1 unit" if quantity == 1 else f"all {quantity:,} units"
+                    label = f"{units_text} in tier {_range_label(_low, high)}"
                     rows.append(
                         _row(
                             label,
@@ -660,7 +661,7 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
             packages = -(-quantity // size) if round_up else quantity // size
             how = "rounded up" if round_up else "rounded down"
             plural = "s" if packages != 1 else ""
-            label = f"{packages:,} package{plural} ({quantity:,} units ÷ {size:,}, {how})"
+            label = f"{packages:,} package{plural} ({quantity:,} unit{'s' if quantity != 1 else ''} ÷ {size:,}, {how})"
             rows.append(_row(label, packages, unit, None, currency))
         else:
             label = f"{quantity:,} unit{'s' if quantity != 1 else ''}"

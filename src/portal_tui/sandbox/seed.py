@@ -44,7 +44,11 @@ def _seed(world: World) -> None:
         return str(catalog.create_product(world, {"name": name, "description": description})["id"])
 
     def price(**params: Any) -> dict[str, Any]:
-        return catalog.create_price(world, params)
+        created = catalog.create_price(world, params)
+        # Like products made in the Dashboard: the first price of a product becomes its default price.
+        if not world.objects["product"][created["product"]].get("default_price"):
+            catalog.update_product(world, created["product"], {"default_price": created["id"]})
+        return created
 
     starter = product("Starter VPS", "1 vCPU, 1 GB RAM, 25 GB SSD")
     price(

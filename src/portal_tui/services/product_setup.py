@@ -58,6 +58,9 @@ class SetupRequest:
     existing_product_id: str | None = None
     new_meter: NewMeter | None = None
     replaces_price_id: str | None = None
+    # Whether the replaced price is its product's default_price (Dashboard-made products have one); None: not known
+    # yet, checked when creating. Stripe refuses to archive a default price, so the default moves to the new price.
+    replaced_is_default: bool | None = None
 
     def product_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"name": self.product_name.strip()}
@@ -87,6 +90,11 @@ class SetupRequest:
         meter = made_meter or ("(new meter id)" if self.new_meter is not None else None)
         calls.append(("POST /v1/prices", self.price_params(product, meter)))
         if self.replaces_price_id:
+            if self.replaced_is_default is not False and not (progress and progress.default_moved):
+                step = "Make the new price the product's default"
+                if self.replaced_is_default is None:
+                    step += " (if the old price is its default)"
+                calls.append((f"POST /v1/products/{product} · {step}", {"default_price": "(new price id)"}))
             calls.append((f"POST /v1/prices/{self.replaces_price_id}", {"active": False}))
         return calls
 
@@ -104,16 +112,18 @@ def fingerprint(params: Any) -> str:
 
 
 class LookupKeyTakenError(InvalidRequestError):
-    """The lookup key belongs to another active price and the admin did not ask to transfer it."""
+    """The lookup key belongs to another price (active or archived) and the admin did not ask to transfer it."""
 
     title = "The lookup key is taken"
 
     def __init__(self, lookup_key: str, holder: dict[str, Any]) -> None:
         self.lookup_key = lookup_key
         self.holder_id = str(holder.get("id", "another price"))
+        # Archived prices keep their lookup key on Stripe and still block it until it is transferred.
+        state = "an archived price" if holder.get("active") is False else "the price"
         super().__init__(
-            f"'{lookup_key}' belongs to {self.holder_id}. Tick 'Transfer the lookup key' to move it to the new "
-            "price, or choose another key.",
+            f"'{lookup_key}' is held by {state} {self.holder_id}. Tick 'Transfer the lookup key' to move it to the "
+            "new price, or choose another key.",
             param="lookup_key",
             hint="Nothing was created.",
         )
@@ -133,6 +143,7 @@ class SetupProgress:
     meter_id: str | None = None  # the meter and product the price was (or is being) created with
     product_id: str | None = None
     price: dict[str, Any] | None = None
+    default_moved: bool = False  # the replaced price's product now has the new price as its default
     archived: bool = False
 
     @property
@@ -164,6 +175,27 @@ class SetupProgress:
         return f"Already created: {made}" if made else "Nothing was created yet"
 
 
+def find_lookup_key_holder(gateway: StripeGateway, lookup_key: str) -> dict[str, Any] | None:
+    """The price holding `lookup_key`, active or archived: Stripe keeps keys on archived prices and refuses a new
+    price with a held key unless it is transferred. `gateway.find_price_by_lookup_key` asks for active prices only,
+    so archived holders are looked up with the same list call without that filter."""
+    holder = gateway.find_price_by_lookup_key(lookup_key)
+    if holder is not None:
+        return holder
+    page = gateway._call(lambda: gateway.client.v1.prices.list(params={"lookup_keys": [lookup_key], "limit": 1}))
+    return dict(page.data[0].to_dict(recursive=True)) if page.data else None
+
+
+def set_default_price(gateway: StripeGateway, product_id: str, price_id: str, *, idempotency_key: str) -> None:
+    """products.update(default_price=…): the gateway has no product update yet, so its client is used directly,
+    through its `_call` so failures still become PortalErrors without the key."""
+    gateway._call(
+        lambda: gateway.client.v1.products.update(
+            product_id, params={"default_price": price_id}, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
 class ProductSetup:
     """Runs a SetupRequest against Stripe, resumable through its SetupProgress."""
 
@@ -178,8 +210,8 @@ class ProductSetup:
         if progress.price is None and draft.lookup_key and not draft.transfer_lookup_key:
             # Checked first so a taken key stops the action before anything exists (no orphan product).
             on_step("Checking the lookup key…")
-            holder = self.gateway.find_price_by_lookup_key(draft.lookup_key)
-            if holder is not None and holder.get("active", True):
+            holder = find_lookup_key_holder(self.gateway, draft.lookup_key)
+            if holder is not None:
                 raise LookupKeyTakenError(draft.lookup_key, holder)
         meter_id: str | None = None
         if request.new_meter is not None:
@@ -213,6 +245,17 @@ class ProductSetup:
             params = request.price_params(product_id, meter_id)
             # Keyed by the parameters: a retry of the same price replays Stripe's answer, a changed one is new.
             progress.price = self.gateway.create_price(params, idempotency_key=f"{key}-price-{fingerprint(params)}")
+        if request.replaces_price_id and not progress.default_moved:
+            # Stripe refuses to archive a product's default price: the new price becomes the default first.
+            old = self.gateway.retrieve_price(request.replaces_price_id)
+            owner = old.get("product")
+            owner_id = owner.get("id") if isinstance(owner, dict) else owner
+            default = owner.get("default_price") if isinstance(owner, dict) else None
+            default_id = default.get("id") if isinstance(default, dict) else default
+            if owner_id and default_id == request.replaces_price_id:
+                on_step("Making the new price the product's default…")
+                set_default_price(self.gateway, str(owner_id), progress.price["id"], idempotency_key=f"{key}-default")
+            progress.default_moved = True
         if request.replaces_price_id and not progress.archived:
             on_step(f"Archiving {request.replaces_price_id}…")
             self.gateway.update_price(request.replaces_price_id, {"active": False}, idempotency_key=f"{key}-archive")

@@ -9,7 +9,6 @@ change. Below 100 columns the preview sits under the form; ctrl+o gives it the w
 from __future__ import annotations
 
 import difflib
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,7 +19,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -31,6 +30,7 @@ from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequ
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
+from portal_tui.ui.widgets.review_modal import ReviewModal
 from portal_tui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -107,6 +107,17 @@ def close_currencies(code: str) -> list[str]:
     return list(dict.fromkeys([*similar, *starts]))[:5]
 
 
+def replaced_is_default(price: dict[str, Any] | None) -> bool | None:
+    """Whether `price` is its product's default price, when its product came expanded (None: not known here)."""
+    if price is None:
+        return None
+    product = price.get("product")
+    if not isinstance(product, dict) or "default_price" not in product:
+        return None
+    default = product["default_price"]
+    return (default.get("id") if isinstance(default, dict) else default) == price.get("id")
+
+
 class TierRow(Horizontal):
     """One tier: derived "from", editable "up to" (∞ on the last row), per-unit price and flat fee."""
 
@@ -139,51 +150,6 @@ class TierHeader(Horizontal):
         yield Static("Flat fee")
 
 
-class ReviewModal(ModalScreen[bool]):
-    """Exactly what will be sent to Stripe, call by call; confirm to create."""
-
-    DEFAULT_CSS = """
-    ReviewModal { align: center middle; }
-    ReviewModal > Vertical { width: 90%; height: 85%; border: thick $accent; background: $surface; padding: 0 1; }
-    ReviewModal.live > Vertical { border: thick $error; }
-    ReviewModal VerticalScroll { height: 1fr; }
-    ReviewModal Horizontal { height: auto; align-horizontal: right; }
-    ReviewModal Button { margin-left: 2; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back to the form")]
-
-    def __init__(self, calls: list[tuple[str, dict[str, Any]]], live: bool, note: str = "") -> None:
-        super().__init__(classes="live" if live else "")
-        self.calls = calls
-        self.live = live
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            title = "Review: these requests will be sent to Stripe"
-            yield Label(("LIVE MODE · " if self.live else "") + title, classes="step-title")
-            with VerticalScroll():
-                if self.note:
-                    yield Static(self.note, classes="notice", markup=False)
-                for call, params in self.calls:
-                    yield Static(Text(call, style="bold"))
-                    yield Static(json.dumps(params, indent=2), markup=False)
-            with Horizontal():
-                yield Button("Back", id="review-back")
-                yield Button("Create", id="review-create", variant="error" if self.live else "primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#review-create", Button).focus()
-
-    @on(Button.Pressed, "#review-create")
-    def confirm(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#review-back")
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-
 class BuilderScreen(Screen[None]):
     """The "Add a product" form, keyboard first, with a live what-a-customer-pays preview."""
 
@@ -194,9 +160,15 @@ class BuilderScreen(Screen[None]):
     BuilderScreen #preview-pane { width: 44; border-left: vkey $panel; padding: 0 1; }
     BuilderScreen.narrow #builder-body { layout: vertical; }
     BuilderScreen.narrow #form { height: 1fr; }
-    BuilderScreen.narrow #preview-pane { width: 1fr; height: 9; border-left: none; border-top: hkey $panel; }
+    BuilderScreen.narrow #preview-pane { width: 1fr; height: 3; border-left: none; border-top: hkey $panel; }
     BuilderScreen.narrow.preview-full #form { display: none; }
     BuilderScreen.narrow.preview-full #preview-pane { height: 1fr; }
+    /* Narrow: the form gets the height; under it two lines (price, total at the sample quantity), ctrl+o the rest */
+    BuilderScreen #preview-compact, BuilderScreen #preview-help { display: none; }
+    BuilderScreen.narrow #preview-pane > * { display: none; }
+    BuilderScreen.narrow #preview-pane > #preview-compact { display: block; }
+    BuilderScreen.narrow.preview-full #preview-pane > * { display: block; }
+    BuilderScreen.narrow.preview-full #preview-pane > #preview-compact { display: none; }
     BuilderScreen.preview-hidden #preview-pane { display: none; }
     BuilderScreen .row { height: auto; }
     BuilderScreen .row > Label { width: 18; padding: 1 1 0 0; }
@@ -408,6 +380,7 @@ class BuilderScreen(Screen[None]):
                         yield Button("Link to a plan", id="link-plan", variant="primary")
                         yield Button("New product", id="new-form")
             with VerticalScroll(id="preview-pane"):
+                yield Static("", id="preview-compact", markup=False)
                 yield Label("What a customer pays", classes="section")
                 yield Static("", id="summary", markup=False)
                 yield Static("", id="samples")
@@ -438,7 +411,6 @@ class BuilderScreen(Screen[None]):
     def on_resize(self) -> None:
         # Too narrow for side by side: the preview goes under the form (ctrl+o shows it full screen).
         self.set_class(self.size.width < 100, "narrow")
-        self.query_one("#preview-help").display = self.has_class("narrow")
 
     def action_toggle_preview(self) -> None:
         if not self.has_class("narrow"):
@@ -733,6 +705,7 @@ class BuilderScreen(Screen[None]):
             existing_product_id=existing,
             new_meter=new_meter,
             replaces_price_id=self.replaces["id"] if self.replaces else None,
+            replaced_is_default=replaced_is_default(self.replaces),
         )
         return draft, request, problems
 
@@ -829,8 +802,10 @@ class BuilderScreen(Screen[None]):
         blocking = {
             k: v for k, v in self.problems.items() if k not in ("product-name", "new-meter", "meter", "lookup_key")
         }
+        compact = self.query_one("#preview-compact", Static)
         if draft is None or blocking:
             summary.update("Complete the price to see what a customer pays.")
+            compact.update(Text("Complete the price to see what a customer pays.\nctrl+o: full preview", no_wrap=True))
             samples.update("")
             detail.update("")
             return
@@ -850,9 +825,15 @@ class BuilderScreen(Screen[None]):
             text.append(f"{row.text}\n")
         text.append(f"Total at {quantity:,}: ", style="bold")
         text.append(format_money(result.total, result.currency), style="bold green")
-        if draft.recurring:
-            text.append(f" / {interval_label(draft.interval, draft.interval_count)}")
+        period = f" / {interval_label(draft.interval, draft.interval_count)}" if draft.recurring else ""
+        text.append(period)
         detail.update(text)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(draft.summary() + "\n")
+        line.append(f"At {quantity:,}: ")
+        line.append(format_money(result.total, result.currency), style="bold green")
+        line.append(period + " · ctrl+o: full preview", style="")
+        compact.update(line)
 
     # ---- create -----------------------------------------------------------------------------------------------------
 
@@ -876,6 +857,7 @@ class BuilderScreen(Screen[None]):
                     f"{self.result.price_id} was just created from exactly this form. Confirm to add one more "
                     f"price with the same settings to {self.result.product_id}, or go back and change the form.",
                     confirm_label="Create another price",
+                    destructive=False,
                 ),
                 lambda again: self.review(request) if again else None,
             )
