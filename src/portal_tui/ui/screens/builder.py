@@ -25,12 +25,13 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from portal_tui.domain.money import CURRENCIES, AmountError, format_money, parse_amount, parse_unit_amount
-from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, interval_label, sample_quantities
+from portal_tui.domain.pricing import PriceDraft, PricingModel, breakdown, interval_label, sample_quantities
 from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.review_modal import ReviewModal
+from portal_tui.ui.widgets.tier_editor import TierEditor, TierRow
 from portal_tui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -116,38 +117,6 @@ def replaced_is_default(price: dict[str, Any] | None) -> bool | None:
         return None
     default = product["default_price"]
     return (default.get("id") if isinstance(default, dict) else default) == price.get("id")
-
-
-class TierRow(Horizontal):
-    """One tier: derived "from", editable "up to" (∞ on the last row), per-unit price and flat fee."""
-
-    DEFAULT_CSS = """
-    TierRow { height: auto; }
-    TierRow .tier-from { width: 12; padding: 1 1 0 0; color: $text-muted; }
-    TierRow Input { width: 1fr; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static("", classes="tier-from")
-        yield Input(placeholder="up to", classes="tier-up-to", restrict=r"[0-9,_∞]*")
-        yield Input(placeholder="per unit", classes="tier-unit")
-        yield Input(placeholder="flat fee", classes="tier-flat")
-
-
-class TierHeader(Horizontal):
-    """Column titles laid out exactly like a TierRow, so each title sits over its own column at any width."""
-
-    DEFAULT_CSS = """
-    TierHeader { height: 1; color: $text-muted; text-style: bold; }
-    TierHeader .tier-from { width: 12; padding: 0; }
-    TierHeader Static { width: 1fr; padding-left: 3; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Label("From", classes="tier-from")
-        yield Static("Up to")
-        yield Static("Per unit")
-        yield Static("Flat fee")
 
 
 class BuilderScreen(Screen[None]):
@@ -298,8 +267,7 @@ class BuilderScreen(Screen[None]):
                             id="tiers-mode",
                         )
                     yield Static("ctrl+t add · ctrl+x remove · ctrl+↑↓ move prices", id="tier-keys")
-                    yield TierHeader()
-                    yield Vertical(id="tiers")
+                    yield TierEditor(id="tier-editor")
                     yield FieldError(id="error-tiers")
                 with Vertical(id="period-fields"):
                     with Horizontal(classes="row"):
@@ -487,44 +455,23 @@ class BuilderScreen(Screen[None]):
 
     # ---- tiers ---------------------------------------------------------------------------------------------------
 
+    @property
+    def tier_editor(self) -> TierEditor:
+        return self.query_one(TierEditor)
+
     def tier_rows(self) -> list[TierRow]:
         """The tier rows on screen, in order (rows being removed or not yet composed are left out)."""
-        return [
-            row
-            for row in self.query_one("#tiers", Vertical).query(TierRow)
-            if not (row._closing or row._pruning) and len(row.children) == 4
-        ]
+        return self.tier_editor.rows()
 
     def reset_tiers(self) -> None:
-        box = self.query_one("#tiers", Vertical)
-        box.remove_children()
-        box.mount(TierRow(), TierRow())
-        self.call_after_refresh(self.label_tiers)
+        self.tier_editor.reset()
 
     def label_tiers(self) -> None:
-        rows = self.tier_rows()
-        low = 1
-        for index, row in enumerate(rows):
-            up_to = row.query_one(".tier-up-to", Input)
-            last = index == len(rows) - 1
-            if last:
-                up_to.value, up_to.disabled = "∞", True
-            elif up_to.disabled:
-                up_to.value, up_to.disabled = "", False
-            row.query_one(".tier-from", Static).update(f"{low:,} –")
-            try:
-                high = int(up_to.value.replace(",", "").replace("_", "")) if not last else None
-            except ValueError:
-                high = None
-            low = (high + 1) if high is not None and high >= low else low + 1
-        self.refresh_form()
+        self.tier_editor.relabel()
 
-    def _focused_row(self) -> int | None:
-        focused = self.app.focused
-        for index, row in enumerate(self.tier_rows()):
-            if focused is not None and focused in list(row.query(Input)):
-                return index
-        return None
+    @on(TierEditor.Changed)
+    def tiers_changed(self) -> None:
+        self.refresh_form()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("add_tier", "remove_tier", "move_tier") and self.is_mounted:
@@ -533,40 +480,19 @@ class BuilderScreen(Screen[None]):
         return True
 
     def action_add_tier(self) -> None:
-        rows = self.tier_rows()
-        box = self.query_one("#tiers", Vertical)
-        new = TierRow()
-        box.mount(new, before=rows[-1] if rows else None)
-        self.call_after_refresh(self.label_tiers)
-        self.call_after_refresh(lambda: new.query_one(".tier-up-to", Input).focus())
+        self.tier_editor.add_row()
 
     def action_remove_tier(self) -> None:
-        index = self._focused_row()
+        index = self.tier_editor.row_of(self.app.focused)
         if index is None and isinstance(self.app.focused, Input):
             raise SkipAction()  # ctrl+x in another field keeps its meaning there: cut
-        rows = self.tier_rows()
-        if len(rows) <= 1:
+        if not self.tier_editor.remove_row(index):
             self.notify("A tiered price needs at least one tier.", severity="warning")
-            return
-        target = rows[index] if index is not None else rows[-2]
-        neighbour = rows[index + 1] if index is not None and index + 1 < len(rows) else rows[-2]
-        target.remove()
-        if index is not None:
-            # Keep the cursor in the tier editor, on the row that took the removed one's place.
-            self.call_after_refresh(lambda: neighbour.query_one(".tier-unit", Input).focus())
-        self.call_after_refresh(self.label_tiers)
 
     def action_move_tier(self, direction: int) -> None:
-        rows = self.tier_rows()
-        index = self._focused_row()
-        if index is None or not 0 <= index + direction < len(rows):
-            return
-        a, b = rows[index], rows[index + direction]
-        for cls in (".tier-unit", ".tier-flat"):
-            first, second = a.query_one(cls, Input), b.query_one(cls, Input)
-            first.value, second.value = second.value, first.value
-        b.query_one(".tier-unit", Input).focus()
-        self.refresh_form()
+        index = self.tier_editor.row_of(self.app.focused)
+        if index is not None:
+            self.tier_editor.move_row(index, direction)
 
     # ---- reading the form ------------------------------------------------------------------------------------------
 
@@ -590,9 +516,7 @@ class BuilderScreen(Screen[None]):
         """The form holds the admin's input that has not been created (read by the app before quitting)."""
         if not self.is_mounted:
             return False
-        has_input = any(self.value(f"#{name}").strip() for name in CONTENT_INPUTS) or any(
-            field.value.strip() and not field.disabled for row in self.tier_rows() for field in row.query(Input)
-        )
+        has_input = any(self.value(f"#{name}").strip() for name in CONTENT_INPUTS) or self.tier_editor.has_input()
         return has_input and self.snapshot() != self.created_snapshot
 
     def build(self) -> tuple[PriceDraft, SetupRequest, dict[str, str]]:
@@ -633,32 +557,9 @@ class BuilderScreen(Screen[None]):
             draft.package_round = "down" if self.select("#package-round") == "down" else "up"
         if model.is_tiered:
             draft.tiers_mode = "volume" if self.select("#tiers-mode") == "volume" else "graduated"
-            rows = self.tier_rows()
-            for index, row in enumerate(rows):
-                tier = Tier(up_to=None)
-                raw_up = row.query_one(".tier-up-to", Input).value.replace(",", "").replace("_", "")
-                if index < len(rows) - 1:
-                    if raw_up.isdigit():
-                        tier.up_to = int(raw_up)
-                    else:
-                        problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
-                        tier.up_to = 0
-                for cls, attr in ((".tier-unit", "unit_amount"), (".tier-flat", "flat_amount")):
-                    text = row.query_one(cls, Input).value
-                    if not text.strip():
-                        continue
-                    try:
-                        if attr == "unit_amount":
-                            tier.unit_amount = (
-                                parse_unit_amount(text, currency)
-                                if model.is_usage_based
-                                else Decimal(parse_amount(text, currency))
-                            )
-                        else:
-                            tier.flat_amount = parse_amount(text, currency)
-                    except AmountError as error:
-                        problems[f"tiers[{index}].{attr}"] = f"Tier {index + 1}: {error.message}"
-                draft.tiers.append(tier)
+            tiers, tier_problems = self.tier_editor.tiers(currency, decimal_units=model.is_usage_based)
+            draft.tiers.extend(tiers)
+            problems.update(tier_problems)
         if recurring:
             period = self.select("#period")
             if period == "custom":
@@ -1093,19 +994,4 @@ class BuilderScreen(Screen[None]):
             self.query_one("#amount", Input).focus()  # the name field is hidden: the product exists
 
     async def _fill_tiers(self, draft: PriceDraft) -> None:
-        """One row per tier of the replaced price, filled once the rows are mounted (their inputs exist only then)."""
-        from portal_tui.domain.money import format_amount_input
-
-        box = self.query_one("#tiers", Vertical)
-        await box.remove_children()
-        rows = [TierRow() for _ in draft.tiers] or [TierRow()]
-        await box.mount_all(rows)
-        for row, tier in zip(rows, draft.tiers, strict=False):
-            if tier.up_to is not None:
-                row.query_one(".tier-up-to", Input).value = str(tier.up_to)
-            if tier.unit_amount is not None:
-                row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, draft.currency)
-            if tier.flat_amount is not None:
-                row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, draft.currency)
-        self.label_tiers()
-        rows[0].query_one(".tier-unit", Input).focus()
+        await self.tier_editor.fill(draft.tiers, draft.currency)

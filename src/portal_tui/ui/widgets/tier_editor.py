@@ -1,0 +1,191 @@
+"""The builder's tier editor: a header and one row per tier, with add / remove / move / fill and parsing.
+
+Rows are plain Inputs, so typing in them bubbles Input.Changed as usual; changes of structure (a row added, removed,
+moved or the whole set refilled) post `TierEditor.Changed` so the screen re-reads the form.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
+
+from portal_tui.domain.money import AmountError, format_amount_input, parse_amount, parse_unit_amount
+from portal_tui.domain.pricing import Tier
+
+
+class TierRow(Horizontal):
+    """One tier: derived "from", editable "up to" (∞ on the last row), per-unit price and flat fee."""
+
+    DEFAULT_CSS = """
+    TierRow { height: auto; }
+    TierRow .tier-from { width: 12; padding: 1 1 0 0; color: $text-muted; }
+    TierRow Input { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="tier-from")
+        yield Input(placeholder="up to", classes="tier-up-to", restrict=r"[0-9,_∞]*")
+        yield Input(placeholder="per unit", classes="tier-unit")
+        yield Input(placeholder="flat fee", classes="tier-flat")
+
+
+class TierHeader(Horizontal):
+    """Column titles laid out exactly like a TierRow, so each title sits over its own column at any width."""
+
+    DEFAULT_CSS = """
+    TierHeader { height: 1; color: $text-muted; text-style: bold; }
+    TierHeader .tier-from { width: 12; padding: 0; }
+    TierHeader Static { width: 1fr; padding-left: 3; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("From", classes="tier-from")
+        yield Static("Up to")
+        yield Static("Per unit")
+        yield Static("Flat fee")
+
+
+class TierEditor(Vertical):
+    """Header plus tier rows; `tiers()` reads them into domain Tiers with a problem per bad field."""
+
+    DEFAULT_CSS = """
+    TierEditor { height: auto; }
+    TierEditor #tiers { height: auto; }
+    """
+
+    class Changed(Message):
+        """Rows were added, removed, moved or refilled (typing in a row posts Input.Changed instead)."""
+
+    def compose(self) -> ComposeResult:
+        yield TierHeader()
+        yield Vertical(id="tiers")
+
+    @property
+    def box(self) -> Vertical:
+        return self.query_one("#tiers", Vertical)
+
+    def rows(self) -> list[TierRow]:
+        """The tier rows on screen, in order (rows being removed or not yet composed are left out)."""
+        return [row for row in self.box.query(TierRow) if not (row._closing or row._pruning) and len(row.children) == 4]
+
+    def reset(self) -> None:
+        self.box.remove_children()
+        self.box.mount(TierRow(), TierRow())
+        self.call_after_refresh(self.relabel)
+
+    def relabel(self) -> None:
+        """Number the rows ("from" of each) and keep ∞ on the last one."""
+        rows = self.rows()
+        low = 1
+        for index, row in enumerate(rows):
+            up_to = row.query_one(".tier-up-to", Input)
+            last = index == len(rows) - 1
+            if last:
+                up_to.value, up_to.disabled = "∞", True
+            elif up_to.disabled:
+                up_to.value, up_to.disabled = "", False
+            row.query_one(".tier-from", Static).update(f"{low:,} –")
+            try:
+                high = int(up_to.value.replace(",", "").replace("_", "")) if not last else None
+            except ValueError:
+                high = None
+            low = (high + 1) if high is not None and high >= low else low + 1
+        self.post_message(self.Changed())
+
+    def row_of(self, widget: Widget | None) -> int | None:
+        """The index of the row holding `widget` (the focused one, usually), if any."""
+        for index, row in enumerate(self.rows()):
+            if widget is not None and widget in list(row.query(Input)):
+                return index
+        return None
+
+    def add_row(self) -> None:
+        """A new row before the unbounded last one, with the cursor in its "up to"."""
+        rows = self.rows()
+        new = TierRow()
+        self.box.mount(new, before=rows[-1] if rows else None)
+        self.call_after_refresh(self.relabel)
+        self.call_after_refresh(lambda: new.query_one(".tier-up-to", Input).focus())
+
+    def remove_row(self, index: int | None) -> bool:
+        """Remove row `index` (None: the last bounded one); False when only one row is left."""
+        rows = self.rows()
+        if len(rows) <= 1:
+            return False
+        target = rows[index] if index is not None else rows[-2]
+        neighbour = rows[index + 1] if index is not None and index + 1 < len(rows) else rows[-2]
+        target.remove()
+        if index is not None:
+            # Keep the cursor in the tier editor, on the row that took the removed one's place.
+            self.call_after_refresh(lambda: neighbour.query_one(".tier-unit", Input).focus())
+        self.call_after_refresh(self.relabel)
+        return True
+
+    def move_row(self, index: int, direction: int) -> None:
+        """Swap the prices of row `index` with its neighbour (the bounds stay where they are)."""
+        rows = self.rows()
+        if not 0 <= index + direction < len(rows):
+            return
+        a, b = rows[index], rows[index + direction]
+        for cls in (".tier-unit", ".tier-flat"):
+            first, second = a.query_one(cls, Input), b.query_one(cls, Input)
+            first.value, second.value = second.value, first.value
+        b.query_one(".tier-unit", Input).focus()
+        self.post_message(self.Changed())
+
+    async def fill(self, tiers: list[Tier], currency: str) -> None:
+        """One row per tier, filled once the rows are mounted (their inputs exist only then)."""
+        await self.box.remove_children()
+        rows = [TierRow() for _ in tiers] or [TierRow()]
+        await self.box.mount_all(rows)
+        for row, tier in zip(rows, tiers, strict=False):
+            if tier.up_to is not None:
+                row.query_one(".tier-up-to", Input).value = str(tier.up_to)
+            if tier.unit_amount is not None:
+                row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, currency)
+            if tier.flat_amount is not None:
+                row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, currency)
+        self.relabel()
+        rows[0].query_one(".tier-unit", Input).focus()
+
+    def has_input(self) -> bool:
+        return any(field.value.strip() and not field.disabled for row in self.rows() for field in row.query(Input))
+
+    def tiers(self, currency: str, *, decimal_units: bool) -> tuple[list[Tier], dict[str, str]]:
+        """The rows as Tiers, and a problem per field that cannot be read (keyed `tiers[i].field`).
+
+        `decimal_units`: per-unit prices may have fractions of a minor unit (usage-based prices)."""
+        tiers: list[Tier] = []
+        problems: dict[str, str] = {}
+        rows = self.rows()
+        for index, row in enumerate(rows):
+            tier = Tier(up_to=None)
+            raw_up = row.query_one(".tier-up-to", Input).value.replace(",", "").replace("_", "")
+            if index < len(rows) - 1:
+                if raw_up.isdigit():
+                    tier.up_to = int(raw_up)
+                else:
+                    problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
+                    tier.up_to = 0
+            for cls, attr in ((".tier-unit", "unit_amount"), (".tier-flat", "flat_amount")):
+                text = row.query_one(cls, Input).value
+                if not text.strip():
+                    continue
+                try:
+                    if attr == "unit_amount":
+                        tier.unit_amount = (
+                            parse_unit_amount(text, currency)
+                            if decimal_units
+                            else Decimal(parse_amount(text, currency))
+                        )
+                    else:
+                        tier.flat_amount = parse_amount(text, currency)
+                except AmountError as error:
+                    problems[f"tiers[{index}].{attr}"] = f"Tier {index + 1}: {error.message}"
+            tiers.append(tier)
+        return tiers, problems
