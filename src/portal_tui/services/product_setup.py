@@ -178,10 +178,7 @@ class SetupProgress:
 def find_lookup_key_holder(gateway: StripeGateway, lookup_key: str) -> dict[str, Any] | None:
     """The price holding `lookup_key`, active or archived: Stripe keeps keys on archived prices and refuses a new
     price with a held key unless it is transferred. `gateway.find_price_by_lookup_key` asks for active prices only,
-    so archived holders are looked up with the same list call without that filter."""
-    holder = gateway.find_price_by_lookup_key(lookup_key)
-    if holder is not None:
-        return holder
+    so this is the same list call without that filter (one request: a key has at most one holder)."""
     page = gateway._call(lambda: gateway.client.v1.prices.list(params={"lookup_keys": [lookup_key], "limit": 1}))
     return dict(page.data[0].to_dict(recursive=True)) if page.data else None
 
