@@ -198,6 +198,18 @@ def test_find_by_lookup_key_ignores_archived_prices(sandbox: Sandbox) -> None:
     assert found is not None and found["id"] == price["id"]
     g.update_price(price["id"], {"active": False})
     assert g.find_price_by_lookup_key("pro") is None
+    holder = g.find_lookup_key_holder("pro")  # the key stays on the archived price: a new price must transfer it
+    assert holder is not None and holder["id"] == price["id"] and holder["active"] is False
+
+
+def test_update_product_sets_the_default_price(sandbox: Sandbox) -> None:
+    g = gateway(sandbox)
+    product = g.create_product("P", None, idempotency_key="p2")
+    price = g.create_price(
+        {**PriceDraft(unit_amount=Decimal(500)).to_stripe_params(product["id"])}, idempotency_key="price2"
+    )
+    updated = g.update_product(product["id"], {"default_price": price["id"]}, idempotency_key="default")
+    assert updated["default_price"] == price["id"]
 
 
 def test_importing_the_gateway_does_not_import_stripe() -> None:

@@ -855,3 +855,23 @@ async def test_at_80x24_the_preview_and_the_result_fit(make_app: Callable[..., P
         for button in screen.query("#result Button"):
             # Whole label visible (not "Link to a pl…"): the content is at least as wide as the label.
             assert button.region.right <= 80 and button.content_region.width >= len(str(button.label)), button
+
+
+async def test_a_created_price_reaches_the_catalog_already_open_without_a_refresh(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    from portal_tui.ui.widgets.price_table import PriceTable
+
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("catalog")
+        await settle(pilot)
+        table = app.screen.query_one(PriceTable)
+        assert table.rows and not any(row.product == "Fresh plan" for row in table.rows)
+        screen = await open_builder(pilot, app)
+        fill(screen, **{"product-name": "Fresh plan", "amount": "12", "currency": "usd"})
+        await settle(pilot)
+        await create(pilot, app, screen)
+        await wait_until(pilot, lambda: screen.result is not None)
+        await app.switch_mode("catalog")
+        await wait_until(pilot, lambda: any(row.product == "Fresh plan" for row in table.rows))

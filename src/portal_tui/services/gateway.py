@@ -276,6 +276,24 @@ class StripeGateway:
         )
         return _plain(page.data[0]) if page.data else None
 
+    def find_lookup_key_holder(self, lookup_key: str) -> dict[str, Any] | None:
+        """The price holding `lookup_key`, active or archived: Stripe keeps keys on archived prices and refuses a
+        new price with a held key unless it is transferred (one request: a key has at most one holder)."""
+        page = self._call(lambda: self.client.v1.prices.list(params={"lookup_keys": [lookup_key], "limit": 1}))
+        return _plain(page.data[0]) if page.data else None
+
+    def update_product(self, product_id: str, params: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self._call(
+                lambda: _plain(
+                    self.client.v1.products.update(
+                        product_id, params=cast("Any", dict(params)), options={"idempotency_key": idempotency_key}
+                    )
+                )
+            ),
+        )
+
     def list_products(self, *, active: bool | None = True) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": PAGE_SIZE}
         if active is not None:

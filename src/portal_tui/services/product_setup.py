@@ -176,21 +176,13 @@ class SetupProgress:
 
 
 def find_lookup_key_holder(gateway: StripeGateway, lookup_key: str) -> dict[str, Any] | None:
-    """The price holding `lookup_key`, active or archived: Stripe keeps keys on archived prices and refuses a new
-    price with a held key unless it is transferred. `gateway.find_price_by_lookup_key` asks for active prices only,
-    so this is the same list call without that filter (one request: a key has at most one holder)."""
-    page = gateway._call(lambda: gateway.client.v1.prices.list(params={"lookup_keys": [lookup_key], "limit": 1}))
-    return dict(page.data[0].to_dict(recursive=True)) if page.data else None
+    """The price holding `lookup_key`, active or archived (see `StripeGateway.find_lookup_key_holder`)."""
+    return gateway.find_lookup_key_holder(lookup_key)
 
 
 def set_default_price(gateway: StripeGateway, product_id: str, price_id: str, *, idempotency_key: str) -> None:
-    """products.update(default_price=…): the gateway has no product update yet, so its client is used directly,
-    through its `_call` so failures still become PortalErrors without the key."""
-    gateway._call(
-        lambda: gateway.client.v1.products.update(
-            product_id, params={"default_price": price_id}, options={"idempotency_key": idempotency_key}
-        )
-    )
+    """Stripe refuses to archive a product's default price: the replacement becomes the default first."""
+    gateway.update_product(product_id, {"default_price": price_id}, idempotency_key=idempotency_key)
 
 
 class ProductSetup:

@@ -870,6 +870,7 @@ class BuilderScreen(Screen[None]):
         self.call_after_refresh(lambda: result.scroll_visible(animate=False))
         self.notify(f"Created {price.get('id')}", title="Price created")
         self.load_choices()
+        portal(self).catalog_changed()  # the catalog re-reads, the plan editor re-checks (a replaced price)
 
     @on(Button.Pressed, "#copy-price")
     def copy_price(self) -> None:
