@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui.tour import settle  # noqa: E402
+from tests.ui.helpers import settle  # noqa: E402
 from textual import events  # noqa: E402
 from textual.app import ComposeResult  # noqa: E402
 from textual.screen import Screen  # noqa: E402

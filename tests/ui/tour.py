@@ -19,15 +19,9 @@ from portal_tui.commands.app import demo_context
 from portal_tui.domain.plans import Plan, PlanConfig
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
+from tests.ui.helpers import settle, wait_until
 
 TOUR_DIR = Path(tempfile.gettempdir()) / "portal-tui-tour"
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def seed_price(sandbox: Sandbox, lookup: str) -> str:
@@ -166,6 +160,15 @@ async def verify(pilot: Pilot[None]) -> None:
     screen.query_one("#quantity", Input).value = "8"
     await settle(pilot)
     await pilot.press("ctrl+r")
+    # The result arrives as a message after the worker ends, and the verdict scrolls into view after a refresh.
+    await wait_until(pilot, lambda: getattr(screen, "result", None) is not None, timeout=30)
+    body, verdict = screen.query_one("#verify-body"), screen.query_one("#verdict")
+
+    def verdict_scrolled_into_view() -> bool:
+        return body.scroll_y == min(verdict.virtual_region.y, body.max_scroll_y)
+
+    await pilot.pause(0.2)  # the screen's second scroll pass (after the results table's layout)
+    await wait_until(pilot, verdict_scrolled_into_view)
     await settle(pilot)
 
 

@@ -382,7 +382,13 @@ class VerifyScreen(Screen[None]):
     def show_verdict(self) -> None:
         """At 80×24 the verdict sits below the fold: bring it (and what follows) into view once laid out."""
         verdict = self.query_one("#verdict", Static)
-        self.call_after_refresh(verdict.scroll_visible, top=True, animate=False)
+
+        def scroll() -> None:
+            verdict.scroll_visible(top=True, animate=False)
+
+        self.call_after_refresh(scroll)
+        # The lines table below the verdict grows in a later layout pass; scroll again once it has (same target).
+        self.set_timer(0.15, scroll)
 
     def finished(self, result: WalkthroughResult) -> None:
         self.result = result
