@@ -30,6 +30,7 @@ from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequ
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
+from portal_tui.ui.widgets.meter_picker import NEW, MeterPicker
 from portal_tui.ui.widgets.review_modal import ReviewModal
 from portal_tui.ui.widgets.tier_editor import TierEditor, TierRow
 from portal_tui.ui.widgets.top_bar import TopBar
@@ -46,9 +47,8 @@ PERIODS: list[tuple[str, str]] = [
     ("Yearly", "year:1"),
     ("Custom", "custom"),
 ]
-NEW = "__new__"
 TIERED_MODELS = {m.value for m in PricingModel if m.is_tiered}
-# What a fresh form holds (the currency comes from the connected account, the meter must be chosen).
+# What a fresh form holds (the currency comes from the connected account; the meter picker resets itself).
 SELECT_DEFAULTS: dict[str, str] = {
     "product-choice": NEW,
     "price-type": "recurring",
@@ -57,13 +57,10 @@ SELECT_DEFAULTS: dict[str, str] = {
     "tiers-mode": "graduated",
     "period": "month:1",
     "interval": "month",
-    "meter-agg": "sum",
     "tax": "unspecified",
 }
 INPUT_DEFAULTS: dict[str, str] = {
     "interval-count": "1",
-    "meter-customer-key": "stripe_customer_id",
-    "meter-value-key": "value",
 }
 # Fields whose text is the admin's own work: when any holds something not yet created, leaving asks first.
 CONTENT_INPUTS = (
@@ -71,8 +68,6 @@ CONTENT_INPUTS = (
     "product-description",
     "amount",
     "package-size",
-    "meter-name",
-    "meter-event",
     "lookup-key",
     "nickname",
 )
@@ -175,7 +170,6 @@ class BuilderScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.meters: list[dict[str, Any]] = []
         self.products: list[dict[str, Any]] = []
         self.choices_loaded = False
         self.draft: PriceDraft | None = None
@@ -189,7 +183,6 @@ class BuilderScreen(Screen[None]):
         self.touched: set[str] = set()
         self.attempted = False  # ctrl+n was pressed: every error shows at its field
         self.lookup_taken: tuple[str, str] | None = None  # (lookup key, message) found taken when creating
-        self.wanted_meter: str | None = None  # a meter to select once the meter list has arrived
         self.currency_default = "usd"
         self._form_focus: Widget | None = None
 
@@ -283,36 +276,7 @@ class BuilderScreen(Screen[None]):
                             id="interval",
                         )
                     yield FieldError(id="error-interval_count")
-                with Vertical(id="meter-fields"):
-                    yield Label("Usage (billing meter)", classes="section")
-                    with Horizontal(classes="row"):
-                        yield Label("Meter *")
-                        yield Select(
-                            [("Create a new meter…", NEW)], prompt="Choose a meter…", allow_blank=True, id="meter"
-                        )
-                    yield FieldError(id="error-meter")
-                    with Vertical(id="new-meter"):
-                        with Horizontal(classes="row"):
-                            yield Label("Display name")
-                            yield Input(placeholder="e.g. API calls", id="meter-name")
-                        with Horizontal(classes="row"):
-                            yield Label("Event name")
-                            yield Input(placeholder="e.g. api_calls", id="meter-event", restrict=r"[A-Za-z0-9_.\-]*")
-                        with Horizontal(classes="row"):
-                            yield Label("Aggregation")
-                            yield Select(
-                                [("Sum of values", "sum"), ("Count of events", "count"), ("Last value", "last")],
-                                value="sum",
-                                allow_blank=False,
-                                id="meter-agg",
-                            )
-                        with Horizontal(classes="row"):
-                            yield Label("Customer key")
-                            yield Input(value="stripe_customer_id", id="meter-customer-key")
-                        with Horizontal(classes="row"):
-                            yield Label("Value key")
-                            yield Input(value="value", id="meter-value-key")
-                        yield FieldError(id="error-new-meter")
+                yield MeterPicker(id="meter-fields")
                 yield Label("Advanced", classes="section")
                 with Horizontal(classes="row"):
                     yield Label("Lookup key")
@@ -431,26 +395,24 @@ class BuilderScreen(Screen[None]):
         known = {p["id"] for p in products}
         # Keep a product we were handed (e.g. the one of a replaced price) even if the list has not caught up.
         products = [*products, *(p for p in self.products if p["id"] not in known)]
-        self.products, self.meters = products, meters
+        self.products = products
         product_select = self.query_one("#product-choice", Select)
         current = product_select.value
         product_select.set_options([("New product", NEW), *[(p["name"], p["id"]) for p in products]])
         product_select.value = current if current in {p["id"] for p in products} else NEW
-        meter_select = self.query_one("#meter", Select)
-        chosen = self.wanted_meter or meter_select.value
-        options = [
-            (f"{m['display_name']} ({m['event_name']}, {m['default_aggregation']['formula']})", m["id"]) for m in meters
-        ]
-        meter_select.set_options([*options, ("Create a new meter…", NEW)])
-        if chosen == NEW or chosen in {m["id"] for m in meters}:
-            meter_select.value = chosen
-            self.wanted_meter = None
-        elif not meters:
-            meter_select.value = NEW  # nothing to choose from: the new-meter fields are the choice
-        else:
-            meter_select.clear()  # no silent default: the admin picks the meter usage is billed from
+        self.meter_picker.set_meters(meters)
         if just_created:
             self.created_snapshot = self.snapshot()
+        self.refresh_form()
+
+    # ---- meter ---------------------------------------------------------------------------------------------------
+
+    @property
+    def meter_picker(self) -> MeterPicker:
+        return self.query_one(MeterPicker)
+
+    @on(MeterPicker.Changed)
+    def meter_changed(self) -> None:
         self.refresh_form()
 
     # ---- tiers ---------------------------------------------------------------------------------------------------
@@ -516,7 +478,11 @@ class BuilderScreen(Screen[None]):
         """The form holds the admin's input that has not been created (read by the app before quitting)."""
         if not self.is_mounted:
             return False
-        has_input = any(self.value(f"#{name}").strip() for name in CONTENT_INPUTS) or self.tier_editor.has_input()
+        has_input = (
+            any(self.value(f"#{name}").strip() for name in CONTENT_INPUTS)
+            or self.tier_editor.has_input()
+            or self.meter_picker.has_input()
+        )
         return has_input and self.snapshot() != self.created_snapshot
 
     def build(self) -> tuple[PriceDraft, SetupRequest, dict[str, str]]:
@@ -571,25 +537,13 @@ class BuilderScreen(Screen[None]):
                 draft.interval, draft.interval_count = interval, int(count)  # type: ignore[assignment]
         new_meter: NewMeter | None = None
         if model.is_usage_based:
-            meter = self.select("#meter")
-            if meter == NEW:
-                name, event = self.value("#meter-name").strip(), self.value("#meter-event").strip()
-                if not name or not event:
-                    problems["new-meter"] = "Give the new meter a display name and an event name"
-                elif any(m["event_name"] == event for m in self.meters):
-                    problems["new-meter"] = f"A meter for event '{event}' exists: choose it above"
-                new_meter = NewMeter(
-                    name,
-                    event,
-                    self.select("#meter-agg"),  # type: ignore[arg-type]
-                    self.value("#meter-customer-key").strip() or "stripe_customer_id",
-                    self.value("#meter-value-key").strip() or "value",
-                )
+            chosen = self.meter_picker.meter_id
+            problems.update(self.meter_picker.problems)
+            if isinstance(chosen, NewMeter):
+                new_meter = chosen
                 draft.meter_id = "mtr_new"  # placeholder until the meter exists
-            elif meter:
-                draft.meter_id = meter
-            else:
-                problems["meter"] = "Choose the meter this price bills, or “Create a new meter…”"
+            elif chosen:
+                draft.meter_id = chosen
         draft.lookup_key = self.value("#lookup-key").strip() or None
         draft.transfer_lookup_key = self.query_one("#transfer", Checkbox).value and bool(draft.lookup_key)
         if self.lookup_taken and self.lookup_taken[0] == draft.lookup_key and not draft.transfer_lookup_key:
@@ -645,7 +599,7 @@ class BuilderScreen(Screen[None]):
         self.query_one("#period-fields").display = recurring
         self.query_one("#custom-period").set_class(self.select("#period") != "custom", "hidden")
         self.query_one("#meter-fields").display = model.is_usage_based
-        self.query_one("#new-meter").display = self.select("#meter") == NEW
+        self.meter_picker.show_fields()
         draft, request, problems = self.build()
         self.draft, self.request, self.problems = draft, request, problems
         self.show_problems(problems)
@@ -853,7 +807,7 @@ class BuilderScreen(Screen[None]):
         if product_id:
             self.query_one("#product-choice", Select).value = product_id
         if progress.meter_id:
-            self.wanted_meter = progress.meter_id  # a new meter is chosen in the list once it is reloaded
+            self.meter_picker.remember(progress.meter_id)  # a new meter is chosen in the list once it is reloaded
         self.set_progress("✓ Created.")
         lines = [f"Product ID: {progress.product_id}", f"Price ID:   {price.get('id')}"]
         if progress.meter_id:
@@ -909,7 +863,10 @@ class BuilderScreen(Screen[None]):
     def reset_form(self) -> None:
         """Every field back to what a fresh screen shows, and no memory of earlier attempts."""
         self.sync_default_currency()
+        picker = self.meter_picker
         for field in self.query_one("#form").query(Input):
+            if picker in field.ancestors:
+                continue  # the picker resets its own fields
             if field.id == "currency":
                 field.value = self.currency_default
             elif field.id in INPUT_DEFAULTS:
@@ -919,17 +876,13 @@ class BuilderScreen(Screen[None]):
         self.query_one("#preview-quantity", Input).value = ""
         for name, value in SELECT_DEFAULTS.items():
             self.query_one(f"#{name}", Select).value = value
-        meter = self.query_one("#meter", Select)
-        if self.choices_loaded and not self.meters:
-            meter.value = NEW
-        else:
-            meter.clear()
+        picker.reset()
         self.query_one("#transfer", Checkbox).value = False
         self.query_one("#replace-note").add_class("hidden")
         self.query_one("#result").remove_class("visible")
         self.set_progress("")
         self.replaces, self.progress, self.result, self.created_snapshot = None, None, None, None
-        self.lookup_taken, self.wanted_meter, self.attempted = None, None, False
+        self.lookup_taken, self.attempted = None, False
         self.reset_tiers()
         self.touched.clear()
         self.refresh_bindings()
@@ -973,12 +926,8 @@ class BuilderScreen(Screen[None]):
         self.query_one("#period", Select).value = period if period in dict(PERIODS).values() else "custom"
         self.query_one("#interval", Select).value = draft.interval
         self.query_one("#interval-count", Input).value = str(draft.interval_count)
-        if draft.meter_id:
-            if draft.meter_id in {m["id"] for m in self.meters}:
-                self.query_one("#meter", Select).value = draft.meter_id
-            else:
-                self.wanted_meter = draft.meter_id  # selected when the meter list arrives
-                self.load_choices()
+        if draft.meter_id and not self.meter_picker.choose(draft.meter_id):
+            self.load_choices()  # the picker selects it when the meter list arrives
         if draft.model.is_tiered:
             self.query_one("#tiers-mode", Select).value = draft.effective_tiers_mode
             self.run_worker(self._fill_tiers(draft), exclusive=True, group="fill-tiers")
