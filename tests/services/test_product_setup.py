@@ -205,3 +205,22 @@ def test_a_renamed_product_leaves_the_first_one_as_an_orphan(sandbox: Sandbox) -
     # Back to the first name: the first product is reused and the second one is the orphan.
     request.product_name = "First name"
     assert progress.orphans(request) == [second]
+
+
+def test_a_replaced_price_without_key_or_default_still_names_its_successor(sandbox: Sandbox) -> None:
+    from portal_tui.services.plan_check import find_replacement
+
+    g = gateway(sandbox)
+    first = ProductSetup(g, SetupRequest(draft=flat(1000), product_name="Plain")).run()
+    old_id = first.price["id"]
+    assert g.retrieve_price(old_id)["product"]["default_price"] is None  # a builder-made product has no default
+    second = ProductSetup(
+        g,
+        SetupRequest(
+            draft=flat(1200), existing_product_id=first.product_id, replaces_price_id=old_id, replaced_is_default=False
+        ),
+    ).run()
+    old = g.retrieve_price(old_id)
+    assert old["active"] is False
+    found = find_replacement(old, g.retrieve_price, g.find_price_by_lookup_key)
+    assert found is not None and found["id"] == second.price["id"]

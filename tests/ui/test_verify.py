@@ -391,3 +391,22 @@ async def test_editing_the_plan_in_step_4_makes_the_result_out_of_date(
         await app.switch_mode("verify")
         await settle(pilot)
         assert "Out of date" in str(app.screen.query_one("#verdict").render())
+
+
+async def test_escape_leaves_the_quantity_field_when_no_run_is_going(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        field = app.screen.query_one("#quantity", Input)
+        field.focus()
+        await pilot.press("3")
+        before = field.value
+        await pilot.press("escape")
+        await pilot.press("1")
+        await settle(pilot)
+        assert field.value == before  # the 1 was a step key, not typed
+        assert app.current_mode == "connect"

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from portal_tui.domain.plans import PlanConfig
 from portal_tui.domain.pricing import describe_price
 from portal_tui.services.errors import NotFoundError
+from portal_tui.services.product_setup import REPLACED_BY
 
 Mode = Literal["test", "live"]
 PRICE_PREFIX = "price_"
@@ -63,6 +64,14 @@ def find_replacement(
     if price.get("active", True):
         return None
     price_id = price.get("id")
+    successor = (price.get("metadata") or {}).get(REPLACED_BY)
+    if successor:  # replaced through portal-tui: the archived price names its successor
+        try:
+            candidate = retrieve(str(successor))
+        except NotFoundError:
+            candidate = None
+        if candidate is not None and candidate.get("active", True):
+            return candidate
     key = price.get("lookup_key")
     if key:
         holder = find_by_lookup_key(str(key))

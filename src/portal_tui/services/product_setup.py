@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 Aggregation = Literal["sum", "count", "last"]
 
+# Metadata key on an archived price naming the price that replaced it (read by plan_check.find_replacement).
+REPLACED_BY = "portal_tui_replaced_by"
+
 
 @dataclass(frozen=True)
 class NewMeter:
@@ -95,7 +98,12 @@ class SetupRequest:
                 if self.replaced_is_default is None:
                     step += " (if the old price is its default)"
                 calls.append((f"POST /v1/products/{product} · {step}", {"default_price": "(new price id)"}))
-            calls.append((f"POST /v1/prices/{self.replaces_price_id}", {"active": False}))
+            calls.append(
+                (
+                    f"POST /v1/prices/{self.replaces_price_id}",
+                    {"active": False, "metadata": {REPLACED_BY: "(new price id)"}},
+                )
+            )
         return calls
 
 
@@ -247,7 +255,9 @@ class ProductSetup:
             progress.default_moved = True
         if request.replaces_price_id and not progress.archived:
             on_step(f"Archiving {request.replaces_price_id}…")
-            self.gateway.update_price(request.replaces_price_id, {"active": False}, idempotency_key=f"{key}-archive")
+            # The archived price names its successor, so plans that link it can be offered the new one.
+            params = {"active": False, "metadata": {REPLACED_BY: progress.price["id"]}}
+            self.gateway.update_price(request.replaces_price_id, params, idempotency_key=f"{key}-archive")
             progress.archived = True
         on_step("Done")
         return progress

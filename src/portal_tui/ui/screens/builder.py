@@ -791,6 +791,7 @@ class BuilderScreen(Screen[None]):
             self.query_one("#lookup-key", Input).focus()
 
     def created(self, progress: SetupProgress) -> None:
+        replaced_key = (self.replaces or {}).get("lookup_key")
         self.result = progress
         self.progress = None
         self.replaces = None
@@ -813,7 +814,8 @@ class BuilderScreen(Screen[None]):
         if progress.meter_id:
             lines.append(f"Meter ID:   {progress.meter_id}")
         if progress.archived:
-            lines.append("The replaced price was archived; its lookup key moved to the new price.")
+            moved = f"; its lookup key {replaced_key} moved to the new price" if replaced_key else ""
+            lines.append(f"The replaced price was archived{moved}. Plans linking it are offered the new one.")
         lines.append("Next: link the price to a plan, change the price to add another, or start a new product.")
         self.query_one("#result-text", Static).update("\n".join(lines))
         result = self.query_one("#result")

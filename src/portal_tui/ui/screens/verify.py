@@ -130,7 +130,7 @@ class VerifyScreen(Screen[None]):
             )
             with Horizontal(classes="row"):
                 yield Label("Plan")
-                yield Select([], prompt="No plans: create them in step 4", id="plan")
+                yield Select([], prompt="Choose a plan", id="plan")
             yield Static("", id="plan-info")
             with Horizontal(classes="row"):
                 yield Label("Test card")
@@ -182,6 +182,8 @@ class VerifyScreen(Screen[None]):
             (f"{p.name} ({p.id})" + ("" if p.test_price_id else " · no test price"), p.id) for p in self.config.plans
         ]
         select.set_options(options)
+        # With no plans the prompt is the hint; with plans the blank choice is no choice at all.
+        select.prompt = "Choose a plan" if options else "No plans: create them in step 4"
         ids = [p.id for p in self.config.plans]
         if current in ids:
             select.value = current
@@ -440,6 +442,8 @@ class VerifyScreen(Screen[None]):
         if self.running:
             self.cancel_requested = True
             self.query_one("#verdict", Static).update("Cancelling after the current step; cleaning up…")
+        elif isinstance(self.focused, Input):
+            self.set_focus(None)  # like everywhere else: escape leaves the text field, so step keys work again
 
     @on(Button.Pressed, "#copy")
     def action_copy_summary(self) -> None:
