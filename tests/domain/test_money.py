@@ -15,6 +15,7 @@ from portal_tui.domain.money import (
     format_money,
     get_currency,
     parse_amount,
+    parse_quantity,
     parse_unit_amount,
 )
 
@@ -136,3 +137,24 @@ def test_format_money_parses_back_in_every_currency(currency: str, minor: int) -
 )
 def test_format_money_of_unit_prices_parses_back(currency: str, unit: Decimal) -> None:
     assert parse_unit_amount(format_money(unit, currency), currency) == unit
+
+
+@pytest.mark.parametrize(("text", "quantity"), [("12000", 12000), (" 12,000 ", 12000), ("12_000", 12000), ("0", 0)])
+def test_quantities_as_people_write_them(text: str, quantity: int) -> None:
+    assert parse_quantity(text) == quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("-3", "is negative"),
+        ("lots", "not a whole number"),
+        ("2.5", "not a whole number"),
+        ("²", "not a whole number"),
+        ("１２", "not a whole number"),
+        ("", "not a whole number"),
+    ],
+)
+def test_quantities_that_are_not_whole_non_negative_numbers_are_refused(text: str, words: str) -> None:
+    with pytest.raises(AmountError, match=words):
+        parse_quantity(text)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
 
+from portal_tui.domain import money
 from portal_tui.domain.money import AmountError, format_money, get_currency
 from portal_tui.domain.pricing import breakdown, describe_price, tiers_problem
 
@@ -20,12 +21,10 @@ class QuoteInputError(ValueError):
 
 def parse_quantity(text: str) -> int:
     """A quantity as people write it: "12000", "12,000", "12_000"."""
-    raw = text.strip().replace(",", "").replace("_", "")
-    if not raw.isdigit():
-        if raw.startswith("-") and raw[1:].isdigit():
-            raise QuoteInputError(f"quantity {text!r} is negative: quantities start at 0")
-        raise QuoteInputError(f"quantity {text!r} is not a whole number")
-    return int(raw)
+    try:
+        return money.parse_quantity(text)  # the shared rule; this command words its own error
+    except AmountError as error:
+        raise QuoteInputError(f"quantity {error.message}") from None
 
 
 def read_price(source: str, stdin: TextIO) -> dict[str, Any]:

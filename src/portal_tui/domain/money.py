@@ -180,6 +180,18 @@ def parse_amount(text: str, currency: str) -> int:
     return minor
 
 
+def parse_quantity(text: str) -> int:
+    """A whole, non-negative quantity as people write it: "12000", "12,000", "12_000" -> 12000.
+
+    Only ASCII digits: `str.isdigit` alone accepts "²", which `int` then refuses."""
+    raw = text.strip().replace(",", "").replace("_", "")
+    if raw.isascii() and raw.isdigit():
+        return int(raw)
+    if raw.startswith("-") and raw[1:].isascii() and raw[1:].isdigit():
+        raise AmountError(f"{text.strip()!r} is negative: quantities start at 0")
+    raise AmountError(f"{text.strip()!r} is not a whole number")
+
+
 def parse_unit_amount(text: str, currency: str) -> Decimal:
     """Decimal minor units for a per-unit price, fractional minor units ("0.0004" USD -> 0.04)."""
     cur = get_currency(currency)

@@ -24,7 +24,14 @@ from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from portal_tui.domain.money import CURRENCIES, AmountError, format_money, parse_amount, parse_unit_amount
+from portal_tui.domain.money import (
+    CURRENCIES,
+    AmountError,
+    format_money,
+    parse_amount,
+    parse_quantity,
+    parse_unit_amount,
+)
 from portal_tui.domain.pricing import PriceDraft, PricingModel, breakdown, interval_label, sample_quantities
 from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
 from portal_tui.ui.context import portal
@@ -672,8 +679,10 @@ class BuilderScreen(Screen[None]):
         for quantity in sample_quantities(price):
             table.add_row(f"{quantity:,}", format_money(breakdown(price, quantity).total, draft.currency))
         samples.update(table)
-        raw = self.value("#preview-quantity").replace(",", "").replace("_", "")
-        quantity = int(raw) if raw.isdigit() else sample_quantities(price)[-1]
+        try:
+            quantity = parse_quantity(self.value("#preview-quantity"))
+        except AmountError:
+            quantity = sample_quantities(price)[-1]
         result = breakdown(price, quantity)
         text = Text()
         for row in result.rows:

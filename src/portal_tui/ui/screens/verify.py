@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, get_current_worker
 
-from portal_tui.domain.money import format_money
+from portal_tui.domain.money import AmountError, format_money, parse_quantity
 from portal_tui.domain.plans import PlanConfig, format_quota
 from portal_tui.services.walkthrough import TEST_CARDS, Scenario, Step, StepStatus, WalkthroughResult
 from portal_tui.ui.context import portal
@@ -198,11 +198,16 @@ class VerifyScreen(Screen[None]):
         """Everything a run depends on, to tell whether the result on screen still describes the form."""
         plan_id = str(self.query_one("#plan", Select).value)
         account = portal(self).context.account
+        typed = self.query_one("#quantity", Input).value
+        try:
+            quantity: int | str = parse_quantity(typed)  # "1,000" and "1000" are the same run
+        except AmountError:
+            quantity = typed.strip()
         return (
             account.id if account else None,
             self.config.plan(plan_id),
             str(self.query_one("#card", Select).value),
-            self.query_one("#quantity", Input).value.replace(",", "").replace("_", "").lstrip("0"),
+            quantity,
             self.query_one("#advance", Checkbox).value,
         )
 
@@ -288,15 +293,16 @@ class VerifyScreen(Screen[None]):
         if plan is None or not plan.test_price_id:
             self.notify("Choose a plan with a linked test price (step 4).", severity="warning")
             return
-        raw = self.query_one("#quantity", Input).value.replace(",", "").replace("_", "")
         error = self.query_one("#error-quantity", FieldError)
-        if not raw.isdigit():
+        try:
+            quantity = parse_quantity(self.query_one("#quantity", Input).value)
+        except AmountError:
             error.show("Enter a whole number: the seats or units for licensed prices, the usage for metered ones")
             return
         error.clear()
         scenario = Scenario(
             card=str(self.query_one("#card", Select).value),  # type: ignore[arg-type]
-            quantity=int(raw),
+            quantity=quantity,
             advance_clock=self.query_one("#advance", Checkbox).value,
         )
         self.cancel_requested = False

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from portal_tui.domain.money import format_money
+from portal_tui.domain.money import format_money, parse_quantity
 from portal_tui.domain.pricing import breakdown, describe_price, sample_quantities, tier_ranges
 from portal_tui.ui.widgets.field_error import FieldError
 
@@ -111,9 +111,9 @@ class PriceDetails(VerticalScroll, can_focus=False):
         target = self.query_one("#details-preview", Static)
         if self.price is None:
             return
-        raw = self.query_one("#details-quantity", Input).value.replace(",", "").replace("_", "")
+        typed = self.query_one("#details-quantity", Input).value
         try:
-            quantities = [int(raw)] if raw else sample_quantities(self.price)[:3]
+            quantities = [parse_quantity(typed)] if typed.strip() else sample_quantities(self.price)[:3]
             text = Text()
             for quantity in quantities:
                 text.append_text(preview_text(self.price, quantity))

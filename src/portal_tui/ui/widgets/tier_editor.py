@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from portal_tui.domain.money import AmountError, format_amount_input, parse_amount, parse_unit_amount
+from portal_tui.domain.money import AmountError, format_amount_input, parse_amount, parse_quantity, parse_unit_amount
 from portal_tui.domain.pricing import Tier
 
 
@@ -91,8 +91,8 @@ class TierEditor(Vertical):
                 up_to.value, up_to.disabled = "", False
             row.query_one(".tier-from", Static).update(f"{low:,} –")
             try:
-                high = int(up_to.value.replace(",", "").replace("_", "")) if not last else None
-            except ValueError:
+                high = parse_quantity(up_to.value) if not last else None
+            except AmountError:
                 high = None
             low = (high + 1) if high is not None and high >= low else low + 1
         self.post_message(self.Changed())
@@ -165,11 +165,10 @@ class TierEditor(Vertical):
         rows = self.rows()
         for index, row in enumerate(rows):
             tier = Tier(up_to=None)
-            raw_up = row.query_one(".tier-up-to", Input).value.replace(",", "").replace("_", "")
             if index < len(rows) - 1:
-                if raw_up.isdigit():
-                    tier.up_to = int(raw_up)
-                else:
+                try:
+                    tier.up_to = parse_quantity(row.query_one(".tier-up-to", Input).value)
+                except AmountError:
                     problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
                     tier.up_to = 0
             for cls, attr in ((".tier-unit", "unit_amount"), (".tier-flat", "flat_amount")):
