@@ -74,32 +74,28 @@ class ConfigStore:
         try:
             config = PlanConfig.from_toml_dict(data)
         except PlanConfigError as error:
-            line = locate(text, error.field)
-            where = f" (line {line})" if line else ""
-            raise ConfigFileError(
-                f"{self.path.name}{where}: {error.field} {error.message}",
-                path=self.path,
-                line=line,
-                field=error.field,
-                hint="Fix the file in an editor; portal-tui left it untouched.",
-            ) from None
+            raise self._field_error(text, error.field, f"{error.field} {error.message}") from None
         # A file that parses but breaks a rule (duplicate id, negative quota...) is refused too: loading it would
         # let the editor save over it, and the check command would compare against nonsense.
         problems = config.validate()
         if problems:
             first = problems[0]
-            line = locate(text, first.field)
-            where = f" (line {line})" if line else ""
             others = len(problems) - 1
             more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-            raise ConfigFileError(
-                f"{self.path.name}{where}: {first.field}: {first.message}{more}",
-                path=self.path,
-                line=line,
-                field=first.field,
-                hint="Fix the file in an editor; portal-tui left it untouched.",
-            )
+            raise self._field_error(text, first.field, f"{first.field}: {first.message}{more}")
         return config
+
+    def _field_error(self, text: str, field: str, message: str) -> ConfigFileError:
+        """A refusal that names the field and, where it can be found in the text, its line."""
+        line = locate(text, field)
+        where = f" (line {line})" if line else ""
+        return ConfigFileError(
+            f"{self.path.name}{where}: {message}",
+            path=self.path,
+            line=line,
+            field=field,
+            hint="Fix the file in an editor; portal-tui left it untouched.",
+        )
 
     def save(self, config: PlanConfig) -> None:
         """Write atomically: a temp file in the same folder, fsync, keep the previous file as .bak, rename."""
