@@ -37,8 +37,7 @@ async def test_walkthrough_passes_and_summary_copies(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         screen = app.screen
         assert screen.query_one("#plan", Select).value == "seats"
         screen.query_one("#quantity", Input).value = "8"
@@ -63,8 +62,7 @@ async def test_wrong_invoice_shows_a_cross(make_app: Callable[..., PortalApp], s
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         app.screen.query_one("#plan", Select).value = "api"
         app.screen.query_one("#quantity", Input).value = "12000"
         await settle(pilot)
@@ -81,12 +79,16 @@ async def test_live_key_is_refused_with_an_explanation(
 ) -> None:
     app = make_app(live_sandbox, key=LIVE_KEY)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         assert app.screen.query_one("#live-refusal").display
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert not [r for r in live_sandbox.requests if r.path.startswith("/v1/test_helpers")]
+
+
+async def open_verify(pilot: object, app: PortalApp) -> None:
+    await app.switch_mode("verify")
+    await settle(pilot)  # type: ignore[arg-type]
 
 
 def clocks_left(sandbox: Sandbox) -> int:
@@ -101,8 +103,7 @@ async def test_plan_info_names_the_pricing_model_and_the_meter(
         PlanConfig(plans=[Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly")), with_api_plan(seeded_sandbox)])
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         assert "Flat rate · $20.00 / month" in text_of(app.screen.query_one("#plan-info", Static))
         app.screen.query_one("#plan", Select).value = "api"
         await settle(pilot)
@@ -119,8 +120,7 @@ async def test_escape_cancels_and_cleans_up(make_app: Callable[..., PortalApp], 
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await pilot.press("ctrl+r")
         await wait_until(pilot, gate.reached.is_set)
         assert clocks_left(seeded_sandbox) == 1  # the run is waiting on the subscription
@@ -139,8 +139,7 @@ async def test_quitting_mid_run_waits_for_the_clean_up(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         verify = app.screen
         await pilot.press("ctrl+r")
         await wait_until(pilot, gate.reached.is_set)
@@ -171,8 +170,7 @@ async def test_second_run_is_refused_while_one_runs(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await pilot.press("ctrl+r")
         await wait_until(pilot, gate.reached.is_set)
         await pilot.press("ctrl+r")
@@ -196,8 +194,7 @@ async def test_a_bug_in_the_run_is_shown_and_cleaned_up(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await pilot.press("ctrl+r")
         await settle(pilot)
         verdict = str(app.screen.query_one("#verdict").render())
@@ -235,8 +232,7 @@ async def test_changing_an_input_marks_the_result_out_of_date(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         screen = app.screen
         screen.query_one("#quantity", Input).value = "8"
         await run_to_pass(pilot, app)
@@ -255,8 +251,7 @@ async def test_an_unchanged_form_keeps_its_result(make_app: Callable[..., Portal
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         screen = app.screen
         await run_to_pass(pilot, app)
         screen.query_one("#quantity", Input).value = "1,"  # the same quantity, written differently
@@ -273,8 +268,7 @@ async def test_an_input_changed_during_the_run_makes_its_result_out_of_date(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await pilot.press("ctrl+r")
         await wait_until(pilot, gate.reached.is_set)
         await pilot.press("ctrl+y")  # nothing current to copy while the run goes on
@@ -293,8 +287,7 @@ async def test_the_verdict_is_scrolled_into_view_at_80x24(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         body = app.screen.query_one("#verify-body")
         verdict = app.screen.query_one("#verdict", Static)
 
@@ -313,8 +306,7 @@ async def test_the_toast_says_what_was_deleted(make_app: Callable[..., PortalApp
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await run_to_pass(pilot, app)
         toast = next(m for m in notices(app) if m.startswith("Test pass"))
         assert "; deleted test clock clock_" in toast and toast.endswith("with its customer and subscription.")
@@ -326,8 +318,7 @@ async def test_a_graduated_price_names_its_model_once(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await wait_until(pilot, lambda: "Tiered" in text_of(app.screen.query_one("#plan-info", Static)))
         info = text_of(app.screen.query_one("#plan-info", Static))
         assert "Tiered · graduated · 1–" in info and "Graduated" not in info, info
@@ -340,8 +331,7 @@ async def test_an_archived_price_is_refused_with_what_to_do(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await pilot.press("ctrl+r")
         await settle(pilot)
         verdict = str(app.screen.query_one("#verdict").render())
@@ -356,8 +346,7 @@ async def test_a_declined_subscription_shows_no_quotas(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         app.screen.query_one("#card", Select).value = "declined"
         await pilot.press("ctrl+r")
         await settle(pilot)
@@ -375,8 +364,7 @@ async def test_editing_the_plan_in_step_4_makes_the_result_out_of_date(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         await run_to_pass(pilot, app)
         await app.switch_mode("home")
         await settle(pilot)
@@ -388,8 +376,7 @@ async def test_editing_the_plan_in_step_4_makes_the_result_out_of_date(
         app.context.config_store.save(config)
         await app.switch_mode("home")
         await settle(pilot)
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         assert "Out of date" in str(app.screen.query_one("#verdict").render())
 
 
@@ -399,8 +386,7 @@ async def test_escape_leaves_the_quantity_field_when_no_run_is_going(
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.switch_mode("verify")
-        await settle(pilot)
+        await open_verify(pilot, app)
         field = app.screen.query_one("#quantity", Input)
         field.focus()
         await pilot.press("3")
