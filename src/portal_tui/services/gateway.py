@@ -512,3 +512,26 @@ class StripeGateway:
         params: dict[str, Any] = {"invoice": invoice_id, "limit": 10, "expand": ["data.payment.payment_intent"]}
         page = self._call(lambda: self.client.v1.invoice_payments.list(params=cast("Any", params)))
         return [_plain(item) for item in page.data]
+
+    # ---- go-live readiness (read-only) ---------------------------------------------------------------------------
+
+    def retrieve_account(self) -> dict[str, Any]:
+        """The account as Stripe sends it (charges_enabled, details_submitted, payouts_enabled, settings, country).
+
+        A restricted key without the account permission raises PermissionDeniedError naming it."""
+        return cast("dict[str, Any]", self._call(lambda: _plain(self.client.v1.accounts.retrieve_current())))
+
+    def list_webhook_endpoints(self) -> list[dict[str, Any]]:
+        """Every webhook endpoint of the key's mode, all pages."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call(lambda: self.client.v1.webhook_endpoints.list(params=cast("Any", dict(params))))
+            found.extend(_plain(item) for item in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = found[-1]["id"]
+
+    def retrieve_country_spec(self, country: str) -> dict[str, Any]:
+        """What an account in `country` supports: `supported_payment_currencies` among others."""
+        return cast("dict[str, Any]", self._call(lambda: _plain(self.client.v1.country_specs.retrieve(country))))
