@@ -7,19 +7,24 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from portal_tui.domain.pricing import FieldError
 from portal_tui.domain.secrets import looks_like_secret_key
 
-SCHEMA_VERSION: Final = 1
+# 2 added each plan's last Verify result ([plans.verified]); version-1 files still load and are saved as 2.
+SCHEMA_VERSION: Final = 2
+READABLE_SCHEMA_VERSIONS: Final = (1, 2)
 UNLIMITED: Final = "unlimited"
 Quota = int | float | Literal["unlimited"]
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 RESOURCE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
 TOP_LEVEL_KEYS = ("schema_version", "resources", "plans")
-PLAN_KEYS = ("id", "name", "test_price_id", "live_price_id", "quotas")
+PLAN_KEYS = ("id", "name", "test_price_id", "live_price_id", "quotas", "verified")
+VERIFIED_KEYS = ("at", "result", "price_id", "terms", "summary")
+TERMS_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 RESOURCE_KEYS = ("key", "label", "unit")
 
 
@@ -50,6 +55,73 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class VerifyRecord:
+    """The last Verify (test-mode walkthrough) verdict for a plan, and what exactly it checked.
+
+    `terms` is `terms_fingerprint(price_terms(price, meter_event_name))` of the test price the run used: the record
+    speaks for the plan only while the plan links that price and the price still has those terms.
+    """
+
+    at: datetime  # when the run finished, UTC (an aware datetime in another zone is converted; naive is refused)
+    passed: bool
+    price_id: str  # the test price the run subscribed to
+    terms: str  # domain.price_terms.terms_fingerprint of that price's terms
+    summary: str = ""  # the one-line verdict: "PASS · Visa 4242 · succeeds, quantity 1 · $20.00 invoiced"
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError("VerifyRecord.at must be timezone-aware (UTC)")
+        object.__setattr__(self, "at", self.at.astimezone(UTC))
+        # One line: it is written as a TOML string and shown in one row.
+        object.__setattr__(self, "summary", " ".join(self.summary.split()))
+
+    @property
+    def result(self) -> Literal["pass", "fail"]:
+        return "pass" if self.passed else "fail"
+
+    def is_current_for(self, price_id: str | None, terms_fingerprint: str | None) -> bool:
+        """True when this record is about `price_id` with these terms. A None fingerprint means "not known" (the
+        price was not fetched): then only the price ID is compared."""
+        if not price_id or price_id != self.price_id:
+            return False
+        return terms_fingerprint is None or terms_fingerprint == self.terms
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.replace(microsecond=0),
+            "result": self.result,
+            "price_id": self.price_id,
+            "terms": self.terms,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_toml_dict(cls, data: Mapping[str, Any], where: str) -> VerifyRecord:
+        """Read a `[plans.verified]` table; `where` is its field path ("plans[0].verified") for errors."""
+        _refuse_unknown(data, VERIFIED_KEYS, where)
+        at = data.get("at")
+        if at is None:
+            raise PlanConfigError(f"{where}.at", "is missing")
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise PlanConfigError(
+                f"{where}.at", f"expected a date-time with its offset, like 2026-12-01T10:00:00Z, got {at!r}"
+            )
+        result = data.get("result")
+        if result not in ("pass", "fail"):
+            raise PlanConfigError(f"{where}.result", f'expected "pass" or "fail", got {result!r}')
+        return cls(
+            at=at,
+            passed=result == "pass",
+            price_id=_text(data, "price_id", where, required=True),
+            terms=_text(data, "terms", where, required=True),
+            summary=_text(data, "summary", where),
+        )
+
+
+VerifyState = Literal["never", "passed", "failed", "stale"]
+
+
 @dataclass
 class Plan:
     """One plan of the portal, linked to a Stripe price in each mode."""
@@ -59,9 +131,29 @@ class Plan:
     test_price_id: str | None = None
     live_price_id: str | None = None
     quotas: dict[str, Quota] = field(default_factory=dict)
+    verified: VerifyRecord | None = None  # the last Verify verdict; see verify_state() for whether it still holds
 
     def price_id(self, mode: Literal["test", "live"]) -> str | None:
         return self.test_price_id if mode == "test" else self.live_price_id
+
+
+def verify_state(plan: Plan, current_fingerprint: str | None = None) -> VerifyState:
+    """What the plan's last Verify says today, for the UI:
+
+    - "never":  no verdict recorded;
+    - "stale":  a verdict about another price than the plan's test price now (relinked or unlinked), or about the
+                same price whose terms fingerprint is no longer `current_fingerprint`;
+    - "passed" / "failed": the recorded verdict, still about what the plan links.
+
+    `current_fingerprint` is `terms_fingerprint(price_terms(test_price, meter_event_name))` of the plan's test
+    price as it is now; pass None when it is not known (price not fetched): only the price ID is compared then.
+    """
+    record = plan.verified
+    if record is None:
+        return "never"
+    if not record.is_current_for(plan.test_price_id, current_fingerprint):
+        return "stale"
+    return "passed" if record.passed else "failed"
 
 
 def parse_quota(text: str) -> Quota:
@@ -161,6 +253,12 @@ class PlanConfig:
                 value = getattr(plan, slot)
                 if value is not None and not PRICE_ID.match(value):
                     errors.append(FieldError(f"{where}.{slot}", _not_a_price_id(value)))
+            if plan.verified is not None:
+                if not PRICE_ID.match(plan.verified.price_id):
+                    errors.append(FieldError(f"{where}.verified.price_id", _not_a_price_id(plan.verified.price_id)))
+                if not TERMS_FINGERPRINT.match(plan.verified.terms):
+                    message = f"'{plan.verified.terms}' is not a terms fingerprint (16 hex digits)"
+                    errors.append(FieldError(f"{where}.verified.terms", message))
             for key, quota in plan.quotas.items():
                 if key not in keys:
                     errors.append(FieldError(f"{where}.quotas.{key}", f"Unknown resource '{key}'"))
@@ -173,7 +271,8 @@ class PlanConfig:
         return errors
 
     def to_toml_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"schema_version": self.schema_version}
+        # Always the version this code writes: a version-1 file that was read is saved back as the current one.
+        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         data["resources"] = [
             {"key": r.key, "label": r.label, **({"unit": r.unit} if r.unit else {})} for r in self.resources
         ]
@@ -185,6 +284,8 @@ class PlanConfig:
             if plan.live_price_id:
                 entry["live_price_id"] = plan.live_price_id
             entry["quotas"] = dict(plan.quotas)
+            if plan.verified is not None:
+                entry["verified"] = plan.verified.to_toml_dict()
             plans.append(entry)
         data["plans"] = plans
         return data
@@ -198,10 +299,16 @@ class PlanConfig:
         version = data.get("schema_version", SCHEMA_VERSION)
         if isinstance(version, bool) or not isinstance(version, int):
             raise PlanConfigError(
-                "schema_version", f"must be the integer {SCHEMA_VERSION} (schema_version = 1, without quotes)"
+                "schema_version",
+                f"must be the integer {SCHEMA_VERSION} (schema_version = {SCHEMA_VERSION}, without quotes)",
             )
-        if version != SCHEMA_VERSION:
-            raise PlanConfigError("schema_version", f"is {version}, but this portal-tui reads version {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            newer = " (written by a newer portal-tui: upgrade it)" if version > SCHEMA_VERSION else ""
+            raise PlanConfigError(
+                "schema_version",
+                f"is {version}, but this portal-tui reads versions "
+                f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}{newer}",
+            )
         raw_resources = data.get("resources")
         resources: list[Resource] = list(DEFAULT_RESOURCES)
         if raw_resources is not None:
@@ -234,6 +341,12 @@ class PlanConfig:
             quotas_raw = item.get("quotas", {})
             if not isinstance(quotas_raw, Mapping):
                 raise PlanConfigError(f"{where}.quotas", "expected a table of resource = number")
+            verified_raw = item.get("verified")
+            verified: VerifyRecord | None = None
+            if verified_raw is not None:
+                if not isinstance(verified_raw, Mapping):
+                    raise PlanConfigError(f"{where}.verified", "expected a [plans.verified] table")
+                verified = VerifyRecord.from_toml_dict(verified_raw, f"{where}.verified")
             quotas: dict[str, Quota] = {}
             for key, value in quotas_raw.items():
                 if isinstance(value, float) and not math.isfinite(value):
@@ -250,6 +363,7 @@ class PlanConfig:
                     test_price_id=_text(item, "test_price_id", where) or None,
                     live_price_id=_text(item, "live_price_id", where) or None,
                     quotas=quotas,
+                    verified=verified,
                 )
             )
         return cls(schema_version=SCHEMA_VERSION, resources=resources, plans=plans)
