@@ -29,6 +29,12 @@ def plans_file(explicit: str | os.PathLike[str] | None = None) -> Path:
     return config_dir() / "plans.toml"
 
 
+def catalog_file(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The catalog TOML (meters, products, prices the plans use, with no account IDs): beside the plan file, so
+    `--config PATH` and $PORTAL_TUI_CONFIG move both."""
+    return plans_file(explicit).with_name("catalog.toml")
+
+
 def key_file(folder: Path, mode: str = "test") -> Path:
     """The fallback key file for a mode (0600), used only when no keyring works and the admin chose it."""
     return folder / f"secret-key-{mode}"

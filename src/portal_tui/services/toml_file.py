@@ -10,9 +10,11 @@ import re
 import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from portal_tui.domain.pricing import FieldError
 from portal_tui.services.errors import ConfigFileError
@@ -208,3 +210,29 @@ def locate(text: str, field: str) -> int | None:
         else:
             return start + 1 if start else None
     return start + 1
+
+
+def dumps_tables(data: Mapping[str, Any]) -> str:
+    """TOML with every list of tables written as `[[name]]` sections (nested ones as `[[parent.name]]`), however
+    short: a file a person edits by hand reads best that way, and a problem's line can be found by its header.
+    (`tomli_w` alone writes short tables inline, all on the line of `name = [`.)"""
+    return _dump_section(data, "").lstrip("\n")
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, Mapping) for item in value)
+
+
+def _dump_section(data: Mapping[str, Any], prefix: str) -> str:
+    scalars = {key: value for key, value in data.items() if not _is_table_list(value)}
+    text = tomli_w.dumps(scalars)
+    for key, value in data.items():
+        if _is_table_list(value):
+            name = f"{prefix}{format_key(key)}"
+            for item in value:
+                text += f"\n[[{name}]]\n" + _dump_section(item, f"{name}.").lstrip("\n")
+    return text
+
+
+def format_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else tomli_w.dumps({key: 0}).split(" = ")[0]
