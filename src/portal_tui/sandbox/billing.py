@@ -147,7 +147,13 @@ def delete_clock(world: World, clock_id: str) -> Obj:
 # ---- customers -------------------------------------------------------------------------------------------------
 
 
+LIVE_MODE_TEST_CARD = "Your card was declined. Your request was in live mode, but used a known test card."
+
+
 def _payment_method(world: World, magic: str, customer_id: str) -> Obj:
+    if world.livemode and magic.startswith("pm_card_"):
+        # Stripe's magic test payment methods exist in test mode only: live mode declines them outright.
+        raise CardDeclined("card_declined", "live_mode_test_card", LIVE_MODE_TEST_CARD, param=None)
     declined = ATTACH_DECLINES.get(magic)
     if declined is not None:
         raise CardDeclined(*declined, param=None)

@@ -14,25 +14,9 @@ from portal_tui.sandbox.store import Obj, World, created_filter, expansions, lis
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 METER_EVENT_PAST = 35 * 86_400
 METER_EVENT_FUTURE = 5 * 60
-ACCOUNT_NAME = "Sandbox Hosting Ltd"
 
 
 # ---- account ---------------------------------------------------------------------------------------------------
-
-
-def account(world: World, account_id: str) -> Obj:
-    return {
-        "id": account_id,
-        "object": "account",
-        "business_profile": {"name": ACCOUNT_NAME, "url": "https://hosting.example"},
-        "settings": {"dashboard": {"display_name": ACCOUNT_NAME, "timezone": "Europe/London"}},
-        "country": "GB",
-        "default_currency": "gbp",
-        "email": "billing@hosting.example",
-        "charges_enabled": True,
-        "payouts_enabled": True,
-        "type": "standard",
-    }
 
 
 def balance(world: World) -> Obj:

@@ -51,6 +51,10 @@ def unknown_param(param: str) -> ApiError:
     return ApiError(400, f"Received unknown parameter: {param}", code="parameter_unknown", param=param)
 
 
-def no_such(kind: str, object_id: str, param: str | None = None, status: int = 404) -> ApiError:
-    """Stripe's `resource_missing`: 404 for the object in the path, 400 for an id passed as a parameter."""
-    return ApiError(status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
+def no_such(
+    kind: str, object_id: str, param: str | None = None, status: int = 404, *, note: str | None = None
+) -> ApiError:
+    """Stripe's `resource_missing`: 404 for the object in the path, 400 for an id passed as a parameter; `note`
+    follows after a semicolon (Stripe: "...; a similar object exists in live mode, but a test mode key was used...")."""
+    message = f"No such {kind}: '{object_id}'" + (f"; {note}" if note else "")
+    return ApiError(status, message, code="resource_missing", param=param)

@@ -19,14 +19,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from portal_tui.sandbox import billing, catalog
+from portal_tui.sandbox import billing, catalog, webhooks
+from portal_tui.sandbox.account import ACCOUNT_ID, AccountSettings, country_spec, render_account
 from portal_tui.sandbox.errors import ApiError
 from portal_tui.sandbox.params import decode
 from portal_tui.sandbox.store import Obj, World, check_expansions, expansions
 
+# Built from parts so secret scanners do not take these obviously fake keys for leaked ones.
 DEMO_KEY = "sk_test_" + "PortalTuiDemo" + "0" * 36 + "1"
-TEST_ACCOUNT = "acct_1PortalSandbox01"
-LIVE_ACCOUNT = "acct_1PortalSandbox01"
+DEMO_LIVE_KEY = "sk_live_" + "PortalTuiDemo" + "0" * 36 + "1"
+# One account, two modes: on Stripe the account id is the same whichever key reads it.
+TEST_ACCOUNT = LIVE_ACCOUNT = ACCOUNT_ID
 _KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{8,}$")
 FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency", "gate"]
 GATE_LIMIT = 30.0  # a gate nobody opens lets its request through after this many seconds (no hung test)
@@ -41,6 +44,7 @@ class RecordedRequest:
     params: dict[str, Any]
     idempotency_key: str | None
     status: int = 0
+    livemode: bool | None = None  # the mode the key opened; None when the key was refused (nothing reached a world)
 
 
 @dataclass
@@ -118,6 +122,13 @@ class FaultPlan:
 
 
 Route = tuple[str, re.Pattern[str], str | None, Callable[..., Obj], frozenset[str]]
+
+# Restricted-key markers: a restricted key (rk_…) whose text holds the marker lacks the permission for the paths
+# (exact, or a prefix when ending in "*"), and gets Stripe's 403 naming it: (marker, path, read permission, write one).
+KEY_PERMISSIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("restricted", "/v1/account", "rak_accounts_kyc_basic_read", "rak_accounts_kyc_basic_read"),
+    ("nowebhooks", "/v1/webhook_endpoints*", "rak_webhook_read", "rak_webhook_write"),
+)
 
 _PRICE = frozenset({"product", "tiers"})
 _PRODUCT = catalog.PRODUCT_EXPANDABLE
@@ -204,6 +215,11 @@ class Sandbox:
         self.faults = FaultPlan()
         self.invoice_skew = 0
         self.worlds = {False: World(livemode=False), True: World(livemode=True)}
+        self.worlds[False].sibling, self.worlds[True].sibling = self.worlds[True], self.worlds[False]
+        # The account both modes share (readiness fields tests change), and currencies left out of every country
+        # spec's supported_payment_currencies (to make a currency unchargeable).
+        self.account = AccountSettings()
+        self.unsupported_currencies: set[str] = set()
         self.meter_event_lag = meter_event_lag
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -273,13 +289,49 @@ class Sandbox:
     def test_world(self) -> World:
         return self.worlds[False]
 
+    @property
+    def live_world(self) -> World:
+        return self.worlds[True]
+
+    @property
+    def live_account(self) -> AccountSettings:
+        """The account a live key reads: the same object as `account` (on Stripe one account has both modes)."""
+        return self.account
+
+    def account_settings(self, live: bool = True) -> AccountSettings:
+        """The account settings `GET /v1/account` renders in either mode (one object for both, as on Stripe)."""
+        return self.account
+
     def seed_catalog(self) -> None:
+        """The demo catalog in the test world; in the live world too when the sandbox was made with `live=True`."""
         from portal_tui.sandbox.seed import seed_catalog
 
         with self._lock:
             seed_catalog(self.worlds[False])
             if self.live:
                 seed_catalog(self.worlds[True])
+
+    def make_live_ready(self, *, webhook: bool = True) -> dict[str, Any] | None:
+        """Everything a launch check asks of the live account: charges, payouts and details on, a statement
+        descriptor, and (unless `webhook=False`) an enabled live endpoint receiving the subscription and invoice
+        events (`webhooks.READINESS_EVENTS`). Returns that endpoint as its create call answers (with `secret`)."""
+        with self._lock:
+            self.account.make_ready()
+            if not webhook:
+                return None
+            return webhooks.create_endpoint(
+                self.worlds[True],
+                {"url": "https://hosting.example/stripe/webhooks", "enabled_events": list(webhooks.READINESS_EVENTS)},
+            )
+
+    def writes(self, live: bool | None = None) -> int:
+        """POST and DELETE requests that reached a world (the key was accepted), in both modes or only `live`'s."""
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if r.method in ("POST", "DELETE") and r.livemode is not None and (live is None or r.livemode is live)
+            )
 
     def bulk_prices(self, n: int, *, live: bool = False) -> None:
         from portal_tui.sandbox.seed import bulk_prices
@@ -294,7 +346,38 @@ class Sandbox:
 
     def _routes(self) -> list[Route]:
         table: list[tuple[str, str, str | None, Callable[..., Obj]]] = [
-            ("GET", r"/v1/account", None, lambda w, p, m, a: catalog.account(w, a)),
+            (
+                "GET",
+                r"/v1/account",
+                "AccountRetrieveCurrentParams",
+                lambda w, p, m, a: render_account(self.account, a),
+            ),
+            (
+                "GET",
+                r"/v1/country_specs/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: country_spec(m["id"], p, self.unsupported_currencies),
+            ),
+            ("POST", r"/v1/webhook_endpoints", None, lambda w, p, m, a: webhooks.create_endpoint(w, p)),
+            ("GET", r"/v1/webhook_endpoints", None, lambda w, p, m, a: webhooks.list_endpoints(w, p)),
+            (
+                "GET",
+                r"/v1/webhook_endpoints/(?P<id>[^/]+)",
+                "WebhookEndpointRetrieveParams",
+                lambda w, p, m, a: webhooks.retrieve_endpoint(w, m["id"]),
+            ),
+            (
+                "POST",
+                r"/v1/webhook_endpoints/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: webhooks.update_endpoint(w, m["id"], p),
+            ),
+            (
+                "DELETE",
+                r"/v1/webhook_endpoints/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: webhooks.delete_endpoint(w, m["id"], p),
+            ),
             ("GET", r"/v1/balance", None, lambda w, p, m, a: catalog.balance(w)),
             (
                 "POST",
@@ -434,7 +517,7 @@ class Sandbox:
 
     # ---- request handling ------------------------------------------------------------------------------------------
 
-    def authenticate(self, header: str | None, path: str) -> tuple[World, str]:
+    def authenticate(self, header: str | None, path: str, method: str = "GET") -> tuple[World, str]:
         """The world the key opens, or Stripe's 401/403 refusal. Never echoes the whole key."""
         if not header:
             raise ApiError(
@@ -459,26 +542,24 @@ class Sandbox:
                 type="invalid_request_error",
             )
         live = "_live_" in key[:8]
-        if live and not self.live:
-            raise ApiError(
-                401,
-                f"Invalid API Key provided: {_mask(key)} (this local sandbox plays a test-mode account only)",
-                type="invalid_request_error",
-            )
         if "_revoked" in key:
             raise ApiError(401, f"Expired API Key provided: {_mask(key)}", type="invalid_request_error")
-        if key.startswith("rk_") and "restricted" in key and path == "/v1/account":
-            raise ApiError(
-                403,
-                f"The provided key '{_mask(key)}' does not have the required permissions for this endpoint on "
-                f"account '{TEST_ACCOUNT}'. Having the 'rak_accounts_kyc_basic_read' permission would allow this "
-                "request to continue.",
-                type="invalid_request_error",
-                code=None,
-            )
+        if key.startswith("rk_"):
+            for marker, pattern, read, write in KEY_PERMISSIONS:
+                matches = path.startswith(pattern[:-1]) if pattern.endswith("*") else path == pattern
+                if marker in key and matches:
+                    permission = read if method == "GET" else write
+                    raise ApiError(
+                        403,
+                        f"The provided key '{_mask(key)}' does not have the required permissions for this endpoint "
+                        f"on account '{ACCOUNT_ID}'. Having the '{permission}' permission would allow this request "
+                        "to continue.",
+                        type="invalid_request_error",
+                        code=None,
+                    )
         if live and path.startswith("/v1/test_helpers"):
             raise ApiError(400, "Test clocks are only available in test mode.", code="livemode_mismatch")
-        return self.worlds[live], (LIVE_ACCOUNT if live else TEST_ACCOUNT)
+        return self.worlds[live], ACCOUNT_ID
 
     def handle(self, method: str, raw_path: str, body: str, headers: dict[str, str]) -> tuple[int, Obj, dict[str, str]]:
         split = urlsplit(raw_path)
@@ -492,7 +573,8 @@ class Sandbox:
         with self._lock:
             self.requests.append(record)
         try:
-            world, account_id = self.authenticate(headers.get("authorization"), path)
+            world, account_id = self.authenticate(headers.get("authorization"), path, method)
+            record.livemode = world.livemode
             with self._lock:
                 status, body_out, extra = self._dispatch(world, account_id, method, path, params, idem)
         except ApiError as error:

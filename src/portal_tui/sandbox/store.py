@@ -23,6 +23,7 @@ KIND_PREFIX = {
     "test_helpers.test_clock": "clock",
     "invoice": "in",
     "line_item": "il",
+    "webhook_endpoint": "we",
 }
 KIND_NAME = {
     "product": "product",
@@ -33,6 +34,7 @@ KIND_NAME = {
     "subscription": "subscription",
     "test_helpers.test_clock": "test_clock",
     "invoice": "invoice",
+    "webhook_endpoint": "webhook_endpoint",
 }
 
 
@@ -49,6 +51,8 @@ class World:
     clock: Callable[[], float] = time.time
     # Seconds a meter event takes to count in usage: Stripe aggregates events asynchronously (see Sandbox).
     meter_event_lag: float = 0.0
+    # The same account's other mode, to word a cross-mode miss like Stripe ("a similar object exists in live mode")
+    sibling: World | None = field(default=None, repr=False, compare=False)
 
     def new_id(self, kind: str) -> str:
         number = next(self.counter)
@@ -71,7 +75,11 @@ class World:
     def get(self, kind: str, object_id: str, *, param: str | None = None) -> Obj:
         found = self.objects[kind].get(object_id)
         if found is None:
-            raise no_such(KIND_NAME.get(kind, kind), object_id, param, 400 if param else 404)
+            note = None
+            if self.sibling is not None and object_id in self.sibling.objects[kind]:
+                this, other = ("live", "test") if self.livemode else ("test", "live")
+                note = f"a similar object exists in {other} mode, but a {this} mode key was used to make this request."
+            raise no_such(KIND_NAME.get(kind, kind), object_id, param, 400 if param else 404, note=note)
         return found
 
     def remove(self, kind: str, object_id: str) -> None:
