@@ -214,3 +214,52 @@ def test_a_session_key_is_written_nowhere(tmp_path: Path) -> None:
 def test_the_demo_keyring_is_named_once(tmp_path: Path) -> None:
     stored = KeyStore(tmp_path, env={}, backend=MemoryKeyring()).save(parse_key(TEST_KEY))
     assert stored.description == "in the demo keyring (memory only)"
+
+
+# ---- a test and a live key side by side (Go live) --------------------------------------------------------------
+
+
+def test_save_without_activating_keeps_the_active_mode(tmp_path: Path) -> None:
+    keyring = MemoryKeyring()
+    keys = store(tmp_path, keyring)
+    keys.save(parse_key(TEST_KEY))
+    stored = keys.save(parse_key(LIVE_KEY), activate=False)
+    assert stored.source is KeySource.KEYRING and stored.key.mode == "live"
+    assert keys.active_mode == "test"
+    current = keys.current()
+    assert current is not None and current.key.reveal() == TEST_KEY
+    live = keys.get("live")
+    assert live is not None and live.key.reveal() == LIVE_KEY
+    assert sorted(keys.saved_modes()) == ["live", "test"]
+    # A fresh store (the next start) sees the same: test active, both kept.
+    again = store(tmp_path, keyring)
+    assert again.active_mode == "test" and again.current().key.reveal() == TEST_KEY  # type: ignore[union-attr]
+    # Saving with activate (the default) switches, as before.
+    keys.save(parse_key(LIVE_KEY))
+    assert store(tmp_path, keyring).active_mode == "live"
+
+
+def test_the_first_key_saved_without_activating_does_not_become_active(tmp_path: Path) -> None:
+    keys = store(tmp_path)
+    keys.save(parse_key(LIVE_KEY), activate=False)
+    assert keys.active_mode == "test" and keys.has_saved_key()
+    # No test key: current() still finds the saved one, as it always looked in the other mode too.
+    current = keys.current()
+    assert current is not None and current.key.mode == "live"
+
+
+@pytest.mark.parametrize("backend", [FailKeyring(), LockedKeyring()], ids=["no-keyring", "locked-keyring"])
+def test_save_without_activating_keeps_the_file_fallback_rules(tmp_path: Path, backend: object) -> None:
+    keys = store(tmp_path, backend)
+    keys.save(parse_key(TEST_KEY), allow_file=True)
+    with pytest.raises(KeyStorageError):
+        keys.save(parse_key(LIVE_KEY), activate=False)  # no file unless the admin chose it
+    assert not keys.file_path("live").exists() and keys.saved_modes() == ["test"]
+    stored = keys.save(parse_key(LIVE_KEY), allow_file=True, activate=False)
+    path = Path(stored.location)
+    assert stored.source is KeySource.FILE and path == keys.file_path("live")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and path.read_text() == LIVE_KEY
+    assert keys.active_mode == "test"
+    current = keys.current()
+    assert current is not None and current.key.reveal() == TEST_KEY
+    assert sorted(keys.saved_modes()) == ["live", "test"]

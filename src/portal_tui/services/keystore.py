@@ -290,10 +290,12 @@ class KeyStore:
 
     # ---- changes ------------------------------------------------------------------------------------------
 
-    def save(self, key: SecretKey, *, allow_file: bool = False) -> StoredKey:
+    def save(self, key: SecretKey, *, allow_file: bool = False, activate: bool = True) -> StoredKey:
         """Keep the key in the keyring; in a 0600 file only when no keyring works and the admin chose it.
 
-        "No keyring works" includes a keyring that exists but refuses (locked, no prompter over SSH).
+        "No keyring works" includes a keyring that exists but refuses (locked, no prompter over SSH). Each mode has
+        its own entry, so a test and a live key are kept side by side. `activate=False` keeps the key without
+        making its mode the active one (Go live saves the live key while the app stays in test mode).
         """
         keyring_error: Exception | None = None
         if self.keyring_available():
@@ -304,7 +306,7 @@ class KeyStore:
             else:
                 self.file_path(key.mode).unlink(missing_ok=True)
                 stored = StoredKey(key, KeySource.KEYRING, self.keyring_name())
-                self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
+                self._saved(key.mode, activate)
                 return stored
         if not allow_file:
             if keyring_error is not None:
@@ -314,8 +316,15 @@ class KeyStore:
                 hint="Choose 'store in a file' to keep the key in a file only you can read (mode 0600).",
             )
         stored = StoredKey(key, KeySource.FILE, str(self._write_file(key)))
-        self._write_state(active_mode=key.mode, saved_modes=sorted({*self.saved_modes(), key.mode}))
+        self._saved(key.mode, activate)
         return stored
+
+    def _saved(self, mode: Mode, activate: bool) -> None:
+        """Note in the state file that `mode` has a saved key and, when asked, make it the active mode."""
+        changes: dict[str, object] = {"saved_modes": sorted({*self.saved_modes(), mode})}
+        if activate:
+            changes["active_mode"] = mode
+        self._write_state(**changes)
 
     def session(self, key: SecretKey) -> StoredKey:
         """The key for this run only: nothing is written, not even the active mode, and quitting forgets it."""
