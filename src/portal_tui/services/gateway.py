@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlparse
@@ -40,6 +40,7 @@ T = TypeVar("T")
 STRIPE_API = "https://api.stripe.com"
 PAGE_SIZE = 100
 CATALOG_EXPAND = ["data.product", "data.tiers"]
+LOOKUP_KEYS_PER_REQUEST = 10  # Stripe's limit on a price list's `lookup_keys`
 _PERMISSION = re.compile(r"'(rak_[a-z_]+)'")
 
 
@@ -282,6 +283,24 @@ class StripeGateway:
         page = self._call(lambda: self.client.v1.prices.list(params={"lookup_keys": [lookup_key], "limit": 1}))
         return _plain(page.data[0]) if page.data else None
 
+    def list_prices_by_lookup_keys(self, lookup_keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The prices holding these lookup keys, active or archived (a key has at most one holder), with product and
+        tiers expanded: one request per 10 keys (Stripe's limit on `lookup_keys`)."""
+        keys = list(dict.fromkeys(lookup_keys))
+        found: list[dict[str, Any]] = []
+
+        def batch_of(batch: list[str]) -> list[dict[str, Any]]:
+            params: dict[str, Any] = {"lookup_keys": batch, "limit": PAGE_SIZE, "expand": list(CATALOG_EXPAND)}
+            page = self._call(lambda: self.client.v1.prices.list(params=cast("Any", params)))
+            return [_plain(item) for item in page.data]
+
+        for start in range(0, len(keys), LOOKUP_KEYS_PER_REQUEST):
+            found.extend(batch_of(keys[start : start + LOOKUP_KEYS_PER_REQUEST]))
+        return found
+
+    def retrieve_meter(self, meter_id: str) -> dict[str, Any]:
+        return cast("dict[str, Any]", self._call(lambda: _plain(self.client.v1.billing.meters.retrieve(meter_id))))
+
     def update_product(self, product_id: str, params: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         return cast(
             "dict[str, Any]",
@@ -306,10 +325,19 @@ class StripeGateway:
                 return found
             params["starting_after"] = found[-1]["id"]
 
-    def create_product(self, name: str, description: str | None, *, idempotency_key: str) -> dict[str, Any]:
+    def create_product(
+        self,
+        name: str,
+        description: str | None,
+        *,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"name": name}
         if description:
             params["description"] = description
+        if metadata:
+            params["metadata"] = dict(metadata)
         return cast(
             "dict[str, Any]",
             self._call(
