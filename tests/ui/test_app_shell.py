@@ -47,7 +47,9 @@ async def test_step_keys_and_function_keys_switch_screens(
             ("f1", "connect"),
             ("f2", "builder"),
             ("f5", "verify"),
-            ("f6", "home"),
+            ("f7", "home"),
+            ("6", "go_live"),
+            ("f6", "go_live"),
         ]:
             await pilot.press(key)
             await settle(pilot)
@@ -75,6 +77,8 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
     from portal_tui.ui.screens.price_picker import PricePickerModal
     from portal_tui.ui.widgets.catalog_view import CatalogView
     from portal_tui.ui.widgets.confirm import ConfirmModal
+    from portal_tui.ui.widgets.live_key_modal import LiveKeyModal
+    from portal_tui.ui.widgets.lookup_key_modal import LookupKeyModal
     from portal_tui.ui.widgets.price_table import PriceTable
 
     app = make_app(sandbox, key=None)
@@ -82,7 +86,7 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
         await pilot.press("question_mark")
         await pilot.pause()
         text = "\n".join(text_of(w) for w in app.screen.query(".help-section"))
-        owners = [PortalApp, PriceTable, CatalogView, PricePickerModal, ConfirmModal]
+        owners = [PortalApp, PriceTable, CatalogView, PricePickerModal, ConfirmModal, LiveKeyModal, LookupKeyModal]
         owners += [screen_class(mode) for mode in SCREEN_CLASSES]
         for owner in owners:
             for binding in owner.BINDINGS:
@@ -92,7 +96,7 @@ async def test_help_lists_every_binding_of_every_screen(make_app: Callable[..., 
                 assert binding.description in text, (owner.__name__, binding.description)
         for gone in ("ctrl+delete", "ctrl+u"):  # keys the plan editor never had / no longer uses
             assert gone not in text
-        for wanted in ("ctrl+l", "ctrl+g", "ctrl+d", "Delete plan", "f1", "f6", "Details"):
+        for wanted in ("ctrl+l", "ctrl+g", "ctrl+d", "Delete plan", "f1", "f6", "f7", "Details", "6 Go live"):
             assert wanted in text
 
 
@@ -125,7 +129,7 @@ async def test_palette_entries_name_their_keys(make_app: Callable[..., PortalApp
         assert helps["1 Connect Stripe"].endswith("— 1 or F1")
         assert helps["Help: every key binding"].endswith("— ?")
         # Every step action offered in the palette has a key, and its entry names it.
-        for mode in ("home", "connect", "builder", "catalog", "plans", "verify"):
+        for mode in ("home", "connect", "builder", "catalog", "plans", "verify", "go_live"):
             for title, _help, _action in getattr(screen_class(mode), "PALETTE_ACTIONS", []):
                 assert " — " in helps[title], title
 
@@ -152,6 +156,7 @@ async def test_command_palette_offers_every_step(make_app: Callable[..., PortalA
             "3 Price IDs",
             "4 Plans & quotas",
             "5 Verify in test mode",
+            "6 Go live",
             "Help: every key binding",
         ]:
             assert title in titles

@@ -164,13 +164,13 @@ async def test_leaving_with_unsaved_changes_asks(make_app: Callable[..., PortalA
         await open_plans(pilot, app)
         await pilot.press("ctrl+n")
         await settle(pilot)
-        await pilot.press("f6")
+        await pilot.press("f7")
         await pilot.pause()
         assert type(app.screen).__name__ == "ConfirmModal"
         await pilot.press("escape")
         await pilot.pause()
         assert app.current_mode == "plans"
-        await pilot.press("f6")
+        await pilot.press("f7")
         await pilot.pause()
         await pilot.click("#confirm-button")
         await settle(pilot)
@@ -599,7 +599,7 @@ async def test_at_80_columns_hints_and_units_are_whole(
         assert str(title.render()) == heading and title.content_size.width >= len(heading)
 
 
-async def test_at_80_columns_home_shows_all_five_steps_help_and_quit(
+async def test_at_80_columns_home_shows_all_six_steps_help_and_quit(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:
     from portal_tui.ui.widgets.key_bar import KeyBar
@@ -609,7 +609,7 @@ async def test_at_80_columns_home_shows_all_five_steps_help_and_quit(
         await settle(pilot)
         assert app.current_mode == "home"
         bar = str(app.screen.query_one(KeyBar).render())
-        for words in ("1 Connect", "2 Pricing", "3 Price IDs", "4 Plans", "5 Verify", "? Help", "^q Quit"):
+        for words in ("1 Connect", "2 Pricing", "3 Price IDs", "4 Plans", "5 Verify", "6 Go live", "? Help", "^q Quit"):
             assert words in bar, bar
         assert "…" not in bar and len(bar) <= 80
 

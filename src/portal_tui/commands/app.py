@@ -12,12 +12,13 @@ if TYPE_CHECKING:
 
 
 def demo_context(folder: Path, api_base: str, plans: Path | None = None) -> AppContext:
-    """A connected context on the sandbox, with a throwaway keyring (used by --demo and screenshots).
+    """A connected context on the sandbox, with a throwaway keyring holding a test and a live key (used by --demo and
+    screenshots).
 
     The plans go to `plans` when the admin named a file (`--demo --config PATH`), else into `folder` with the rest,
     thrown away on quit. The key store is always throwaway: the demo never touches the real keyring or config.
     """
-    from portal_tui.sandbox import DEMO_KEY
+    from portal_tui.sandbox import DEMO_KEY, DEMO_LIVE_KEY
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import AccountInfo
     from portal_tui.services.keystore import KeyStore, parse_key
@@ -26,6 +27,8 @@ def demo_context(folder: Path, api_base: str, plans: Path | None = None) -> AppC
 
     keystore = KeyStore(folder, env={}, backend=MemoryKeyring())
     stored = keystore.save(parse_key(DEMO_KEY))
+    # Both keys, so Go live (6) can promote to the sandbox's live world offline; the demo stays in test mode.
+    keystore.save(parse_key(DEMO_LIVE_KEY), activate=False)
     context = AppContext(
         keystore=keystore,
         config_store=ConfigStore(plans or folder / "plans.toml"),

@@ -1,4 +1,4 @@
-"""The portal-tui application: the five steps of the setup flow as modes, one key press apart."""
+"""The portal-tui application: the six steps of the setup flow as modes, one key press apart."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ SCREEN_CLASSES = {
     "catalog": ("catalog", "CatalogScreen"),
     "plans": ("plans", "PlansScreen"),
     "verify": ("verify", "VerifyScreen"),
+    "go_live": ("go_live", "GoLiveScreen"),
 }
 
 
@@ -79,7 +80,7 @@ def _redact_trace(trace: Trace) -> None:
 
 
 class PortalApp(App[None]):
-    """Set up subscription billing on Stripe: connect, build prices, pick IDs, edit plans, verify."""
+    """Set up subscription billing on Stripe: connect, build prices, pick IDs, edit plans, verify, go live."""
 
     TITLE = "portal-tui"
     CSS = """
@@ -90,9 +91,7 @@ class PortalApp(App[None]):
     .notice { background: $warning 20%; padding: 0 1; height: auto; }
     .notice-live { background: $error 25%; padding: 0 1; height: auto; }
     """
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
-        mode: _screen(mode) for mode in ("home", "connect", "builder", "catalog", "plans", "verify")
-    }
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {mode: _screen(mode) for mode in SCREEN_CLASSES}
     DEFAULT_MODE = "home"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h,0", "open_step('home')", "Home"),
@@ -102,9 +101,9 @@ class PortalApp(App[None]):
             Binding(f"f{key}", f"open_step('{mode}')", title, show=False, priority=True)
             for key, mode, title, _what in STEPS
         ],
-        Binding("f6", "open_step('home')", "Home", show=False, priority=True),
+        Binding("f7", "open_step('home')", "Home", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
-        # Leaving a text field gives the single-key bindings (?, h, 1–5, …) back; screens with their own escape
+        # Leaving a text field gives the single-key bindings (?, h, 1–6, …) back; screens with their own escape
         # (cancel a check, back to the table) take it first.
         Binding("escape", "leave_field", "Leave the text field", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -173,9 +172,13 @@ class PortalApp(App[None]):
 
     # ---- PortalAppAPI -----------------------------------------------------------------------------------------
 
-    async def confirm_write(self, action: str, details: str = "") -> bool:
-        """True at once in test mode; in live mode the admin must confirm every write."""
-        if not self.context.livemode:
+    async def confirm_write(self, action: str, details: str = "", *, live: bool | None = None) -> bool:
+        """True at once in test mode; in live mode the admin must confirm every write.
+
+        `live=True` asks whatever the connected key: Go live writes to the live account with the live key while the
+        app may still be connected in test mode.
+        """
+        if not (self.context.livemode if live is None else live):
             return True
         from portal_tui.ui.widgets.confirm import ConfirmModal
 
@@ -214,6 +217,24 @@ class PortalApp(App[None]):
             refresh = getattr(screen, "catalog_changed", None)
             if callable(refresh):
                 refresh()
+
+    def plan_file_changed(self) -> None:
+        """Something other than the plan editor wrote the plan file (Go live linked live prices): an editor without
+        unsaved edits reloads it; one with unsaved edits keeps them, and its save asks before overwriting the file."""
+        plans = self._unsaved_screen("plans")
+        load_file = getattr(plans, "load_file", None)
+        if plans is None or not callable(load_file):
+            return
+        if getattr(plans, "unsaved", False):
+            self.notify(
+                "The plan editor (4) has unsaved edits: they are kept. Saving them asks first, since the file "
+                "changed on disk (ctrl+r there loads the new file instead).",
+                title="Plan file changed",
+                severity="warning",
+                timeout=12,
+            )
+            return
+        self.run_worker(load_file(), group="plans-reload")
 
     def open_step(self, step: str) -> None:
         if self.current_mode == step:
@@ -312,7 +333,7 @@ class PortalApp(App[None]):
         yield from (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
         # Each entry's help ends with its key: the palette is where an admin learns the shortcut for next time.
         yield SystemCommand(
-            "Home: setup overview", "The five steps and their state — h or F6", lambda: self.open_step("home")
+            "Home: setup overview", "The six steps and their state — h or F7", lambda: self.open_step("home")
         )
         for key, mode, title, what in STEPS:
             yield SystemCommand(f"{key} {title}", f"{what} — {key} or F{key}", lambda mode=mode: self.open_step(mode))

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import AccountInfo, StripeGateway
-    from portal_tui.services.keystore import KeyStore, SecretKey, StoredKey
+    from portal_tui.services.keystore import KeyStore, Mode, SecretKey, StoredKey
 
 
 class GatewayOptions(TypedDict, total=False):
@@ -35,7 +35,11 @@ class AppContext:
     gateway_options: GatewayOptions = field(default_factory=lambda: GatewayOptions())
     stored_key: StoredKey | None = None
     account: AccountInfo | None = None
+    # Go live works with both keys: the one connected, and the other mode's key (saved, from the environment, or
+    # pasted on the Go live screen for this session only).
+    other_keys: dict[str, StoredKey] = field(default_factory=dict, repr=False)
     _gateway: StripeGateway | None = field(default=None, repr=False)
+    _mode_gateways: dict[str, tuple[SecretKey, StripeGateway]] = field(default_factory=dict, repr=False)
 
     @property
     def connected(self) -> bool:
@@ -71,6 +75,37 @@ class AppContext:
 
         return StripeGateway(key, api_base=self.api_base, **self.gateway_options)
 
+    def key_for(self, mode: Mode) -> StoredKey | None:
+        """The key for `mode`: the connected one, one remembered this session, $STRIPE_API_KEY, or the saved one.
+
+        Reads the keyring (which may wait on an unlock prompt): call it in a worker.
+        """
+        if self.stored_key is not None and self.stored_key.key.mode == mode:
+            return self.stored_key
+        if mode in self.other_keys:
+            return self.other_keys[mode]
+        env = self.keystore.from_environment()
+        if env is not None:
+            return env if env.key.mode == mode else None  # the environment's key wins over saved ones everywhere
+        return self.keystore.get(mode)
+
+    def remember_key(self, stored_key: StoredKey) -> None:
+        """Keep a key of the other mode for this session (Go live's live key), saved or not."""
+        self.other_keys[stored_key.key.mode] = stored_key
+
+    def gateway_for_mode(self, mode: Mode) -> StripeGateway | None:
+        """A gateway with the key for `mode` (None when there is none); the connected one for its own mode."""
+        stored = self.key_for(mode)
+        if stored is None:
+            return None
+        if stored is self.stored_key:
+            return self.gateway()
+        cached = self._mode_gateways.get(mode)
+        if cached is None or cached[0] != stored.key:
+            cached = (stored.key, self.gateway_for(stored.key))
+            self._mode_gateways[mode] = cached
+        return cached[1]
+
     def connect(self, stored_key: StoredKey, account: AccountInfo) -> None:
         self.stored_key, self.account, self._gateway = stored_key, account, None
 
@@ -83,8 +118,12 @@ class PortalAppAPI(Protocol):
 
     context: AppContext
 
-    async def confirm_write(self, action: str, details: str = "") -> bool:
-        """True at once in test mode; in live mode asks the admin first (every live write)."""
+    async def confirm_write(self, action: str, details: str = "", *, live: bool | None = None) -> bool:
+        """True at once in test mode; in live mode asks the admin first (every live write). `live=True` asks
+        whatever the connected key (Go live writes with the live key while connected in test mode)."""
+
+    def plan_file_changed(self) -> None:
+        """The plan file was written outside the plan editor: an editor without unsaved edits reloads it."""
 
     def connection_changed(self) -> None:
         """Refresh the header badge and the home screen after connect/disconnect."""
@@ -93,7 +132,7 @@ class PortalAppAPI(Protocol):
         """Tell every built screen that a price was created, replaced or archived (their price caches are stale)."""
 
     def open_step(self, step: str) -> None:
-        """Go to a step of the flow: "home", "connect", "builder", "catalog", "plans", "verify"."""
+        """Go to a step of the flow: "home", "connect", "builder", "catalog", "plans", "verify", "go_live"."""
 
     def link_price_to_plan(self, price_id: str) -> None:
         """Open the plan editor with `price_id` ready to be linked to a plan."""

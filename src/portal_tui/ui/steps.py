@@ -1,4 +1,4 @@
-"""The five steps of the setup flow: the app binds their keys, Home lists them."""
+"""The six steps of the setup flow: the app binds their keys, Home lists them."""
 
 from __future__ import annotations
 
@@ -9,4 +9,5 @@ STEPS: list[tuple[str, str, str, str]] = [
     ("3", "catalog", "Price IDs", "Browse the catalog, preview amounts, copy a price ID"),
     ("4", "plans", "Plans & quotas", "Link each portal plan to its prices and set resource quotas"),
     ("5", "verify", "Verify in test mode", "Subscribe a test customer and check the invoice"),
+    ("6", "go_live", "Go live", "Promote verified plans to live mode; see what the live account still needs"),
 ]

@@ -32,6 +32,14 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("4 Plans & quotas", ["portal_tui.ui.screens.plans:PlansScreen"]),
     ("Price picker (from the plan editor)", ["portal_tui.ui.screens.price_picker:PricePickerModal"]),
     ("5 Verify in test mode", ["portal_tui.ui.screens.verify:VerifyScreen"]),
+    (
+        "6 Go live",
+        [
+            "portal_tui.ui.screens.go_live:GoLiveScreen",
+            "portal_tui.ui.widgets.live_key_modal:LiveKeyModal",
+            "portal_tui.ui.widgets.lookup_key_modal:LookupKeyModal",
+        ],
+    ),
     ("Questions", ["portal_tui.ui.widgets.confirm:ConfirmModal"]),
 ]
 # Keys that are not bindings of ours (Textual's own, or a field's Enter), listed with the section they belong to.

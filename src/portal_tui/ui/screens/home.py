@@ -1,4 +1,4 @@
-"""Home: the five steps of the setup flow, each with its state and the key that opens it."""
+"""Home: the six steps of the setup flow, each with its state and the key that opens it."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class HomeScreen(Screen[None]):
         Binding("3", "app.open_step('catalog')", "Price IDs"),
         Binding("4", "app.open_step('plans')", "Plans"),
         Binding("5", "app.open_step('verify')", "Verify"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("6", "app.open_step('go_live')", "Go live"),
+        # Not on the key bar: at 80 columns it would push a step key off it (the help and the palette list it).
+        Binding("r", "refresh", "Refresh", show=False),
     ]
 
     def __init__(self) -> None:
@@ -53,7 +55,7 @@ class HomeScreen(Screen[None]):
                 classes="muted",
                 id="home-intro",
             )
-            for key in "12345":
+            for key in "123456":
                 yield StepRow(id=f"step-{key}")
         yield KeyBar()
 
@@ -110,9 +112,10 @@ class HomeScreen(Screen[None]):
         try:
             config = context.config_store.load()
             plans, linked = len(config.plans), config.linked_count(mode)
+            live_linked = config.linked_count("live")
             config_note = None
         except PortalError as error:
-            plans, linked, config_note = 0, 0, error.message
+            plans, linked, live_linked, config_note = 0, 0, 0, error.message
         states: dict[str, tuple[bool, str]] = {}
         if context.connected:
             who = context.account.display_name if context.account else context.stored_key.key.masked  # type: ignore[union-attr]
@@ -140,6 +143,15 @@ class HomeScreen(Screen[None]):
             states["verify"] = (
                 False,
                 "run a test subscription for a plan" if linked else "link a plan's test price first",
+            )
+        if config_note:
+            states["go_live"] = (False, config_note)
+        elif plans == 0:
+            states["go_live"] = (False, "create plans and verify them in test mode first")
+        else:
+            states["go_live"] = (
+                live_linked == plans,
+                f"{live_linked} of {plans} plans linked to a live price",
             )
         for key, mode_name, title, what in STEPS:
             done, state = states[mode_name]

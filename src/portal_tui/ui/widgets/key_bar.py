@@ -48,9 +48,9 @@ class KeyBar(Static):
         right = Text(no_wrap=True)
         if isinstance(self.screen.focused, Input):
             # Digits, h and ? go into the field: the function keys still switch steps.
-            left.append(" F1-F5", style="bold")
+            left.append(" F1-F6", style="bold")
             left.append(f" step{gap}")
-            left.append(" F6", style="bold")
+            left.append(" F7", style="bold")
             left.append(f" home{gap}")
         seen: set[str] = set()
         palette = None

@@ -1,0 +1,334 @@
+"""Go live (step 6): promote a verified test plan to live mode, link it, check readiness; the live key prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord
+from portal_tui.domain.price_terms import price_terms, terms_fingerprint
+from portal_tui.sandbox import Sandbox
+from portal_tui.services.gateway import StripeGateway
+from portal_tui.services.keystore import parse_key
+from portal_tui.services.memory_keyring import MemoryKeyring
+from portal_tui.ui.app import PortalApp
+from tests.conftest import LIVE_KEY, TEST_KEY
+from tests.ui.helpers import settle, text_of, type_text, wait_until
+
+LIVE_BODY = LIVE_KEY.removeprefix("sk_live_")[:16]
+
+
+def seed_price(sandbox: Sandbox, lookup: str) -> str:
+    return next(str(p["id"]) for p in sandbox.test_world.objects["price"].values() if p["lookup_key"] == lookup)
+
+
+def gateway(sandbox: Sandbox, key: str) -> StripeGateway:
+    return StripeGateway(parse_key(key), api_base=sandbox.url, retry_delay=0.001)
+
+
+def passing_record(sandbox: Sandbox, price_id: str) -> VerifyRecord:
+    """What Verify records after a passing run of this price (its terms as they are now)."""
+    terms = terms_fingerprint(price_terms(gateway(sandbox, TEST_KEY).retrieve_price(price_id)))
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    return VerifyRecord(at=at, passed=True, price_id=price_id, terms=terms, summary="PASS · $20.00 invoiced")
+
+
+def with_plan(app: PortalApp, sandbox: Sandbox, *, verified: bool = True, lookup: str = "pro_monthly") -> str:
+    price = seed_price(sandbox, lookup)
+    record = passing_record(sandbox, price) if verified else None
+    app.context.config_store.save(
+        PlanConfig(plans=[Plan("pro", "Pro VPS", price, quotas={"vcpu": 4}, verified=record)])
+    )
+    return price
+
+
+def with_live_key(app: PortalApp) -> None:
+    app.context.keystore.save(parse_key(LIVE_KEY), activate=False)
+
+
+async def open_go_live(pilot: object, app: PortalApp) -> None:
+    await app.switch_mode("go_live")
+    await settle(pilot)  # type: ignore[arg-type]
+
+
+def cells(app: PortalApp, row: int = 0) -> list[str]:
+    table = app.screen.query_one("#plan-table", DataTable)
+    return [str(cell) for cell in table.get_row_at(row)]
+
+
+def status(app: PortalApp) -> str:
+    return text_of(app.screen.query_one("#status", Static))
+
+
+def screen_name(app: PortalApp) -> str:
+    return type(app.screen).__name__
+
+
+async def test_a_verified_plan_goes_live_linked_and_identical(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    from portal_tui.services.catalog_store import CatalogStore
+    from portal_tui.services.promotion import diff_catalog, export_catalog
+
+    app = make_app(seeded_sandbox)
+    price = with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        assert app.current_mode == "go_live"
+        row = cells(app)
+        assert row[1] == "Pro VPS" and row[2] == "$20.00 / month"
+        assert row[3] == "✓ passed 2026-12-01" and row[4] == "missing"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        review = " ".join(text_of(w) for w in app.screen.query(Static))
+        assert "LIVE MODE" in str(app.screen.query_one("Label").render())
+        assert "POST /v1/products" in review and "POST /v1/prices" in review and "pro_monthly" in review
+        assert seeded_sandbox.writes(live=True) == 0  # reviewing sends nothing
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        assert "LIVE MODE" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.click("#confirm-button")
+        # Then the offer to switch the app to live mode: not now.
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal", timeout=15)
+        assert "Switch the app to live mode" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not app.context.livemode
+        writes = seeded_sandbox.writes(live=True)
+        assert writes >= 2
+
+        live = gateway(seeded_sandbox, LIVE_KEY)
+        live_price = live.find_price_by_lookup_key("pro_monthly")
+        assert live_price is not None and live_price["livemode"]
+        test_price = gateway(seeded_sandbox, TEST_KEY).retrieve_price(price)
+        assert price_terms(live_price) == price_terms(test_price)
+        saved = app.context.config_store.load().plans[0]
+        assert saved.live_price_id == live_price["id"] and saved.test_price_id == price
+        assert saved.verified is not None  # the Verify record survives the link
+        assert f"{saved.live_price_id}" in status(app)
+        assert cells(app)[4] == "linked"
+        catalog = CatalogStore(config_dir / "catalog.toml").load()
+        assert catalog.price("pro_monthly") is not None
+        assert not diff_catalog(catalog, live).pending
+        assert not diff_catalog(export_catalog(gateway(seeded_sandbox, TEST_KEY), price_ids=[price]), live).pending
+
+        # Promoting again: nothing to review, nothing written, nothing to switch.
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await wait_until(pilot, lambda: not app.screen.promoting)  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert screen_name(app) == "GoLiveScreen"
+        assert seeded_sandbox.writes(live=True) == writes
+        assert "nothing to create" in status(app)
+
+
+async def test_switching_to_live_after_promoting(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    from portal_tui.ui.widgets.top_bar import TopBar
+
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_go_live(pilot, app)
+        await pilot.press("enter")  # enter on the table promotes too
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(
+            pilot,
+            lambda: screen_name(app) == "ConfirmModal"
+            and "Switch" in str(app.screen.query_one("#confirm-title").render()),
+            timeout=15,
+        )
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: app.context.livemode)
+        await settle(pilot)
+        assert "LIVE MODE" in str(app.screen.query_one(TopBar).render())
+        assert app.context.keystore.active_mode == "live"
+        # Still both worlds: the table reads the test price with the remembered test key.
+        assert cells(app)[4] == "linked" and cells(app)[2] == "$20.00 / month"
+
+
+async def test_a_plan_never_verified_asks_first(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox, verified=False)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        assert cells(app)[3] == "never"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        assert "did not pass" in str(app.screen.query_one("#confirm-title").render())
+        assert "Pro VPS: never verified" in text_of(app.screen.query_one("#confirm-details", Static))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen_name(app) == "GoLiveScreen"
+        assert "Not promoted" in status(app)
+        assert seeded_sandbox.writes(live=True) == 0
+        # Confirming goes on to the review.
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+
+
+async def test_a_stale_verify_result_asks_first(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    price = with_plan(app, seeded_sandbox)
+    config = app.context.config_store.load()
+    record = config.plans[0].verified
+    assert record is not None
+    # Verified with other terms than the price has now (the price was replaced with different terms since).
+    config.plans[0].verified = VerifyRecord(record.at, True, price, "0" * 16, record.summary)
+    app.context.config_store.save(config)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        assert cells(app)[3] == "stale"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        assert "changed since" in text_of(app.screen.query_one("#confirm-details", Static))
+
+
+async def test_declining_the_live_confirmation_writes_nothing(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    before = app.context.config_store.path.read_text()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "nothing was sent" in status(app)
+        # Backing out of the review writes nothing either.
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("escape")
+        await settle(pilot)
+    assert seeded_sandbox.writes(live=True) == 0
+    assert gateway(seeded_sandbox, LIVE_KEY).find_price_by_lookup_key("pro_monthly") is None
+    assert app.context.config_store.path.read_text() == before
+
+
+async def test_a_missing_live_key_is_asked_for_and_kept_in_the_keyring(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, memory_keyring: MemoryKeyring, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        line = app.screen.query_one("#live-key-line", Static)
+        assert "No live key" in text_of(line) and "ctrl+k" in text_of(line)
+        assert cells(app)[4] == "no live key"
+        await pilot.press("ctrl+n")  # promoting asks for the key first
+        await wait_until(pilot, lambda: screen_name(app) == "LiveKeyModal")
+        field = app.screen.query_one("#live-key", Input)
+        assert field.password and app.focused is field
+        field.value = TEST_KEY
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "test-mode key" in text_of(app.screen.query_one("#live-key-error", Static))
+        field.value = ""
+        await type_text(pilot, LIVE_KEY)
+        await pilot.press("enter")
+        # Kept, and the promotion goes on to the review.
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "sk_live_…" in text_of(app.screen.query_one("#live-key-line", Static))
+        notes = " ".join(f"{n.title} {n.message}" for n in app._notifications)
+        assert "kept in the" in notes and LIVE_BODY not in notes
+        assert LIVE_BODY not in app.export_screenshot()
+    assert memory_keyring.get_password("portal-tui", "secret-key-live") == LIVE_KEY
+    assert app.context.keystore.active_mode == "test" and not app.context.livemode
+    for path in config_dir.rglob("*"):
+        assert not path.is_file() or LIVE_BODY not in path.read_text(errors="replace"), path
+    assert seeded_sandbox.writes(live=True) == 0
+
+
+async def test_a_price_without_lookup_key_gets_one_before_promoting(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    from decimal import Decimal
+
+    from portal_tui.domain.pricing import PriceDraft
+
+    test = gateway(seeded_sandbox, TEST_KEY)
+    product = test.create_product("Backup add-on", None, idempotency_key="go-live-test-product")
+    price = test.create_price(
+        PriceDraft(currency="gbp", unit_amount=Decimal(500)).to_stripe_params(product["id"]),
+        idempotency_key="go-live-test-price",
+    )
+    app = make_app(seeded_sandbox)
+    record = passing_record(seeded_sandbox, price["id"])
+    app.context.config_store.save(PlanConfig(plans=[Plan("backup", "Backup", price["id"], verified=record)]))
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        assert cells(app)[4] == "no lookup key"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "LookupKeyModal")
+        suggestion = app.screen.query_one("#lookup-key", Input)
+        assert suggestion.value.startswith("backup")
+        suggestion.value = "backup_monthly"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        assert test.retrieve_price(price["id"])["lookup_key"] == "backup_monthly"
+        assert seeded_sandbox.writes(live=True) == 0  # the lookup key is a test-mode change
+
+
+async def test_readiness_shows_failing_checks_with_their_fix(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        shown = text_of(app.screen.query_one("#readiness", Static))
+        assert "✗ Statement descriptor" in " ".join(shown.split())
+        assert "Fix:" in shown and "Settings → Public details" in " ".join(shown.split())
+        assert "✓ Charges enabled" in " ".join(shown.split())
+        seeded_sandbox.live_account.make_ready()
+        await pilot.press("r")
+        await settle(pilot)
+        shown = " ".join(text_of(app.screen.query_one("#readiness", Static)).split())
+        assert "✓ Statement descriptor" in shown and "✗ Webhook endpoint" in shown
+
+
+async def test_choosing_plans_with_space_and_a(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
+    app = make_app(seeded_sandbox)
+    app.context.config_store.save(
+        PlanConfig(
+            plans=[
+                Plan("starter", "Starter", seed_price(seeded_sandbox, "starter_monthly")),
+                Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly")),
+                Plan("none", "Not linked"),
+            ]
+        )
+    )
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        await pilot.press("space")
+        assert [cells(app, n)[0] for n in range(3)] == ["[x]", "[ ]", "[ ]"]
+        await pilot.press("a")
+        assert [cells(app, n)[0] for n in range(3)] == ["[x]", "[x]", "[ ]"]  # a plan without a price is left out
+        await pilot.press("a")
+        assert [cells(app, n)[0] for n in range(3)] == ["[ ]", "[ ]", "[ ]"]
+        await pilot.press("down", "space", "ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")  # neither was verified
+        assert "Pro: never verified" in text_of(app.screen.query_one("#confirm-details", Static))
+        assert "Starter" not in text_of(app.screen.query_one("#confirm-details", Static))
