@@ -172,6 +172,35 @@ async def verify(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def go_live(pilot: Pilot[None]) -> None:
+    """Step 6 after promoting the verified Pro plan: linked in live mode, and what the live account still needs."""
+    from datetime import UTC, datetime
+
+    from portal_tui.domain.plans import VerifyRecord
+    from portal_tui.domain.price_terms import price_terms, terms_fingerprint
+
+    app: PortalApp = pilot.app  # type: ignore[assignment]
+    store = app.context.config_store
+    config = store.load()
+    pro = config.plans[1]
+    assert pro.test_price_id is not None
+    terms = terms_fingerprint(price_terms(app.context.gateway().retrieve_price(pro.test_price_id)))
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    pro.verified = VerifyRecord(at, True, pro.test_price_id, terms, "PASS · quantity 1 · $20.00 invoiced")
+    store.save(config)
+    await pilot.press("f6")
+    await settle(pilot)
+    await pilot.press("down", "space", "ctrl+n")
+    await wait_until(pilot, lambda: type(app.screen).__name__ == "ReviewModal", timeout=30)
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", timeout=30)
+    await pilot.press("tab", "enter")  # the live confirmation: no single-key yes
+    await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=30)
+    await pilot.press("escape")  # stay in test mode
+    await wait_until(pilot, lambda: not getattr(app.screen, "promoting", True), timeout=30)
+    await settle(pilot)
+
+
 async def help_screen(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("question_mark")
@@ -206,5 +235,6 @@ STOPS = [
     Stop("builder-graduated", builder_graduated),
     Stop("builder-package", builder_package),
     Stop("verify", verify, plans=True),
+    Stop("go-live", go_live, plans=True),
     Stop("help", help_screen),
 ]

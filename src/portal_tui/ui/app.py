@@ -268,6 +268,9 @@ class PortalApp(App[None]):
         busy = getattr(self._unsaved_screen("verify"), "busy", None)
         if busy:
             pending.append(busy)
+        promoting = getattr(self._unsaved_screen("go_live"), "busy", None)
+        if promoting:
+            pending.append(promoting)
         if self.context.plans_are_throwaway and self.context.config_store.exists():
             # The demo's temp folder goes on quit: a plan file saved there this session goes with it.
             pending.append(

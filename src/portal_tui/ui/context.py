@@ -85,8 +85,8 @@ class AppContext:
         if mode in self.other_keys:
             return self.other_keys[mode]
         env = self.keystore.from_environment()
-        if env is not None:
-            return env if env.key.mode == mode else None  # the environment's key wins over saved ones everywhere
+        if env is not None and env.key.mode == mode:
+            return env
         return self.keystore.get(mode)
 
     def remember_key(self, stored_key: StoredKey) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 # Column widths at 80 columns; the test price column takes what a wider terminal adds.
 PLAN_WIDTH, TEST_WIDTH, VERIFY_WIDTH, LIVE_WIDTH = 12, 16, 19, 16
+COLUMN_KEYS = ("plan", "test", "verify", "live")
 VERIFY_MARKS = {"passed": ("✓ passed", "green"), "failed": ("✗ failed", "red"), "stale": ("stale", "yellow")}
 # How a live counterpart reads, and its colour: None is neutral.
 LIVE_STYLES = {"linked": "green", "same": "green", "missing": "yellow", "differs": "red"}
@@ -128,7 +129,7 @@ class GoLiveScreen(Screen[None]):
         self.has_live_key = False
         self.promoting = False
         self.log_lines: list[tuple[str, str]] = []
-        self.test_width = TEST_WIDTH
+        self.widths = (PLAN_WIDTH, TEST_WIDTH, VERIFY_WIDTH, LIVE_WIDTH)
 
     @property
     def busy(self) -> str | None:
@@ -172,17 +173,22 @@ class GoLiveScreen(Screen[None]):
             self.survey()
 
     def build_columns(self) -> None:
+        """At 80 columns each column has its minimum; a wider terminal gives the test price and live most of it."""
         table = self.query_one("#plan-table", DataTable)
-        width = TEST_WIDTH + max(0, self.size.width - 80)
-        if table.columns and width == self.test_width:
+        extra = max(0, self.size.width - 80)
+        widths = (
+            PLAN_WIDTH + extra // 8,
+            TEST_WIDTH + extra - extra // 8 - extra // 4,
+            VERIFY_WIDTH,
+            LIVE_WIDTH + extra // 4,
+        )
+        if table.columns and widths == self.widths:
             return
-        self.test_width = width
+        self.widths = widths
         table.clear(columns=True)
         table.add_column("", width=3, key="chosen")
-        table.add_column("Plan", width=PLAN_WIDTH, key="plan")
-        table.add_column("Test price", width=width, key="test")
-        table.add_column("Last Verify", width=VERIFY_WIDTH, key="verify")
-        table.add_column("Live", width=LIVE_WIDTH, key="live")
+        for title, key, width in zip(("Plan", "Test price", "Last Verify", "Live"), COLUMN_KEYS, widths, strict=True):
+            table.add_column(title, width=width, key=key)
 
     # ---- reading both accounts --------------------------------------------------------------------------------
 
@@ -313,16 +319,16 @@ class GoLiveScreen(Screen[None]):
             return
         cursor = table.cursor_row
         table.clear()
-        test_width = self.test_width
+        plan_width, test_width, verify_width, live_width = self.widths
         for row in self.rows:
             verify, verify_style = row.verify_text
             live_style = LIVE_STYLES.get(row.live, "dim" if row.live in ("—", "no live key") else "yellow")
             table.add_row(
                 "[x]" if row.plan_id in self.chosen else "[ ]",
-                cut(row.name or row.plan_id, PLAN_WIDTH),
+                cut(row.name or row.plan_id, plan_width),
                 Text(cut(row.summary, test_width), style="red" if row.problem else ""),
-                Text(cut(verify, VERIFY_WIDTH), style=verify_style),
-                Text(cut(row.live_text, LIVE_WIDTH), style=live_style),
+                Text(cut(verify, verify_width), style=verify_style),
+                Text(cut(row.live_text, live_width), style=live_style),
                 key=row.plan_id,
             )
         if self.rows:
