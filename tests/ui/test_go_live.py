@@ -142,8 +142,9 @@ async def test_switching_to_live_after_promoting(make_app: Callable[..., PortalA
         await pilot.click("#confirm-button")
         await wait_until(
             pilot,
-            lambda: screen_name(app) == "ConfirmModal"
-            and "Switch" in str(app.screen.query_one("#confirm-title").render()),
+            lambda: (
+                screen_name(app) == "ConfirmModal" and "Switch" in str(app.screen.query_one("#confirm-title").render())
+            ),
             timeout=15,
         )
         await pilot.click("#confirm-button")
