@@ -8,15 +8,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from keyring.backends.fail import Keyring as FailKeyring
 
 from portal_tui.domain.plans import Plan, PlanConfig
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.config_store import ConfigStore
-from tests.conftest import TEST_KEY
+from portal_tui.services.gateway import StripeGateway
+from portal_tui.services.keystore import KeyStore, parse_key
+from tests.conftest import LIVE_KEY, TEST_KEY
 
 
 def run_check(
-    tmp_path: Path, config: Path, *, key: str | None, api_base: str | None, json_out: bool = False
+    tmp_path: Path,
+    config: Path,
+    *,
+    key: str | None,
+    api_base: str | None,
+    json_out: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -30,7 +39,7 @@ def run_check(
     args = [sys.executable, "-m", "portal_tui", "--config", str(config)]
     if api_base:
         args += ["--api-base", api_base]
-    args += ["check"] + (["--json"] if json_out else [])
+    args += ["check", *extra] + (["--json"] if json_out else [])
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -160,3 +169,165 @@ def test_restricted_key_is_named_once(tmp_path: Path, good_config: Path, seeded_
     assert result.returncode == 0, result.stdout
     assert "Stripe: Restricted key (test mode, key rk_test_" in result.stdout
     assert "(restricted key)" not in result.stdout and key not in result.stdout + result.stderr
+
+
+# ---- drift between test and live, and go-live readiness -------------------------------------------------------------
+
+
+def save_key(tmp_path: Path, key: str) -> None:
+    """A key kept as the app keeps it where no keyring works (the 0600 file in the config folder)."""
+    no_keyring = FailKeyring()  # type: ignore[no-untyped-call]
+    KeyStore(tmp_path / "cfg", env={}, backend=no_keyring).save(parse_key(key), allow_file=True, activate=False)
+
+
+def live_price(sandbox: Sandbox, lookup: str, amount: int, *, currency: str = "usd") -> str:
+    """A live-mode price made through the API, as the admin (or catalog apply) would."""
+    live = StripeGateway(parse_key(LIVE_KEY), api_base=sandbox.url)
+    product = live.create_product(f"Live {lookup}", None, idempotency_key=f"test-product-{lookup}")
+    price = live.create_price(
+        {
+            "product": product["id"],
+            "currency": currency,
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+            "lookup_key": lookup,
+        },
+        idempotency_key=f"test-price-{lookup}",
+    )
+    return str(price["id"])
+
+
+@pytest.fixture
+def linked_config(tmp_path: Path, seeded_sandbox: Sandbox) -> Path:
+    """starter: live price with the test price's terms and key; pro: the same key, another amount;
+    swapped: the starter's terms, but a live price under another lookup key."""
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan(
+                    "starter",
+                    "Starter",
+                    seed_price(seeded_sandbox, "starter_monthly"),
+                    live_price(seeded_sandbox, "starter_monthly", 500),
+                ),
+                Plan(
+                    "pro",
+                    "Pro",
+                    seed_price(seeded_sandbox, "pro_monthly"),
+                    live_price(seeded_sandbox, "pro_monthly", 2500),
+                ),
+                Plan(
+                    "swapped",
+                    "Swapped",
+                    seed_price(seeded_sandbox, "starter_monthly"),
+                    live_price(seeded_sandbox, "starter_monthly_v2", 500),
+                ),
+            ]
+        )
+    )
+    return path
+
+
+def test_drift_is_not_checked_with_one_key(tmp_path: Path, linked_config: Path, seeded_sandbox: Sandbox) -> None:
+    result = run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout
+    assert "Drift not checked:" in result.stdout and "there is only a test key" in result.stdout
+    report = json.loads(
+        run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url, json_out=True).stdout
+    )
+    assert report["drift"]["checked"] is False and "needs a test and a live key" in report["drift"]["reason"]
+    assert report["readiness"] is None
+
+
+def test_each_kind_of_drift_exits_1(tmp_path: Path, linked_config: Path, seeded_sandbox: Sandbox) -> None:
+    save_key(tmp_path, LIVE_KEY)
+    result = run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url, json_out=True)
+    assert result.returncode == 1, result.stdout
+    report = json.loads(result.stdout)
+    assert report["drift"]["checked"] is True
+    drift = {p["plan"]: p["message"] for p in report["drift"]["problems"]}
+    assert set(drift) == {"pro", "swapped"}, drift  # starter's live price matches its test price
+    assert "$20.00" in drift["pro"] and "$25.00" in drift["pro"]  # the terms that differ, in words
+    assert "starter_monthly_v2" in drift["swapped"]  # the live slot holds another lookup key
+    assert {p["plan"] for p in report["problems"]} >= {"pro", "swapped"}
+    text = run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert text.returncode == 1 and "Drift: 2 plan prices differ" in text.stdout
+    assert TEST_KEY not in text.stdout + text.stderr and LIVE_KEY not in text.stdout + text.stderr
+
+
+def test_no_drift_with_both_keys_exits_0(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan(
+                    "starter",
+                    "Starter",
+                    seed_price(seeded_sandbox, "starter_monthly"),
+                    live_price(seeded_sandbox, "starter_monthly", 500),
+                )
+            ]
+        )
+    )
+    save_key(tmp_path, LIVE_KEY)
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout
+    assert "Drift: none" in result.stdout
+
+
+def test_readiness_in_live_mode(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(
+            plans=[
+                Plan(
+                    "starter",
+                    "Starter",
+                    seed_price(seeded_sandbox, "starter_monthly"),
+                    live_price(seeded_sandbox, "starter_monthly", 500),
+                )
+            ]
+        )
+    )
+    save_key(tmp_path, LIVE_KEY)
+    # not ready: no statement descriptor, no webhook endpoint (the sandbox account's defaults)
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url, extra=("--mode", "live"))
+    assert result.returncode == 1, result.stdout
+    assert "Stripe: Sandbox Hosting Ltd (acct_" in result.stdout and "live mode" in result.stdout
+    assert "✗ Statement descriptor" in result.stdout and "✗ Webhook endpoint" in result.stdout
+    assert "fix: Add a webhook endpoint" in result.stdout and "Developers → Webhooks" in result.stdout
+    assert "✓ Charges enabled" in result.stdout and "✓ Currencies: An account in GB can charge USD" in result.stdout
+    assert "Not ready to go live: 2 readiness checks failed." in result.stdout
+
+    seeded_sandbox.make_live_ready()
+    result = run_check(
+        tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url, json_out=True, extra=("--mode", "live")
+    )
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["mode"] == "live" and report["drift"]["checked"] is True
+    assert [c["ok"] for c in report["readiness"]] == [True] * 6
+    assert {c["name"] for c in report["readiness"]} >= {"Webhook endpoint", "Currencies"}
+
+    seeded_sandbox.unsupported_currencies.add("usd")
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url, extra=("--mode", "live"))
+    assert result.returncode == 1 and "✗ Currencies: An account in GB cannot charge USD" in result.stdout
+
+
+def test_readiness_a_restricted_key_cannot_check_exits_2(tmp_path: Path, seeded_sandbox: Sandbox) -> None:
+    path = tmp_path / "plans.toml"
+    ConfigStore(path).save(
+        PlanConfig(plans=[Plan("starter", "Starter", None, live_price(seeded_sandbox, "starter_monthly", 500))])
+    )
+    seeded_sandbox.make_live_ready()
+    result = run_check(tmp_path, path, key="rk_live_nowebhooks" + "0" * 40, api_base=seeded_sandbox.url)
+    assert result.returncode == 2, result.stdout
+    assert "· Webhook endpoint: Not checked" in result.stdout and "rak_webhook_read" in result.stdout
+    assert "Readiness not confirmed: 1 check not run." in result.stdout
+
+
+def test_check_mode_live_without_a_live_key_exits_2(tmp_path: Path, good_config: Path, seeded_sandbox: Sandbox) -> None:
+    result = run_check(tmp_path, good_config, key=TEST_KEY, api_base=seeded_sandbox.url, extra=("--mode", "live"))
+    assert result.returncode == 2
+    assert "no live key saved: run portal-tui, step 6 (Go live) or step 1, or set STRIPE_API_KEY" in result.stdout

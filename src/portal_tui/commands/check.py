@@ -1,6 +1,10 @@
 """`portal-tui check`: validate the plan config and every linked price, for scripts and CI.
 
-Exit codes: 0 all good, 1 problems found, 2 could not check (bad config file, no key, Stripe unreachable).
+With a test and a live key both at hand it also compares each plan's live price with its test price (drift); in
+live mode (`--mode live`, or a live key) it runs the go-live readiness checks on the live account.
+
+Exit codes: 0 all good, 1 problems found (a price, drift, a failed readiness check), 2 could not check (bad config
+file, no key, Stripe unreachable, or a readiness check the key may not run while nothing else failed).
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from portal_tui.domain.plans import PlanConfig
 from portal_tui.services.plan_check import PriceCheck, Problem
+from portal_tui.services.readiness import ReadinessCheck, check_readiness
+
+if TYPE_CHECKING:
+    from portal_tui.services.gateway import StripeGateway
 
 OK, PROBLEMS, COULD_NOT_CHECK = 0, 1, 2
+Mode = Literal["test", "live"]
 
 
 @dataclass
@@ -30,12 +39,20 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     fatal: str | None = None
     hint: str | None = None
+    drift_checked: bool = False
+    drift_note: str | None = None  # why drift was not checked
+    drift: list[Problem] = field(default_factory=list)
+    readiness: list[ReadinessCheck] | None = None  # None: not run (not live mode)
 
     @property
     def exit_code(self) -> int:
         if self.fatal:
             return COULD_NOT_CHECK
-        return PROBLEMS if self.problems else OK
+        if self.problems or any(check.ok is False for check in self.readiness or []):
+            return PROBLEMS
+        if any(check.ok is None for check in self.readiness or []):
+            return COULD_NOT_CHECK
+        return OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +82,12 @@ class Report:
                 if c.not_checked
             ],
             "problems": [{"field": p.field, "plan": p.plan, "message": p.message} for p in self.problems],
+            "drift": {
+                "checked": self.drift_checked,
+                "reason": self.drift_note,
+                "problems": [{"field": p.field, "plan": p.plan, "message": p.message} for p in self.drift],
+            },
+            "readiness": None if self.readiness is None else [check.to_json() for check in self.readiness],
         }
 
     def to_text(self) -> str:
@@ -87,6 +110,30 @@ class Report:
             lines.extend(f"  - {p.message}  [{p.field}]" for p in self.problems)
         elif self.mode:
             lines.append(f"All plans are linked to active recurring {self.mode}-mode prices.")
+        if self.drift_checked:
+            lines.append(
+                f"Drift: {len(self.drift)} plan price{'s' if len(self.drift) != 1 else ''} differ between test and "
+                "live mode (listed above)."
+                if self.drift
+                else "Drift: none (every linked live price has its test price's terms and lookup key)."
+            )
+        elif self.drift_note:
+            lines.append(f"Drift not checked: {self.drift_note}")
+        if self.readiness is not None:
+            lines.append("Go-live readiness (live account):")
+            for check in self.readiness:
+                mark = "·" if check.ok is None else ("✓" if check.ok else "✗")
+                lines.append(f"  {mark} {check.name}: {check.detail}")
+                if check.fix and check.ok is not True:
+                    lines.append(f"      fix: {check.fix}")
+            failed = sum(1 for check in self.readiness if check.ok is False)
+            skipped = sum(1 for check in self.readiness if check.ok is None)
+            if failed:
+                lines.append(f"Not ready to go live: {failed} readiness check{'s' if failed != 1 else ''} failed.")
+            elif skipped:
+                lines.append(f"Readiness not confirmed: {skipped} check{'s' if skipped != 1 else ''} not run.")
+            else:
+                lines.append("Ready to go live: every readiness check passed.")
         unchecked = [c for c in self.checks if c.not_checked and c.price_id]
         if unchecked:
             slot = unchecked[0].slot
@@ -98,7 +145,9 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def build_report(config_arg: str | None, api_base: str | None, env: dict[str, str] | None = None) -> Report:
+def build_report(
+    config_arg: str | None, api_base: str | None, env: dict[str, str] | None = None, mode: Mode | None = None
+) -> Report:
     from portal_tui import locations
     from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.errors import PortalError
@@ -115,8 +164,13 @@ def build_report(config_arg: str | None, api_base: str | None, env: dict[str, st
     report.problems.extend(Problem(e.field, e.message) for e in config.validate())
     if not config.plans:
         report.problems.append(Problem("plans", "The config has no plans yet"))
+    environ = env if env is not None else dict(os.environ)
     try:
-        check_prices(report, config, api_base, env if env is not None else dict(os.environ))
+        gateway = check_prices(report, config, api_base, environ, mode)
+        check_drift(report, config, api_base, environ)
+        if report.mode == "live":
+            currencies = {str(c.price["currency"]) for c in report.checks if c.slot == "live" and c.price}
+            report.readiness = check_readiness(gateway, currencies)
     except PortalError as error:
         report.fatal, report.hint = error.message, error.hint
     return report
@@ -132,14 +186,17 @@ def raise_missing(path: Path) -> None:
     )
 
 
-def check_prices(report: Report, config: PlanConfig, api_base: str | None, env: dict[str, str]) -> None:
+def check_prices(
+    report: Report, config: PlanConfig, api_base: str | None, env: dict[str, str], mode: Mode | None = None
+) -> StripeGateway:
     from portal_tui import locations
+    from portal_tui.commands.keys import require_key
     from portal_tui.services.errors import NotConnectedError
     from portal_tui.services.gateway import StripeGateway
     from portal_tui.services.keystore import KeyStore
     from portal_tui.services.plan_check import check_plan_prices
 
-    stored = KeyStore(locations.config_dir(), env=env).current()
+    stored = require_key(mode, env) if mode else KeyStore(locations.config_dir(), env=env).current()
     if stored is None:
         raise NotConnectedError(
             "No Stripe key: connect in the app or set STRIPE_API_KEY",
@@ -154,10 +211,43 @@ def check_prices(report: Report, config: PlanConfig, api_base: str | None, env: 
     checks, problems = check_plan_prices(config, "live" if account.livemode else "test", gateway.retrieve_price)
     report.checks = checks
     report.problems.extend(problems)
+    return gateway
 
 
-def run_check(*, config: str | None, api_base: str | None, as_json: bool, out: TextIO | None = None) -> int:
-    report = build_report(config, api_base)
+def check_drift(report: Report, config: PlanConfig, api_base: str | None, env: dict[str, str]) -> None:
+    """Each plan's live price against its test price, when a key of each mode is at hand."""
+    from portal_tui.commands.keys import key_for_mode
+    from portal_tui.services.gateway import StripeGateway
+    from portal_tui.services.promotion import plan_drift
+
+    if not any(plan.test_price_id and plan.live_price_id for plan in config.plans):
+        report.drift_note = "no plan links both a test and a live price yet"
+        return
+    test_key, live_key = key_for_mode("test", env), key_for_mode("live", env)
+    if test_key is None or live_key is None:
+        have = "only a live key" if live_key else ("only a test key" if test_key else "no key")
+        lacking = "test" if test_key is None else "live"
+        report.drift_note = (
+            f"comparing live prices with their test prices needs a test and a live key; there is {have} "
+            f"(save a {lacking} key in the app, or set STRIPE_API_KEY to it and keep the other one saved)"
+        )
+        return
+    report.drift = plan_drift(
+        config, StripeGateway(test_key.key, api_base=api_base), StripeGateway(live_key.key, api_base=api_base)
+    )
+    report.drift_checked = True
+    report.problems.extend(report.drift)
+
+
+def run_check(
+    *,
+    config: str | None,
+    api_base: str | None,
+    as_json: bool,
+    mode: Mode | None = None,
+    out: TextIO | None = None,
+) -> int:
+    report = build_report(config, api_base, mode=mode)
     stream = out or sys.stdout
     if as_json:
         stream.write(json.dumps(report.to_json(), indent=2) + "\n")
