@@ -246,6 +246,28 @@ def test_export_all_and_the_lookup_key_offer(env: Env) -> None:
     assert 'lookup_key = "chosen-key"' in text and 'lookup_key = "key-0"' in text
 
 
+def test_a_linked_price_without_a_lookup_key(env: Env) -> None:
+    compute = next(
+        str(p["id"]) for p in env.sandbox.test_world.objects["price"].values() if p["nickname"] == "Compute per hour"
+    )
+    plans = env.plans.load()
+    plans.plans.append(Plan("burst", "Burst", compute))
+    env.plans.save(plans)
+    refused = env.cli("catalog", "export")
+    assert refused.code == 2 and not env.catalog_file.exists()
+    assert f"{compute} has no lookup key" in refused.err and f"--set-lookup-key {compute}=" in refused.err
+    assert env.sandbox.test_world.objects["price"][compute]["lookup_key"] is None  # nothing set without asking
+
+    declined = env.cli("catalog", "export", stdin="n\n", tty=True)
+    assert declined.code == 2 and "Enter accepts" in declined.out
+    assert env.sandbox.test_world.objects["price"][compute]["lookup_key"] is None
+
+    accepted = env.cli("catalog", "export", stdin="\n", tty=True)  # Enter takes the suggested key
+    assert accepted.code == 0, accepted.text
+    suggested = env.sandbox.test_world.objects["price"][compute]["lookup_key"]
+    assert suggested and f'lookup_key = "{suggested}"' in env.catalog_file.read_text()
+
+
 def test_export_merges_into_the_existing_file(env: Env) -> None:
     assert env.cli("catalog", "export").code == 0
     plans = env.plans.load()

@@ -200,7 +200,7 @@ def live_price(sandbox: Sandbox, lookup: str, amount: int, *, currency: str = "u
 @pytest.fixture
 def linked_config(tmp_path: Path, seeded_sandbox: Sandbox) -> Path:
     """starter: live price with the test price's terms and key; pro: the same key, another amount;
-    swapped: the starter's terms, but a live price under another lookup key."""
+    swapped: the starter's terms, but a live price under another lookup key; gone: a live price that does not exist."""
     path = tmp_path / "plans.toml"
     ConfigStore(path).save(
         PlanConfig(
@@ -223,6 +223,7 @@ def linked_config(tmp_path: Path, seeded_sandbox: Sandbox) -> Path:
                     seed_price(seeded_sandbox, "starter_monthly"),
                     live_price(seeded_sandbox, "starter_monthly_v2", 500),
                 ),
+                Plan("gone", "Gone", seed_price(seeded_sandbox, "pro_yearly"), "price_1LiveDeleted000000001"),
             ]
         )
     )
@@ -247,12 +248,13 @@ def test_each_kind_of_drift_exits_1(tmp_path: Path, linked_config: Path, seeded_
     report = json.loads(result.stdout)
     assert report["drift"]["checked"] is True
     drift = {p["plan"]: p["message"] for p in report["drift"]["problems"]}
-    assert set(drift) == {"pro", "swapped"}, drift  # starter's live price matches its test price
+    assert set(drift) == {"pro", "swapped", "gone"}, drift  # starter's live price matches its test price
     assert "$20.00" in drift["pro"] and "$25.00" in drift["pro"]  # the terms that differ, in words
     assert "starter_monthly_v2" in drift["swapped"]  # the live slot holds another lookup key
-    assert {p["plan"] for p in report["problems"]} >= {"pro", "swapped"}
+    assert "does not exist in live mode" in drift["gone"]
+    assert {p["plan"] for p in report["problems"]} >= {"pro", "swapped", "gone"}
     text = run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url)
-    assert text.returncode == 1 and "Drift: 2 plan prices differ" in text.stdout
+    assert text.returncode == 1 and "Drift: 3 plan prices differ" in text.stdout
     assert TEST_KEY not in text.stdout + text.stderr and LIVE_KEY not in text.stdout + text.stderr
 
 
