@@ -100,13 +100,20 @@ def promoted(world: Sandbox) -> tuple[Catalog, dict[str, str]]:
 def test_a_price_without_lookup_key_is_refused_with_a_suggestion_until_one_is_set() -> None:
     with Sandbox(seed=True) as server:
         test = gateway(server, TEST_KEY)
+        # an archived price elsewhere still holds the key the setup fee would be offered: the next one is
+        setup_product = next(p for p in server.worlds[False].objects["product"].values() if p["name"] == "Setup fee")
+        old = test.create_price(
+            {"product": setup_product["id"], "currency": "usd", "unit_amount": 100, "lookup_key": "setup_fee_one_time"},
+            idempotency_key="old-setup",
+        )
+        test.update_price(old["id"], {"active": False})
         with pytest.raises(MissingLookupKeyError) as caught:
             export_catalog(test, all_prices=True)
         error = caught.value
         suggestions = dict(error.missing)
         assert len(suggestions) == 5 and error.price_id in suggestions
         by_nickname = {p["nickname"]: p["id"] for p in server.worlds[False].objects["price"].values()}
-        assert suggestions[by_nickname["Setup fee"]] == "setup_fee_one_time"
+        assert suggestions[by_nickname["Setup fee"]] == "setup_fee_one_time_2"
         assert suggestions[by_nickname["Tokyo monthly"]] == "tokyo_region_monthly_jpy"
         assert suggestions[by_nickname["Storage volume"]] == "block_storage_monthly"
         assert error.suggestion in error.hint  # type: ignore[operator]

@@ -295,6 +295,8 @@ def export_catalog(
             key, CatalogProduct(key=key, name=str(product.get("name") or key), description=product.get("description"))
         )
         draft = PriceDraft.from_stripe(price)
+        if draft.model.is_usage_based and not draft.meter_id:
+            raise UnsupportedPriceError(price_id, "is metered without a billing meter (legacy usage records)")
         meter_name: str | None = None
         if draft.model.is_usage_based and draft.meter_id:
             if draft.meter_id not in meters:
@@ -312,7 +314,7 @@ def export_catalog(
             )
         )
     if missing:
-        (first_id, first_key), *others = missing
+        (first_id, first_key), *others = _free_suggestions(gateway, missing, taken)
         raise MissingLookupKeyError(first_id, first_key, others=others)
     by_event = {meter.event_name: meter for meter in meters.values()}
     return Catalog(meters=list(by_event.values()), products=list(products.values()), prices=entries)
@@ -376,6 +378,26 @@ def _suggest_lookup_key(price: Mapping[str, Any], product: Mapping[str, Any], ta
     candidate, n = suggestion, 2
     while candidate in taken:
         candidate, n = f"{suggestion}_{n}", n + 1
+    return candidate
+
+
+def _free_suggestions(gateway: StripeGateway, missing: list[tuple[str, str]], taken: set[str]) -> list[tuple[str, str]]:
+    """The suggested keys, each changed until no price of the account (active or archived) holds it."""
+    result = list(missing)
+    for _attempt in range(5):
+        held = {str(p["lookup_key"]) for p in gateway.list_prices_by_lookup_keys(key for _id, key in result)}
+        if not held:
+            return result
+        taken |= held
+        result = [(price_id, _next_free(key, taken) if key in held else key) for price_id, key in result]
+    return result
+
+
+def _next_free(key: str, taken: set[str]) -> str:
+    candidate, n = f"{key}_2", 3
+    while candidate in taken:
+        candidate, n = f"{key}_{n}", n + 1
+    taken.add(candidate)
     return candidate
 
 
@@ -622,6 +644,10 @@ def _request_key(
     return idempotency_key(account, action.replace("_", "-"), key, f"{terms}-{digest}" if terms else digest)
 
 
+def _fields(differences: Iterable[TermDifference]) -> set[str]:
+    return {difference.field for difference in differences}
+
+
 def _blocking(catalog: Catalog, diff: CatalogDiff) -> None:
     problems = catalog.validate()
     if problems:
@@ -680,7 +706,9 @@ def plan_apply(catalog: Catalog, diff: CatalogDiff, *, replace: bool = False) ->
         if status is not None and status.account_id:
             product_ids[product.key] = status.account_id
             if status.state == "differs":
-                changes: dict[str, Any] = {"name": product.name, "description": product.description or ""}
+                # only what differs; an empty description unsets the account's
+                wanted = {"name": product.name, "description": product.description or ""}
+                changes = {name: value for name, value in wanted.items() if name in _fields(status.differences)}
                 add(
                     requests,
                     f"product {product.key}",
