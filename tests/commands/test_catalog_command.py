@@ -177,7 +177,7 @@ def test_export_apply_diff_and_a_second_apply_sends_nothing(env: Env) -> None:
     again = env.cli("catalog", "apply", "--mode", "live", "--yes")
     assert again.code == 0, again.text
     assert env.sandbox.writes(live=True) == writes  # idempotent: zero write requests the second time
-    assert "no write sent" in again.out
+    assert "No write sent" in again.out
 
 
 def test_live_apply_without_yes_or_terminal_is_refused_and_writes_nothing(env: Env) -> None:
@@ -206,7 +206,7 @@ def test_test_mode_apply_needs_no_confirmation(env: Env, tmp_path: Path) -> None
     before = env.sandbox.writes(live=False)
     result = env.cli("catalog", "apply", "--mode", "test")
     assert result.code == 0, result.text
-    assert "Nothing to send" in result.out  # the test account is where the catalog came from
+    assert "No write sent" in result.out  # the test account is where the catalog came from
     assert env.sandbox.writes(live=False) == before
 
 

@@ -253,6 +253,8 @@ def test_each_kind_of_drift_exits_1(tmp_path: Path, linked_config: Path, seeded_
     assert "starter_monthly_v2" in drift["swapped"]  # the live slot holds another lookup key
     assert "does not exist in live mode" in drift["gone"]
     assert {p["plan"] for p in report["problems"]} >= {"pro", "swapped", "gone"}
+    assert [p["plan"] for p in report["problems"]].count("gone") == 1  # said once, not by the slot check and drift
+    assert not report["not_checked"]  # with both keys, both slots are checked
     text = run_check(tmp_path, linked_config, key=TEST_KEY, api_base=seeded_sandbox.url)
     assert text.returncode == 1 and "Drift: 3 plan prices differ" in text.stdout
     assert TEST_KEY not in text.stdout + text.stderr and LIVE_KEY not in text.stdout + text.stderr
@@ -276,6 +278,8 @@ def test_no_drift_with_both_keys_exits_0(tmp_path: Path, seeded_sandbox: Sandbox
     result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
     assert result.returncode == 0, result.stdout
     assert "Drift: none" in result.stdout
+    # the saved live key also checks the live slots: nothing is left "not checked"
+    assert "✓ starter          live" in result.stdout and "not checked" not in result.stdout.lower()
 
 
 def test_readiness_in_live_mode(tmp_path: Path, seeded_sandbox: Sandbox) -> None:

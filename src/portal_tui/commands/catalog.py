@@ -253,7 +253,7 @@ def diff(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.say(json.dumps({**result.to_json(), "catalog": str(path), "exit_code": code}, indent=2))
         return code
-    console.say(f"Catalog {path} against {account_label(account, mode)}:")
+    console.say(f"Catalog file {path}, {account_label(account, mode)}")
     console.say(result.to_text().rstrip("\n"))
     console.say(diff_footer(result, mode))
     return code
@@ -290,8 +290,6 @@ def apply(args: argparse.Namespace, console: Console) -> int:
         console.say(f"{count(len(planned), 'request')} to send:")
         for request in planned:
             console.say(f"  {request.text()}")
-    else:
-        console.say(f"Nothing to send: the {mode} account already has every item of the catalog.")
     for item in left_alone:
         changes = "; ".join(difference.text() for difference in item.differences)
         console.say(f"  left alone: {item.label} differs ({changes}); --replace would replace it")
@@ -344,7 +342,7 @@ def report_result(console: Console, result: ApplyResult, mode: Mode) -> None:
     for lookup_key, old, new in result.replaced:
         console.say(f"  replaced {old} by {new} ({lookup_key}); the old price is archived")
     if not result.writes:
-        console.say(f"The {mode} account was already up to date: no write sent.")
+        console.say(f"No write sent: the {mode} account already has every item of the catalog.")
 
 
 def link_plans(args: argparse.Namespace, console: Console, price_ids: Mapping[str, str]) -> None:

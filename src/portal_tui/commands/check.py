@@ -232,11 +232,41 @@ def check_drift(report: Report, config: PlanConfig, api_base: str | None, env: d
             f"(save a {lacking} key in the app, or set STRIPE_API_KEY to it and keep the other one saved)"
         )
         return
-    report.drift = plan_drift(
-        config, StripeGateway(test_key.key, api_base=api_base), StripeGateway(live_key.key, api_base=api_base)
-    )
+    gateways = {
+        "test": StripeGateway(test_key.key, api_base=api_base),
+        "live": StripeGateway(live_key.key, api_base=api_base),
+    }
+    other: Mode = "test" if report.mode == "live" else "live"
+    check_other_slots(report, config, other, gateways[other])
+    report.drift = plan_drift(config, gateways["test"], gateways["live"])
     report.drift_checked = True
-    report.problems.extend(report.drift)
+    # a live price that does not exist is already reported by the slot check above
+    report.problems.extend(p for p in report.drift if not _already_missing(report.problems, p))
+
+
+def _already_missing(problems: list[Problem], problem: Problem) -> bool:
+    return "does not exist" in problem.message and any(
+        p.field == problem.field and "does not exist" in p.message for p in problems
+    )
+
+
+def check_other_slots(report: Report, config: PlanConfig, mode: Mode, gateway: StripeGateway) -> None:
+    """With the other mode's key at hand, its slots are checked too instead of being reported as "not checked".
+    Only linked prices are judged: a plan without a price in that mode yet is not a problem here."""
+    from portal_tui.services.plan_check import check_plan_prices
+
+    fresh, _problems = check_plan_prices(config, mode, gateway.retrieve_price)
+    by_plan = {(c.plan_id, c.slot): c for c in fresh if c.slot == mode}
+    index_of = {plan.id: index for index, plan in enumerate(config.plans)}
+    for position, old in enumerate(report.checks):
+        if old.slot != mode or not old.not_checked or not old.price_id:
+            continue
+        new = by_plan.get((old.plan_id, mode))
+        if new is None:
+            continue
+        report.checks[position] = new
+        where = f"plans[{index_of[old.plan_id]}].{mode}_price_id"
+        report.problems.extend(Problem(where, f"Plan '{old.plan_id}': {m}", old.plan_id) for m in new.problems)
 
 
 def run_check(
