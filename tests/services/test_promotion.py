@@ -3,6 +3,7 @@ empty live world, resume after faults, replace, report drift. Objects are counte
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -523,3 +524,47 @@ def test_planned_requests_read_as_form_fields() -> None:
     assert request.text() == "POST /v1/prices  currency=usd recurring[interval]=month active=false"
     draft = PriceDraft(unit_amount=Decimal("0.5"))
     assert flatten({"unit_amount_decimal": draft.unit_amount}) == {"unit_amount_decimal": "0.5"}
+
+
+def test_a_price_moved_to_another_product_leaves_the_old_products_default_alone(world: Sandbox) -> None:
+    catalog, ids = promoted(world)
+    pro = catalog.price("pro_monthly")
+    assert pro is not None
+    pro.product, pro.default = "api-calls", False
+    live = live_gateway(world)
+    status = diff_catalog(catalog, live).state_of_price("pro_monthly")
+    assert status is not None and status.state == "differs" and status.is_default
+    assert [d.text() for d in status.differences] == ["product: api-calls → pro-vps"]
+    planned = plan_apply(catalog, diff_catalog(catalog, live), replace=True)
+    assert [r.action for r in planned] == ["create_price"]  # Stripe refuses to archive another product's default
+    result = apply_catalog(catalog, live, replace=True)
+    new = world.worlds[True].objects["price"][result.price_ids["pro_monthly"]]
+    assert world.worlds[True].objects["product"][new["product"]]["metadata"][PRODUCT_KEY_METADATA] == "api-calls"
+    assert world.worlds[True].objects["price"][ids["pro_monthly"]]["active"] is True
+    assert not diff_catalog(catalog, live).pending
+
+
+def test_an_item_created_by_someone_else_during_the_run_is_found_before_creating_it(world: Sandbox) -> None:
+    catalog = export_catalog(gateway_test_mode(world), all_prices=True)
+    # the run reads the meters once for its diff, then once before creating each meter: hold the first lookup
+    world.faults.add(method="GET", path="/v1/billing/meters", kind="latency", times=1)
+    gate = world.faults.add(method="GET", path="/v1/billing/meters", kind="gate", times=1)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(apply_catalog(catalog, live_gateway(world))))
+    worker.start()
+    assert gate.reached.wait(10)
+    first = catalog.meters[0]
+    made = live_gateway(world).create_meter(
+        first.display_name, first.event_name, first.aggregation, idempotency_key="someone-else"
+    )
+    gate.release()
+    worker.join(30)
+    assert outcome, "apply did not finish"
+    assert live_objects(world)["billing.meter"] == 3  # no second meter for the event name (Stripe would refuse it)
+    assert all(label != f"meter {first.event_name}" for label, _id in outcome[0].created)
+    assert (
+        live_price(world, next(p.lookup_key for p in catalog.prices if p.meter == first.event_name))["recurring"][
+            "meter"
+        ]
+        == made["id"]
+    )

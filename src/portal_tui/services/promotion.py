@@ -733,7 +733,7 @@ def plan_apply(catalog: Catalog, diff: CatalogDiff, *, replace: bool = False) ->
         product_status = diff.state_of("product", price.product)
         current_default = product_status.default_price_id if product_status else None
         old_id: str | None = None
-        old_is_default = False
+        old_is_default = keep_old = False
         if status is not None and status.state == "same" and status.account_id:
             new_id = status.account_id
             if not (status.unfinished_replace and replace):
@@ -755,10 +755,14 @@ def plan_apply(catalog: Catalog, diff: CatalogDiff, *, replace: bool = False) ->
                     continue
                 old_id = status.account_id
                 old_is_default = status.is_default
+                if old_is_default and "product" in _fields(status.differences):
+                    # the old price is the default of another product: it cannot be archived from here
+                    keep_old = True
+                    old_is_default = False
             holder = old_id or (status.holder_id if status is not None else None)
             meter_id = meter_ids.get(price.meter) if price.meter else None
             params = price.create_params(product_id, meter_id, transfer_lookup_key=holder is not None)
-            if old_id is not None:
+            if old_id is not None and not keep_old:
                 params["metadata"] = {REPLACES: old_id}
             new_id = placeholder("price", price.lookup_key)
             add(
@@ -782,7 +786,7 @@ def plan_apply(catalog: Catalog, diff: CatalogDiff, *, replace: bool = False) ->
                 "set_default",
                 price.lookup_key,
             )
-        if old_id is not None:
+        if old_id is not None and not keep_old:
             add(
                 archives,
                 item,
