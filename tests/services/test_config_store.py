@@ -10,11 +10,12 @@ import sys
 import textwrap
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord
 from portal_tui.services.config_store import ConfigStore
 from portal_tui.services.errors import ConfigFileError
 
@@ -97,6 +98,19 @@ def test_wrong_value_is_reported_with_field_and_line(tmp_path: Path) -> None:
         ('[[plans]]\nid = "pro"\n\n[[plans]]\nid = "pro"\n', "plans[1].id", 5),
         ('[[plans]]\nid = "pro"\n[plans.quotas]\nvcpu = -4\n', "plans[0].quotas.vcpu", 4),
         ('[[plans]]\nid = "pro"\nquotas = { gpus = 4 }\n', "plans[0].quotas.gpus", 3),
+        # The Verify record (schema 2): unknown keys and wrong values are named like the rest.
+        (
+            '[[plans]]\nid = "pro"\n\n[plans.verified]\nat = 2026-12-01T10:00:00Z\nreslt = "pass"\n',
+            "plans[0].verified.reslt",
+            6,
+        ),
+        ('[[plans]]\nid = "pro"\n[plans.verified]\nat = "yesterday"\nresult = "pass"\n', "plans[0].verified.at", 4),
+        (
+            '[[plans]]\nid = "pro"\n[plans.verified]\nat = 2026-12-01T10:00:00Z\nresult = "pass"\n'
+            'price_id = "price_1"\nterms = "not-a-fingerprint"\n',
+            "plans[0].verified.terms",
+            7,
+        ),
     ],
 )
 def test_invalid_file_names_field_and_line_and_is_left_untouched(
@@ -132,7 +146,7 @@ def test_unwritable_folder_gives_a_clear_error(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord
 from portal_tui.services.config_store import ConfigStore
 store = ConfigStore(Path(sys.argv[1]))
 print("ready", flush=True)
@@ -198,3 +212,84 @@ def test_save_removes_temp_files_of_dead_writers_only(tmp_path: Path) -> None:
     finally:
         alive.kill()
         alive.wait()
+
+
+# ---- schema 2: Verify records ------------------------------------------------------------------------------------
+
+AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+RECORD = VerifyRecord(AT, True, "price_123", "0123456789abcdef", "PASS: Visa 4242 · succeeds, quantity 1")
+
+
+def test_a_record_round_trips_through_a_real_file(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    config = PlanConfig(plans=[Plan("pro", "Pro", "price_123", quotas={"vcpu": 4}, verified=RECORD), Plan("b", "B")])
+    store.save(config)
+    text = store.path.read_text()
+    assert "[plans.verified]" in text and 'result = "pass"' in text and "schema_version = 2" in text
+    loaded = store.load()
+    assert loaded == config and loaded.plans[0].verified == RECORD and loaded.plans[1].verified is None
+    # Saving what was loaded writes the same bytes: nothing drifts (time zone, microseconds, key order).
+    store.save(loaded)
+    assert store.path.read_text() == text
+
+
+def test_a_version_1_file_loads_and_is_saved_as_version_2(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    old = 'schema_version = 1\n\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "price_123"\n'
+    store.path.write_text(old)
+    config = store.load()
+    assert store.path.read_text() == old  # loading never writes
+    store.save(config)
+    data = tomllib.loads(store.path.read_text())
+    assert data["schema_version"] == 2 and data["plans"][0]["test_price_id"] == "price_123"
+    assert store.backup_path.read_text() == old
+    assert store.load() == config
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "plans.toml"
+    path.write_text("schema_version = 3\n")
+    with pytest.raises(ConfigFileError) as caught:
+        ConfigStore(path).load()
+    assert caught.value.field == "schema_version" and "newer portal-tui" in str(caught.value)
+    assert path.read_text() == "schema_version = 3\n"
+
+
+def test_record_verify_changes_only_that_plans_record(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    store.path.write_text(
+        'schema_version = 1\n\n[[resources]]\nkey = "gpu_hours"\nlabel = "GPU"\nunit = "hours"\n\n'
+        '[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "price_123"\nlive_price_id = "price_9Live"\n'
+        "quotas = { gpu_hours = 10 }\n\n"
+        '[[plans]]\nid = "basic"\nname = "Basic"\n'
+    )
+    before = store.load()
+    saved = store.record_verify("pro", RECORD)
+    assert saved is not None and saved.name == "Pro" and saved.verified == RECORD
+    after = store.load()
+    assert after.plans[0].verified == RECORD and after.plans[1].verified is None
+    before.plans[0].verified = RECORD
+    assert after == before  # resources, quotas, live price and the other plan as they were
+    assert tomllib.loads(store.backup_path.read_text())["schema_version"] == 1
+    newer = VerifyRecord(AT.replace(hour=11), False, "price_123", "fedcba9876543210", "MISMATCH")
+    store.record_verify("pro", newer)
+    assert store.load().plans[0].verified == newer  # the last run's record replaces the previous one
+
+
+def test_record_verify_for_a_plan_not_in_the_file_writes_nothing(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    assert store.record_verify("pro", RECORD) is None
+    assert not store.exists()  # a missing file is not created for it
+    store.path.write_text('[[plans]]\nid = "basic"\n')
+    assert store.record_verify("pro", RECORD) is None
+    assert store.path.read_text() == '[[plans]]\nid = "basic"\n' and not store.backup_path.exists()
+
+
+def test_record_verify_leaves_a_broken_file_alone(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "plans.toml")
+    broken = '[[plans]]\nid = "pro"\nname = "Pro\n'
+    store.path.write_text(broken)
+    with pytest.raises(ConfigFileError) as caught:
+        store.record_verify("pro", RECORD)
+    assert caught.value.line == 3
+    assert store.path.read_text() == broken and not store.backup_path.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -564,3 +566,125 @@ def test_metered_summary_says_usage_and_names_the_meter(seeded_sandbox: Sandbox)
 def test_licensed_summary_says_quantity(seeded_sandbox: Sandbox) -> None:
     result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "team_seats"), Scenario("succeeds", 8, False))
     assert "Scenario: Visa 4242 · succeeds, quantity 8" in result.summary_text()
+
+
+# ---- the plan's Verify record --------------------------------------------------------------------------------------
+
+
+def fingerprint_of(sandbox: Sandbox, pid: str) -> str:
+    """The terms fingerprint computed independently of the walkthrough: the price (and meter) as the API has them."""
+    from portal_tui.domain.price_terms import price_terms, terms_fingerprint
+
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=sandbox.url)
+    price = gateway.retrieve_price(pid)
+    meter_id = (price.get("recurring") or {}).get("meter")
+    event = next((str(m["event_name"]) for m in gateway.list_meters() if m["id"] == meter_id), None)
+    return terms_fingerprint(price_terms(price, event))
+
+
+def test_a_pass_makes_a_record_of_the_price_and_its_terms(seeded_sandbox: Sandbox) -> None:
+    from datetime import UTC, datetime
+
+    pid = price_id(seeded_sandbox, "team_seats")
+    result, _ = run(seeded_sandbox, pid, Scenario("succeeds", 8))
+    assert result.verdict == "PASS" and result.recorded_verdict is True
+    assert result.terms == fingerprint_of(seeded_sandbox, pid)
+    at = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    record = result.verify_record(at)
+    assert record is not None
+    assert (record.passed, record.price_id, record.terms) == (True, pid, result.terms)
+    assert record.at == at.replace(microsecond=0)
+    assert record.summary.startswith("PASS: Visa 4242 · succeeds, quantity 8 · ") and "\n" not in record.summary
+
+
+def test_a_metered_record_names_the_meter_by_event_name(seeded_sandbox: Sandbox) -> None:
+    from portal_tui.domain.price_terms import price_terms, terms_fingerprint
+
+    pid = price_id(seeded_sandbox, "api_calls")
+    result, steps = run(seeded_sandbox, pid, Scenario("succeeds", 12000))
+    assert result.verdict == "PASS", result.summary_text()
+    # The meter is read once, in the price step, and reused for the usage.
+    assert seeded_sandbox.count("GET", "/v1/billing/meters") == 1
+    assert result.terms == fingerprint_of(seeded_sandbox, pid)
+    assert result.price is not None and result.terms != terms_fingerprint(price_terms(result.price))
+    assert final(steps, "usage").status is StepStatus.DONE
+
+
+def test_a_missing_meter_is_refused_before_anything_is_created(seeded_sandbox: Sandbox) -> None:
+    pid = price_id(seeded_sandbox, "api_calls")
+    seeded_sandbox.test_world.objects["price"][pid]["recurring"]["meter"] = "mtr_gone"
+    result, steps = run(seeded_sandbox, pid, Scenario("succeeds", 10))
+    assert result.verdict == "FAILED" and "mtr_gone was not found" in str(result.error)
+    assert final(steps, "price").status is StepStatus.FAILED
+    assert not created_anything(seeded_sandbox)
+    assert result.verify_record() is None
+
+
+def test_a_mismatch_is_recorded_as_a_fail(seeded_sandbox: Sandbox) -> None:
+    seeded_sandbox.invoice_skew = 1
+    result, _ = run(seeded_sandbox, price_id(seeded_sandbox, "pro_monthly"), Scenario("succeeds", 1))
+    record = result.verify_record()
+    assert result.verdict == "MISMATCH" and record is not None and not record.passed
+    assert record.summary.startswith("MISMATCH: Visa 4242 · succeeds, quantity 1; ")
+    assert "expected $20.00, invoiced $20.01" in record.summary
+
+
+def test_runs_that_prove_nothing_are_not_recorded(seeded_sandbox: Sandbox) -> None:
+    pid = price_id(seeded_sandbox, "pro_monthly")
+    cancelled, _ = run(seeded_sandbox, pid, Scenario(), is_cancelled=iter([False] * 3 + [True] * 99).__next__)
+    assert cancelled.verdict == "CANCELLED" and cancelled.verify_record() is None
+    seeded_sandbox.meter_event_lag = 60
+    pending, _ = run(seeded_sandbox, price_id(seeded_sandbox, "api_calls"), Scenario("succeeds", 5), usage_wait=0.1)
+    assert pending.verdict == "INCONCLUSIVE" and pending.verify_record() is None
+    # An error after the price was read (its terms known) still proves nothing about billing.
+    seeded_sandbox.faults.add(method="POST", path="/v1/subscriptions", kind="500", times=10)
+    failed, _ = run(seeded_sandbox, pid, Scenario())
+    assert failed.verdict == "FAILED" and failed.terms is not None and failed.verify_record() is None
+
+
+def test_record_result_writes_the_plan_file(seeded_sandbox: Sandbox, tmp_path: Path) -> None:
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.walkthrough import record_result
+
+    pid = price_id(seeded_sandbox, "pro_monthly")
+    store = ConfigStore(tmp_path / "plans.toml")
+    # A version-1 file as an older portal-tui wrote it: the record is added and the file becomes version 2.
+    store.path.write_text(
+        f'schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{pid}"\n'
+        '[plans.quotas]\nvcpu = 4\n[[plans]]\nid = "other"\nname = "Other"\n'
+    )
+    result, _ = run(seeded_sandbox, pid, Scenario())
+    outcome = record_result(store, result)
+    assert outcome.text == "Recorded in plans.toml for plan Pro" and outcome.record is not None
+    data = tomllib.loads(store.path.read_text())
+    assert data["schema_version"] == 2
+    verified = data["plans"][0]["verified"]
+    assert verified["result"] == "pass" and verified["price_id"] == pid
+    assert verified["terms"] == fingerprint_of(seeded_sandbox, pid)
+    assert verified["at"] == outcome.record.at
+    assert data["plans"][0]["quotas"] == {"vcpu": 4} and "verified" not in data["plans"][1]
+    assert store.load().plans[0].verified == outcome.record
+
+
+def test_record_result_reports_what_it_could_not_record(seeded_sandbox: Sandbox, tmp_path: Path) -> None:
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.walkthrough import record_result
+
+    pid = price_id(seeded_sandbox, "pro_monthly")
+    store = ConfigStore(tmp_path / "plans.toml")
+    result, _ = run(seeded_sandbox, pid, Scenario())
+    # The plan was deleted from the file during the run: nothing is written.
+    store.path.write_text('schema_version = 2\n[[plans]]\nid = "basic"\nname = "Basic"\n')
+    before = store.path.read_text()
+    gone = record_result(store, result)
+    assert gone.record is None and gone.text == "Not recorded: plan 'pro' is no longer in plans.toml"
+    assert gone.tone == "warn" and store.path.read_text() == before
+    # A file broken by a hand edit is reported and left as it is.
+    store.path.write_text("[[plans]\n")
+    broken = record_result(store, result)
+    assert broken.record is None and broken.text.startswith("Not recorded in plans.toml: plans.toml is not valid TOML")
+    assert store.path.read_text() == "[[plans]\n"
+    # A run that proves nothing says so and writes nothing.
+    cancelled, _ = run(seeded_sandbox, pid, Scenario(), is_cancelled=lambda: True)
+    said = record_result(store, cancelled)
+    assert said.record is None and said.text.startswith("Not recorded in plans.toml: the run was cancelled")

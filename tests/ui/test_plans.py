@@ -637,3 +637,90 @@ async def test_a_modal_closing_does_not_recheck_every_price(
         assert [r.path for r in seeded_sandbox.requests[before:] if r.path.startswith("/v1/prices/")] == [
             f"/v1/prices/{price}"
         ]
+
+
+# ---- Verify records (plans schema 2) -------------------------------------------------------------------------------
+
+RECORDED = (
+    '\n[plans.verified]\nat = 2026-12-01T10:00:00Z\nresult = "pass"\nprice_id = "{price}"\n'
+    'terms = "0123456789abcdef"\nsummary = "PASS: Visa 4242 · succeeds, quantity 1"\n'
+)
+
+
+async def test_the_editor_keeps_a_plans_record_and_a_new_test_price_makes_it_stale(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    from portal_tui.domain.plans import verify_state
+
+    pro, team = seed_price(seeded_sandbox, "pro_monthly"), seed_price(seeded_sandbox, "team_seats")
+    path = config_dir / "plans.toml"
+    path.write_text(
+        f'schema_version = 2\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{pro}"\n'
+        + RECORDED.format(price=pro)
+    )
+    record = tomllib.loads(path.read_text())["plans"][0]["verified"]
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plans(pilot, app)
+        app.screen.query_one("#plan-name", Input).value = "Pro VPS"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert tomllib.loads(path.read_text())["plans"][0] == {
+            "id": "pro",
+            "name": "Pro VPS",
+            "test_price_id": pro,
+            "quotas": {},
+            "verified": record,
+        }
+        plan = app.context.config_store.load().plans[0]
+        assert verify_state(plan, "0123456789abcdef") == "passed"
+        app.screen.query_one("#price-test", Input).value = team
+        await checked(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    saved = tomllib.loads(path.read_text())["plans"][0]
+    assert saved["test_price_id"] == team and saved["verified"] == record  # kept, about the old price
+    plan = app.context.config_store.load().plans[0]
+    assert verify_state(plan, None) == "stale" and verify_state(plan, "0123456789abcdef") == "stale"
+
+
+async def test_a_hand_edit_beside_a_new_record_still_asks_before_overwriting(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    path = config_dir / "plans.toml"
+    head = '[[plans]]\nid = "pro"\nname = "{name}"\ntest_price_id = "price_1Pro"\n'
+    path.write_text(head.format(name="Pro"))
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        app.screen.query_one("#plan-name", Input).value = "Pro 2"
+        await pilot.pause()
+        # Verify recorded a result, and someone also renamed the plan by hand: that is a real conflict.
+        path.write_text(head.format(name="Pro (hand-edited)") + RECORDED.format(price="price_1Pro"))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmModal"
+        assert "changed on disk" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+    assert "hand-edited" in path.read_text()
+
+
+async def test_a_record_alone_on_disk_is_taken_without_asking(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
+) -> None:
+    path = config_dir / "plans.toml"
+    head = 'schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "price_1Pro"\n'
+    path.write_text(head)
+    app = make_app(sandbox, key=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_plans(pilot, app)
+        app.screen.query_one("#plan-id", Input).value = "pro-vps"  # renamed here: the record follows the plan
+        await pilot.pause()
+        path.write_text(head.replace("schema_version = 1", "schema_version = 2") + RECORDED.format(price="price_1Pro"))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+    saved = tomllib.loads(path.read_text())["plans"][0]
+    assert saved["id"] == "pro-vps" and saved["verified"]["price_id"] == "price_1Pro"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+import tomllib
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select, Static
 
-from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.domain.plans import Plan, PlanConfig, verify_state
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from tests.conftest import LIVE_KEY
@@ -396,3 +399,154 @@ async def test_escape_leaves_the_quantity_field_when_no_run_is_going(
         await settle(pilot)
         assert field.value == before  # the 1 was a step key, not typed
         assert app.current_mode == "connect"
+
+
+# ---- the verdict is recorded per plan in plans.toml ---------------------------------------------------------------
+
+
+def terms_in_account(sandbox: Sandbox, price_id: str) -> str:
+    """The price's terms fingerprint worked out here from the API, independently of the walkthrough."""
+    from portal_tui.domain.price_terms import price_terms, terms_fingerprint
+    from portal_tui.services.gateway import StripeGateway
+    from portal_tui.services.keystore import parse_key
+    from tests.conftest import TEST_KEY
+
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=sandbox.url)
+    price = gateway.retrieve_price(price_id)
+    meter_id = (price.get("recurring") or {}).get("meter")
+    event = next((str(m["event_name"]) for m in gateway.list_meters() if m["id"] == meter_id), None)
+    assert (event is None) == (meter_id is None)
+    return terms_fingerprint(price_terms(price, event))
+
+
+async def test_a_pass_is_recorded_in_plans_toml_for_the_plan(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    seats = seed_price(seeded_sandbox, "team_seats")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_verify(pilot, app)
+        app.screen.query_one("#quantity", Input).value = "8"
+        started = datetime.now(UTC).replace(microsecond=0)
+        await run_to_pass(pilot, app)
+        shown = text_of(app.screen.query_one("#quotas", Static))
+        assert "Recorded in plans.toml for plan Team" in shown
+        data = tomllib.loads((config_dir / "plans.toml").read_text())
+        assert data["schema_version"] == 2
+        verified = data["plans"][0]["verified"]
+        assert verified["result"] == "pass" and verified["price_id"] == seats
+        assert verified["terms"] == terms_in_account(seeded_sandbox, seats)
+        assert started <= verified["at"] <= datetime.now(UTC) and verified["at"].tzinfo is not None
+        assert verified["summary"].startswith("PASS: Visa 4242 · succeeds, quantity 8")
+        assert "verified" not in data["plans"][1]  # the other plan was not run
+        # Recording the result does not make it "out of date" when the screen reloads the plans.
+        await app.switch_mode("home")
+        await settle(pilot)
+        await open_verify(pilot, app)
+        assert "PASS" in str(app.screen.query_one("#verdict").render())
+        plan = app.context.config_store.load().plan("seats")
+        assert plan is not None
+        assert verify_state(plan, terms_in_account(seeded_sandbox, seats)) == "passed"
+
+
+async def test_a_metered_mismatch_is_recorded_as_a_fail_with_the_meters_terms(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    seeded_sandbox.invoice_skew = 3
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    api = seed_price(seeded_sandbox, "api_calls")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_verify(pilot, app)
+        app.screen.query_one("#plan", Select).value = "api"
+        app.screen.query_one("#quantity", Input).value = "12000"
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "MISMATCH" in str(app.screen.query_one("#verdict").render())
+        assert "Recorded in plans.toml for plan API" in text_of(app.screen.query_one("#quotas", Static))
+    verified = tomllib.loads((config_dir / "plans.toml").read_text())["plans"][1]["verified"]
+    assert verified["result"] == "fail" and verified["price_id"] == api
+    assert verified["terms"] == terms_in_account(seeded_sandbox, api)
+    assert "expected" in verified["summary"] and "invoiced" in verified["summary"]
+
+
+async def test_a_cancelled_run_keeps_the_previous_record(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_verify(pilot, app)
+        await run_to_pass(pilot, app)
+        before = (config_dir / "plans.toml").read_text()
+        gate = seeded_sandbox.faults.add(method="POST", path="/v1/customers", kind="gate")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, gate.reached.is_set)
+        await pilot.press("escape")
+        gate.release()
+        await settle(pilot)
+        assert "Cancelled" in str(app.screen.query_one("#verdict").render())
+        shown = text_of(app.screen.query_one("#quotas", Static))
+        assert "Not recorded in plans.toml: the run was cancelled; the plan keeps its previous result" in shown
+    assert (config_dir / "plans.toml").read_text() == before
+
+
+async def test_unsaved_edits_in_the_plan_editor_survive_a_recorded_verdict(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("plans")
+        await settle(pilot)
+        app.screen.query_one("#plan-name", Input).value = "Team (edited)"
+        app.screen.query_one("#quota-vcpu", Input).value = "6"
+        await pilot.pause()
+        assert "modified" in str(app.screen.query_one("#plans-header").render())
+        await open_verify(pilot, app)
+        await run_to_pass(pilot, app)
+        recorded = tomllib.loads((config_dir / "plans.toml").read_text())["plans"][0]["verified"]
+        assert tomllib.loads((config_dir / "plans.toml").read_text())["plans"][0]["name"] == "Team"
+        await app.switch_mode("plans")
+        await settle(pilot)
+        # The edits are still in the form, still unsaved...
+        assert app.screen.query_one("#plan-name", Input).value == "Team (edited)"
+        assert app.screen.query_one("#quota-vcpu", Input).value == "6"
+        assert "modified" in str(app.screen.query_one("#plans-header").render())
+        # ...and saving them asks nothing (the record is no change on disk to resolve) and keeps the record.
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+        assert "modified" not in str(app.screen.query_one("#plans-header").render())
+    data = tomllib.loads((config_dir / "plans.toml").read_text())
+    assert data["plans"][0]["name"] == "Team (edited)" and data["plans"][0]["quotas"] == {"vcpu": 6}
+    assert data["plans"][0]["verified"] == recorded
+
+
+async def test_a_verdict_recorded_while_the_plan_editor_is_open_is_kept_by_its_save(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    """The run finishes while the admin is already back in the editor (no screen resume after the record)."""
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.switch_mode("plans")
+        await settle(pilot)
+        await open_verify(pilot, app)
+        gate = seeded_sandbox.faults.add(method="POST", path="/v1/customers", kind="gate")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, gate.reached.is_set)
+        await app.switch_mode("plans")
+        await settle(pilot)
+        app.screen.query_one("#plan-name", Input).value = "Team (edited)"
+        await pilot.pause()
+        gate.release()
+        path = config_dir / "plans.toml"
+        await wait_until(pilot, lambda: "verified" in path.read_text(), timeout=20)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PlansScreen"
+    data = tomllib.loads(path.read_text())
+    assert data["plans"][0]["name"] == "Team (edited)" and data["plans"][0]["verified"]["result"] == "pass"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tomli_w
 
-from portal_tui.domain.plans import PlanConfig, PlanConfigError
+from portal_tui.domain.plans import Plan, PlanConfig, PlanConfigError, VerifyRecord
 from portal_tui.services.errors import ConfigFileError
 from portal_tui.services.toml_file import (
     atomic_write,
@@ -71,6 +71,20 @@ class ConfigStore:
                 path=self.path,
                 hint="Your changes are still in the editor; check the folder's permissions and free space.",
             ) from None
+
+    def record_verify(self, plan_id: str, record: VerifyRecord) -> Plan | None:
+        """Set one plan's Verify record in the file as it is on disk now (everything else kept), and save.
+
+        The plan as saved; None when the file holds no plan `plan_id` (nothing is written then). A file that does
+        not load is reported (ConfigFileError) and left untouched.
+        """
+        config = self.load()
+        plan = config.plan(plan_id)
+        if plan is None:
+            return None
+        plan.verified = record
+        self.save(config)
+        return plan
 
     def _remove_stale_temp_files(self) -> None:
         """Delete temp files left by a save that was killed (SIGKILL, power loss) before its rename."""

@@ -12,15 +12,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from portal_tui.domain.money import format_money
-from portal_tui.domain.plans import Plan, PlanConfig, format_quota
+from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord, format_quota
+from portal_tui.domain.price_terms import price_terms, terms_fingerprint
 from portal_tui.domain.pricing import Breakdown, breakdown, describe_price
 from portal_tui.services.errors import LiveModeRefusedError, NotFoundError, PortalError
 
 if TYPE_CHECKING:
+    from portal_tui.services.config_store import ConfigStore
     from portal_tui.services.gateway import StripeGateway
 
 Card = Literal["succeeds", "declined", "3ds"]
@@ -137,6 +140,8 @@ class WalkthroughResult:
     left_behind: str | None = None
     error: PortalError | None = None
     cancelled: bool = False
+    # terms_fingerprint of the price as the run read it (meter by event name): what a VerifyRecord vouches for.
+    terms: str | None = None
 
     @property
     def final_status(self) -> str | None:
@@ -191,6 +196,39 @@ class WalkthroughResult:
         if self.usage_pending:
             return "INCONCLUSIVE"
         return "PASS"
+
+    @property
+    def recorded_verdict(self) -> bool | None:
+        """What goes into the plan's Verify record: True (pass), False (fail), or None (nothing is recorded).
+
+        Only a run that finished with a verdict about billing is recorded: PASS is a pass; MISMATCH and UNEXPECTED
+        PAYMENT are fails. CANCELLED, INCONCLUSIVE (the usage never arrived) and FAILED (an error stopped the run
+        or its clean-up) prove nothing about the price, so the plan keeps its previous record.
+        """
+        if self.price is None or self.terms is None:
+            return None
+        return {"PASS": True, "MISMATCH": False, "UNEXPECTED PAYMENT": False}.get(self.verdict)
+
+    def verdict_line(self) -> str:
+        """The one-line verdict kept in the record: "PASS: Visa 4242 · succeeds, quantity 8 · $20.00 / month"."""
+        head = f"{self.verdict}: {self.scenario_text()}"
+        wrong = next((line for line in self.lines if not line.ok), None)
+        if wrong is not None:
+            return (
+                f"{head}; {wrong.description}: expected {format_money(wrong.expected, wrong.currency)}, "
+                f"invoiced {format_money(wrong.invoiced, wrong.currency)}"
+            )
+        if self.unexpected_payment is not None:
+            return f"{head}; card: {self.unexpected_payment.text}"
+        return f"{head} · {describe_price(self.price)}" if self.price else head
+
+    def verify_record(self, at: datetime | None = None) -> VerifyRecord | None:
+        """The plan's new Verify record (None when this run is not recorded, see `recorded_verdict`)."""
+        passed = self.recorded_verdict
+        if passed is None or self.terms is None:
+            return None
+        when = at if at is not None else datetime.now(UTC)
+        return VerifyRecord(when.replace(microsecond=0), passed, self.price_id, self.terms, self.verdict_line())
 
     def payment_line(self) -> str | None:
         """The card's outcome as this scenario expects it or not, for the summary and the screen."""
@@ -301,6 +339,7 @@ class Walkthrough:
         self.steps = [Step(key, title) for key, title in STEP_TITLES]
         # (frozen_time, unique name, idempotency key) of the clock create, to find the clock if its answer is lost
         self._clock_request: tuple[int, str, str] | None = None
+        self._meter: dict[str, Any] | None = None  # the metered price's meter, read in the price step
 
     def step(self, key: str) -> Step:
         return next(s for s in self.steps if s.key == key)
@@ -341,6 +380,11 @@ class Walkthrough:
             price = self._usable_price(price_id)
             result.price = price
             metered = (price.get("recurring") or {}).get("usage_type") == "metered"
+            # A metered price's meter is read up front: its event name is part of the terms the record vouches for
+            # (the meter ID differs between modes), and a missing meter stops the run before anything is created.
+            self._meter = self._price_meter(price) if metered else None
+            event_name = str(self._meter["event_name"]) if self._meter is not None else None
+            result.terms = terms_fingerprint(price_terms(price, event_name))
             self._set("price", StepStatus.DONE, describe_price(price))
 
             self._begin("clock")
@@ -514,12 +558,17 @@ class Walkthrough:
 
     # ---- usage and the preview ---------------------------------------------------------------------------------
 
-    def _send_usage(self, price: dict[str, Any], customer_id: str, now: int) -> str:
-        """Report the scenario's usage; the meter's name, to say what the usage counts."""
+    def _price_meter(self, price: dict[str, Any]) -> dict[str, Any]:
+        """The meter a metered price bills; refused before anything is created when it cannot be found."""
         meter_id = (price.get("recurring") or {}).get("meter")
         meter = next((m for m in self.gateway.list_meters() if m.get("id") == meter_id), None)
         if meter is None:
             raise WalkthroughError(f"The price's meter {meter_id} was not found", hint="Check the meter in Stripe.")
+        return meter
+
+    def _send_usage(self, price: dict[str, Any], customer_id: str, now: int) -> str:
+        """Report the scenario's usage; the meter's name, to say what the usage counts."""
+        meter = self._meter if self._meter is not None else self._price_meter(price)
         event_name = str(meter["event_name"])
         formula = (meter.get("default_aggregation") or {}).get("formula", "sum")
         keys = {
@@ -753,3 +802,37 @@ class Walkthrough:
                 f"could not confirm whether the test clock '{name}' was created ({error.message}); if it exists, "
                 "Stripe deletes it automatically 30 days after it was created"
             )
+
+
+# ---- the plan's Verify record ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What became of a run's result in the plan file: the record written (None if none) and a line to show."""
+
+    record: VerifyRecord | None
+    text: str  # "Recorded in plans.toml for plan Pro", "Not recorded: …"
+    tone: Tone
+
+
+def record_result(store: ConfigStore, result: WalkthroughResult, *, at: datetime | None = None) -> RecordOutcome:
+    """Keep the run's verdict as the plan's `verified` record in the plan file (read fresh, then saved atomically).
+
+    Runs that prove nothing (cancelled, inconclusive, stopped by an error) are not recorded: the previous record
+    stays. A plan file that no longer holds the plan, or cannot be read or written, is reported, not raised.
+    """
+    record = result.verify_record(at)
+    name = store.path.name
+    if record is None:
+        why = {"CANCELLED": "the run was cancelled", "INCONCLUSIVE": "the usage had not arrived"}.get(
+            result.verdict, "the run stopped before a verdict"
+        )
+        return RecordOutcome(None, f"Not recorded in {name}: {why}; the plan keeps its previous result", "dim")
+    try:
+        saved = store.record_verify(result.plan.id, record)
+    except PortalError as error:
+        return RecordOutcome(None, f"Not recorded in {name}: {error.message}", "warn")
+    if saved is None:
+        return RecordOutcome(None, f"Not recorded: plan '{result.plan.id}' is no longer in {name}", "warn")
+    return RecordOutcome(record, f"Recorded in {name} for plan {saved.name}", "dim")

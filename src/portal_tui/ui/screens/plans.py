@@ -47,6 +47,12 @@ def _safe(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", key)
 
 
+def _without_records(data: dict[str, Any]) -> dict[str, Any]:
+    """A plan file's TOML dict without the plans' Verify records (what the admin edits here)."""
+    plans = [{k: v for k, v in plan.items() if k != "verified"} for plan in data.get("plans", [])]
+    return {**data, "plans": plans}
+
+
 class PlansScreen(Screen[None]):
     """Edits the plan file in memory; ctrl+s writes it atomically. Nothing typed is lost on a bad value."""
 
@@ -126,6 +132,8 @@ class PlansScreen(Screen[None]):
         self.replacements: dict[str, str] = {}
         self._left_step = False
         self.loaded_fingerprint: str | None = None
+        # Each plan as last loaded or saved, with its ID in the file: Verify's records are kept by that ID.
+        self.file_ids: list[tuple[Plan, str]] = []
         self._lookup_timers: dict[Slot, Timer] = {}
 
     # ---- layout ------------------------------------------------------------------------------------------------
@@ -191,6 +199,7 @@ class PlansScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
+        self.adopt_verify_records()
         if self._left_step:
             # Prices may have been replaced or archived (there or in the Dashboard) since they were checked.
             self._left_step = False
@@ -250,6 +259,7 @@ class PlansScreen(Screen[None]):
         broken.remove_class("visible")
         self.query_one("#plans-body").display = True
         self.saved = self.config.to_toml_dict()
+        self.file_ids = [(plan, plan.id) for plan in self.config.plans]
         self.bad.clear()
         self.fresh.clear()
         # A reload re-checks every linked price: one may have been replaced since it was last looked up.
@@ -261,6 +271,39 @@ class PlansScreen(Screen[None]):
         await self.rebuild_quota_rows()
         self.fill_form()
         self.check_all_prices()
+
+    def adopt_verify_records(self) -> bool:
+        """Take the plans' Verify records from the file when they are all that changed on disk since it was loaded.
+
+        Verify (step 5) records each run's verdict in the plan file. Unsaved edits here stay and the records join
+        them; the file counts as loaded again, so the next save neither asks about a change on disk nor drops a
+        record. Any other change on disk is left to the save's question. True when the records were taken.
+        """
+        from portal_tui.services.errors import ConfigFileError
+
+        if self.broken:
+            return False
+        store = portal(self).context.config_store
+        fingerprint = store.fingerprint()  # first: a change after it makes the next save ask (the safe side)
+        if fingerprint is None or fingerprint == self.loaded_fingerprint:
+            return False
+        try:
+            disk = store.load()
+        except ConfigFileError:
+            return False
+        on_disk = disk.to_toml_dict()
+        if _without_records(on_disk) != _without_records(self.saved):
+            return False
+        records = {plan.id: plan.verified for plan in disk.plans}
+        editing = {id(plan) for plan in self.config.plans}
+        for plan, file_id in self.file_ids:
+            if id(plan) in editing:  # a plan deleted here (not saved yet) stays deleted
+                plan.verified = records.get(file_id)
+        # Equal to what was loaded but for the records: the file as it is now is what this editor started from.
+        self.saved = on_disk
+        self.loaded_fingerprint = fingerprint
+        self.update_header()
+        return True
 
     async def action_reload(self) -> None:
         if not self.dirty:
@@ -308,6 +351,7 @@ class PlansScreen(Screen[None]):
 
     def save_unless_changed_on_disk(self) -> None:
         store = portal(self).context.config_store
+        self.adopt_verify_records()  # a Verify result recorded meanwhile is no conflict, and is kept
         now = store.fingerprint()
         if now == self.loaded_fingerprint:
             self.write_file()
@@ -359,6 +403,7 @@ class PlansScreen(Screen[None]):
             return
         self.loaded_fingerprint = store.fingerprint()
         self.saved = self.config.to_toml_dict()
+        self.file_ids = [(plan, plan.id) for plan in self.config.plans]
         self.fresh.clear()
         self.fill_form()
         self.update_header()

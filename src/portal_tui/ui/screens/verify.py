@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +25,9 @@ from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from portal_tui.services.walkthrough import RecordOutcome
 
 MARKS = {
     StepStatus.PENDING: ("·", "dim"),
@@ -203,9 +207,11 @@ class VerifyScreen(Screen[None]):
             quantity: int | str = parse_quantity(typed)  # "1,000" and "1000" are the same run
         except AmountError:
             quantity = typed.strip()
+        plan = self.config.plan(plan_id)
         return (
             account.id if account else None,
-            self.config.plan(plan_id),
+            # The plan's Verify record is the run's output, not its input: recording it leaves the result current.
+            dataclasses.replace(plan, verified=None) if plan is not None else None,
             str(self.query_one("#card", Select).value),
             quantity,
             self.query_one("#advance", Checkbox).value,
@@ -420,15 +426,16 @@ class VerifyScreen(Screen[None]):
                 format_money(line.invoiced, line.currency),
             )
         breakdown = "\n".join(f"   {row.text}" for row in result.lines[0].breakdown.rows) if result.lines else ""
+        recorded = self.record(result)
         lines = self.query_one("#lines", Static)
         if result.lines:
             text = Text()
             lines.update(table)
             text.append("Expected breakdown:\n" + breakdown)
-            self.query_one("#quotas", Static).update(Text.assemble(text, "\n", self._outcome(result)))
+            self.query_one("#quotas", Static).update(Text.assemble(text, "\n", self._outcome(result, recorded)))
         else:
             lines.update("")
-            self.query_one("#quotas", Static).update(self._outcome(result))
+            self.query_one("#quotas", Static).update(self._outcome(result, recorded))
         self.notify(
             f"Test {result.verdict.lower()}; {result.cleanup_text()}.",
             severity="error" if result.left_behind else "information",
@@ -437,11 +444,25 @@ class VerifyScreen(Screen[None]):
         # The form may have changed while the run went on: then this result is already out of date.
         self.mark_if_stale()
 
+    def record(self, result: WalkthroughResult) -> RecordOutcome:
+        """Keep the verdict as the plan's record in the plan file (on the UI thread, like the plan editor's saves,
+        so the two never interleave a read and a write). The plan editor picks the record up without a conflict."""
+        from portal_tui.services.walkthrough import record_result
+
+        outcome = record_result(portal(self).context.config_store, result)
+        if outcome.record is not None:
+            plan = self.config.plan(result.plan.id)
+            if plan is not None:
+                plan.verified = outcome.record
+        return outcome
+
     @staticmethod
-    def _outcome(result: WalkthroughResult) -> Text:
+    def _outcome(result: WalkthroughResult, recorded: RecordOutcome | None = None) -> Text:
         text = Text()
         for line, tone in result.outcome_lines():
             text.append(line + "\n", style=TONES[tone])
+        if recorded is not None:
+            text.append(recorded.text + "\n", style=TONES[recorded.tone])
         return text
 
     def action_cancel(self) -> None:
