@@ -9,6 +9,7 @@ import sys
 
 import stripe
 
+from portal_tui.sandbox import DEMO_KEY, DEMO_LIVE_KEY
 from tests.conftest import TEST_KEY
 
 
@@ -24,9 +25,17 @@ def test_sandbox_command_serves_the_seeded_catalog_until_interrupted() -> None:
         first = proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+", first)
         assert match, first
+        banner = [first]
+        while not banner[-1].startswith("Press Ctrl-C"):
+            banner.append(proc.stdout.readline())
+        assert "serves test and live mode" in first
+        assert DEMO_KEY in "".join(banner) and DEMO_LIVE_KEY in "".join(banner)
         client = stripe.StripeClient(TEST_KEY, base_addresses={"api": match.group(0)})
         assert len(client.v1.prices.list(params={"limit": 100}).data) == 12  # archived one included
         assert client.v1.accounts.retrieve_current().id.startswith("acct_")
+        # The live world starts empty, so Go live has a catalog to create; its account can charge.
+        live = stripe.StripeClient(DEMO_LIVE_KEY, base_addresses={"api": match.group(0)})
+        assert live.v1.prices.list().data == [] and live.v1.accounts.retrieve_current().charges_enabled
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)

@@ -170,7 +170,8 @@ def render_account(settings: AccountSettings, account_id: str = ACCOUNT_ID) -> O
 
 # ---- country specs ---------------------------------------------------------------------------------------------
 
-_EEA = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK".split())
+_EEA_CODES = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK"
+_EEA = frozenset(_EEA_CODES.split())
 # country -> (default currency, payout currencies): the countries whose specs the sandbox can answer
 COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "GB": ("gbp", ("gbp", "eur", "usd")),
