@@ -23,7 +23,7 @@ from portal_tui.services.errors import (
 )
 from portal_tui.services.gateway import StripeGateway, new_idempotency_key
 from portal_tui.services.keystore import parse_key
-from tests.conftest import LIVE_KEY, TEST_KEY
+from tests.conftest import TEST_KEY
 
 
 def gateway(sandbox: Sandbox, key: str = TEST_KEY, **kwargs: object) -> StripeGateway:
@@ -42,7 +42,7 @@ def test_restricted_key_falls_back_to_balance(sandbox: Sandbox) -> None:
     assert [r.path for r in sandbox.requests] == ["/v1/account", "/v1/balance"]
 
 
-@pytest.mark.parametrize("key", ["sk_test_revoked" + "1" * 30, LIVE_KEY])
+@pytest.mark.parametrize("key", ["sk_test_revoked" + "1" * 30, "sk_live_revoked" + "1" * 30])
 def test_refused_keys(sandbox: Sandbox, key: str) -> None:
     with pytest.raises(InvalidKeyError) as caught:
         gateway(sandbox, key).verify()

@@ -208,14 +208,14 @@ async def test_a_revealed_key_is_masked_again_after_saving(
         assert app.screen.query_one("#secret-key", Input).password
 
 
-async def test_the_demo_says_why_it_refuses_a_live_key(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+async def test_the_demo_accepts_a_live_key(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    # The demo's sandbox plays both modes: a live key opens its (local) live world.
     app = make_app(sandbox, key=None)
     app.context.demo = True
     async with app.run_test(size=(80, 24)) as pilot:
         await open_connect(pilot, app)
         await paste_and_save(pilot, app, LIVE_KEY)
-        assert "test-mode account" in error_text(app) and "--no-demo" in error_text(app)
-        assert "revoked" not in error_text(app)
+        assert app.context.livemode and "revoked" not in error_text(app)
 
 
 async def test_a_slow_keyring_does_not_freeze_the_screen(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
