@@ -7,15 +7,18 @@ Stripe-shaped invoices with the same rules; `invoice_skew` lets a test make the 
 from __future__ import annotations
 
 import calendar
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from portal_tui.sandbox.account import ACCOUNT_ID, ACCOUNT_NAME
 from portal_tui.sandbox.catalog import render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, refuse_unmodelled, text
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
 
+ACCOUNT_COUNTRY = "GB"
 # Stripe's magic test payment methods that attach to a customer: id -> (brand, last4, behaviour on a charge)
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_visa": ("visa", "4242", "succeeds"),
@@ -98,7 +101,7 @@ def create_clock(world: World, params: dict[str, Any]) -> Obj:
             "frozen_time": frozen,
             "name": text(params, "name"),
             "status": "ready",
-            "status_details": {},
+            "status_details": {"advancing": None},
         },
     )
 
@@ -107,6 +110,7 @@ def retrieve_clock(world: World, clock_id: str) -> Obj:
     clock = world.get("test_helpers.test_clock", clock_id)
     if clock["status"] == "advancing":  # Stripe advances asynchronously; the sandbox finishes by the next read
         clock["status"] = "ready"
+        clock["status_details"] = {"advancing": None}
     return clock
 
 
@@ -133,6 +137,7 @@ def advance_clock(world: World, clock_id: str, params: dict[str, Any], skew: int
             _finalize_due(world, sub, target)
     clock["frozen_time"] = target
     clock["status"] = "advancing"
+    clock["status_details"] = {"advancing": {"target_frozen_time": target}}
     return dict(clock)
 
 
@@ -168,11 +173,46 @@ def _payment_method(world: World, magic: str, customer_id: str) -> Obj:
     return world.add(
         "payment_method",
         {
-            "type": "card",
-            "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034, "country": "US"},
+            "allow_redisplay": "unspecified",
+            "billing_details": {
+                "address": {
+                    "city": None,
+                    "country": None,
+                    "line1": None,
+                    "line2": None,
+                    "postal_code": None,
+                    "state": None,
+                },
+                "email": None,
+                "name": None,
+                "phone": None,
+                "tax_id": None,
+            },
+            "card": {
+                "brand": brand,
+                "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
+                "country": "US",
+                "description": None,
+                "display_brand": brand,
+                "exp_month": 12,
+                "exp_year": 2034,
+                # Stripe's fingerprint identifies the card number: one per test card here
+                "fingerprint": hashlib.sha256(magic.encode()).hexdigest()[:16],
+                "funding": "credit",
+                "generated_from": None,
+                "iin": None,
+                "issuer": None,
+                "last4": last4,
+                "networks": {"available": [brand], "preferred": None},
+                "regulated_status": "unregulated",
+                "three_d_secure_usage": {"supported": True},
+                "wallet": None,
+            },
             "customer": customer_id,
-            "billing_details": {},
+            "customer_account": None,
             "metadata": {},
+            "radar_options": {},
+            "type": "card",
             "_behaviour": behaviour,
         },
     )
@@ -200,18 +240,35 @@ def create_customer(world: World, params: dict[str, Any]) -> Obj:
     customer = world.add(
         "customer",
         {
-            "email": text(params, "email"),
-            "name": text(params, "name"),
-            "description": text(params, "description"),
-            "invoice_settings": {"default_payment_method": None, "custom_fields": None, "footer": None},
-            "metadata": mapping(params, "metadata"),
-            "test_clock": clock_id,
-            "phone": text(params, "phone") or None,
+            "address": None,
             "balance": 0,
+            "business_name": None,
             "currency": None,
+            "customer_account": None,
+            "default_source": None,
             "delinquent": False,
+            "description": text(params, "description"),
+            "discount": None,
+            "email": text(params, "email"),
+            "individual_name": None,
+            "invoice_prefix": None,  # set below from the id: Stripe's are 8 random upper-case hex digits
+            "invoice_settings": {
+                "custom_fields": None,
+                "default_payment_method": None,
+                "footer": None,
+                "rendering_options": None,
+            },
+            "metadata": mapping(params, "metadata"),
+            "name": text(params, "name"),
+            "next_invoice_sequence": 1,
+            "phone": text(params, "phone") or None,
+            "preferred_locales": [],
+            "shipping": None,
+            "tax_exempt": "none",
+            "test_clock": clock_id,
         },
     )
+    customer["invoice_prefix"] = hashlib.sha256(customer["id"].encode()).hexdigest()[:8].upper()
     attached: dict[str, str] = {}
     magic = text(params, "payment_method")
     try:
@@ -311,11 +368,14 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
             "livemode": world.livemode,
             "metadata": {},
             "parent": {
+                "invoice_item_details": None,
                 "type": "subscription_item_details",
                 "subscription_item_details": {
+                    "invoice_item": None,
+                    "proration": False,
+                    "proration_details": {"credited_items": None},
                     "subscription": sub["id"],
                     "subscription_item": item["id"],
-                    "proration": False,
                 },
             },
             "period": {"start": start, "end": end},
@@ -326,6 +386,7 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
                 "unit_amount_decimal": price.get("unit_amount_decimal"),
             },
             "quantity": quantity,
+            "quantity_decimal": str(quantity),
             "subscription": sub["id"],
             "subtotal": amount,
             "taxes": [],
@@ -335,8 +396,54 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
 
 def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, end: int, *, preview: bool) -> Obj:
     total = sum(line["amount"] for line in lines)
+    customer = world.objects["customer"].get(sub["customer"]) or {}
     fields = {
-        "account_country": "GB",
+        "account_country": ACCOUNT_COUNTRY,
+        "account_name": ACCOUNT_NAME,
+        "account_tax_ids": None,
+        "amount_paid_off_stripe": 0,
+        "application": None,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "confirmation_secret": None,
+        "custom_fields": None,
+        "customer_account": None,
+        # the customer's details as they are when the invoice is made
+        "customer_address": customer.get("address"),
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_shipping": customer.get("shipping"),
+        "customer_tax_exempt": customer.get("tax_exempt", "none"),
+        "customer_tax_ids": [],
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": None,  # set at finalization
+        "invoice_pdf": None,
+        "latest_revision": None,
+        "metadata": {},
+        "on_behalf_of": None,
+        "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None},
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "statement_descriptor": None,
+        "status_details": None,
+        "threshold_reason": None,
+        "total_pretax_credit_amounts": [],
+        "webhooks_delivered_at": None,
         "amount_due": total,
         "amount_overpaid": 0,
         "amount_paid": 0,
@@ -355,12 +462,20 @@ def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, 
         "due_date": None,  # charged automatically: no due date
         "effective_at": None,
         "ending_balance": None,
-        "issuer": {"type": "self"},
+        "issuer": {"account": None, "type": "self"},
         "last_finalization_error": None,
         "lines": {"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
         "next_payment_attempt": None,
         "number": None,
-        "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(sub.get("metadata") or {}),
+                "subscription": sub["id"],
+                "subscription_proration_date": None,
+            },
+            "type": "subscription_details",
+        },
         "period_start": start,
         "period_end": end,
         "starting_balance": 0,
@@ -380,8 +495,9 @@ def _invoice(world: World, sub: Obj, lines: list[Obj], reason: str, start: int, 
         "test_clock": sub.get("test_clock"),
     }
     if preview:
+        # An invoice preview has the invoice's shape without an id: it is not an object one can retrieve.
         fields["created"] = end
-        obj: Obj = {"id": f"upcoming_{sub['id']}", "object": "invoice", "livemode": world.livemode, **fields}
+        obj: Obj = {"object": "invoice", "livemode": world.livemode, **fields}
         return obj
     invoice = world.add("invoice", {**fields, "created": end})
     for line in lines:
@@ -445,14 +561,25 @@ def _apply_balance(customer: Obj, invoice: Obj) -> None:
         customer["balance"] = invoice["ending_balance"]
 
 
+def _number(world: World, invoice: Obj, customer: Obj) -> None:
+    """Finalizing gives an invoice its number (the customer's prefix and sequence) and its hosted pages."""
+    sequence = int(customer.get("next_invoice_sequence") or 1)
+    invoice["number"] = f"{customer.get('invoice_prefix') or 'SANDBOX'}-{sequence:04d}"
+    if customer:
+        customer["next_invoice_sequence"] = sequence + 1
+    mode = "live" if world.livemode else "test"
+    invoice["hosted_invoice_url"] = f"https://invoice.stripe.com/i/{ACCOUNT_ID}/{mode}_{invoice['id']}"
+    invoice["invoice_pdf"] = f"https://pay.stripe.com/invoice/{ACCOUNT_ID}/{mode}_{invoice['id']}/pdf"
+
+
 def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool:
     """Finalize and try to pay with the customer's default card, as a PaymentIntent; True when paid."""
     invoice["status"] = "open"
-    invoice["number"] = f"SBX-{len(world.objects['invoice']):04d}"
+    customer = world.objects["customer"].get(invoice["customer"], {})
+    _number(world, invoice, customer)
     invoice["status_transitions"]["finalized_at"] = now
     invoice["automatically_finalizes_at"] = None
     invoice["effective_at"] = now
-    customer = world.objects["customer"].get(invoice["customer"], {})
     _apply_balance(customer, invoice)
     if invoice["amount_due"] <= 0:
         invoice["status"] = "paid"
@@ -473,29 +600,7 @@ def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool
     behaviour = pm.get("_behaviour") if pm is not None else None
     invoice["attempted"] = True
     invoice["attempt_count"] = 1
-    intent: Obj = {
-        "id": _new_id(world, "pi"),
-        "object": "payment_intent",
-        "amount": invoice["amount_due"],
-        "amount_received": 0,
-        "capture_method": "automatic",
-        "confirmation_method": "automatic",
-        "created": now,
-        "currency": invoice["currency"],
-        "customer": invoice["customer"],
-        "description": "Subscription creation"
-        if invoice["billing_reason"] == "subscription_create"
-        else "Subscription update",
-        "last_payment_error": None,
-        "livemode": world.livemode,
-        "metadata": {},
-        "next_action": None,
-        "payment_method": pm_id,
-        "payment_method_types": ["card"],
-        "setup_future_usage": None,
-        "status": "requires_payment_method",
-    }
-    intent["client_secret"] = f"{intent['id']}_secret_sandbox"
+    intent = payment_intent(world, invoice, pm_id, now)
     payment: Obj = {
         "id": _new_id(world, "inpay"),
         "object": "invoice_payment",
@@ -506,7 +611,7 @@ def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool
         "invoice": invoice["id"],
         "is_default": True,
         "livemode": world.livemode,
-        "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+        "payment": {"charge": None, "payment_intent": intent["id"], "payment_record": None, "type": "payment_intent"},
         "status": "open",
         "status_transitions": {"canceled_at": None, "paid_at": None},
     }
@@ -538,6 +643,80 @@ def _collect(world: World, invoice: Obj, now: int, *, off_session: bool) -> bool
             error = {**DECLINE, "payment_method": render_payment_method(pm)}
         intent["last_payment_error"] = error
     return paid
+
+
+def payment_intent(world: World, invoice: Obj, pm_id: str | None, now: int) -> Obj:
+    """A PaymentIntent for an invoice's amount due, as Stripe makes one at finalization (not yet confirmed)."""
+    intent_id = _new_id(world, "pi")
+    return {
+        "id": intent_id,
+        "object": "payment_intent",
+        "allowed_payment_method_types": None,
+        "amount": invoice["amount_due"],
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},  # as Stripe shows it: no tip
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic",
+        "client_secret": f"{intent_id}_secret_sandbox",
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": invoice["currency"],
+        "customer": invoice["customer"],
+        "customer_account": None,
+        "description": "Subscription creation"
+        if invoice["billing_reason"] == "subscription_create"
+        else "Subscription update",
+        "excluded_payment_method_types": None,
+        "hooks": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": world.livemode,
+        "managed_payments": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_details": None,
+        "payment_method": pm_id,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {
+            "card": {
+                "capture_method": None,
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_extended_authorization": None,
+                "request_incremental_authorization": None,
+                "request_multicapture": None,
+                "request_overcapture": None,
+                "request_three_d_secure": "automatic",
+                "require_cvc_recollection": None,
+                "setup_credential_usage": None,
+                "setup_future_usage": None,
+                "statement_descriptor_suffix_kana": None,
+                "statement_descriptor_suffix_kanji": None,
+                "stored_credential_usage": None,
+            }
+        },
+        "payment_method_types": ["card"],
+        "payment_record": None,
+        "presentment_details": None,
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "source": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
 
 
 def _expire_if_due(world: World, sub: Obj, target: int) -> None:
@@ -628,9 +807,46 @@ SUBSCRIPTION_STATUSES = (
 )
 
 
+def plan_of(price: Obj) -> Obj:
+    """The legacy Plan Stripe still shows beside a subscription item's price: the same price, seen as a plan."""
+    recurring = price.get("recurring") or {}
+    transform = price.get("transform_quantity")
+    return {
+        "id": price["id"],
+        "object": "plan",
+        "active": price["active"],
+        "amount": price.get("unit_amount"),
+        "amount_decimal": price.get("unit_amount_decimal"),
+        "billing_scheme": price["billing_scheme"],
+        "created": price["created"],
+        "currency": price["currency"],
+        "interval": recurring.get("interval"),
+        "interval_count": recurring.get("interval_count"),
+        "livemode": price["livemode"],
+        "metadata": dict(price.get("metadata") or {}),
+        "meter": recurring.get("meter"),
+        "nickname": price.get("nickname"),
+        "product": price["product"] if isinstance(price["product"], str) else price["product"]["id"],
+        "tiers_mode": price.get("tiers_mode"),
+        "transform_usage": dict(transform) if transform else None,
+        "trial_period_days": recurring.get("trial_period_days"),
+        "usage_type": recurring.get("usage_type"),
+    }
+
+
+def render_item(world: World, item: Obj) -> Obj:
+    """A subscription item as Stripe returns it: the price as it is now, and its plan."""
+    out = dict(item)
+    price = world.objects["price"].get(item["price"]["id"])
+    if price is not None:
+        out["price"] = render_price(world, price, set())
+    out["plan"] = plan_of(out["price"])
+    return out
+
+
 def render_subscription(world: World, sub: Obj, expand: set[str]) -> Obj:
     out = dict(sub)
-    out["items"] = {**sub["items"], "data": [dict(item) for item in sub["items"]["data"]]}
+    out["items"] = {**sub["items"], "data": [render_item(world, item) for item in sub["items"]["data"]]}
     if "latest_invoice" in expand and sub.get("latest_invoice"):
         out["latest_invoice"] = world.objects["invoice"].get(sub["latest_invoice"], sub["latest_invoice"])
     if "customer" in expand:
@@ -706,34 +922,88 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
     sub = world.add(
         "subscription",
         {
+            "application": None,
+            "application_fee_percent": None,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
             "billing_cycle_anchor": start,
+            "billing_cycle_anchor_config": None,
+            # flexible billing mode is the default for new subscriptions since 2025-09-30.clover
+            "billing_mode": {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": start},
+            "billing_schedules": [],
+            "billing_thresholds": None,
+            "cancel_at": None,
             "cancel_at_period_end": False,
             "canceled_at": None,
+            "cancellation_details": {"comment": None, "feedback": None, "feedback_option": None, "reason": None},
             "collection_method": "charge_automatically",
+            "created": start,
             "currency": first["currency"],
             "customer": customer_id,
+            "customer_account": None,
+            "days_until_due": None,
             "default_payment_method": default_pm,
+            "default_source": None,
+            "default_tax_rates": [],
+            "description": None,
+            "discounts": [],
+            "ended_at": None,
+            "invoice_settings": {
+                "account_tax_ids": None,
+                "custom_fields": None,
+                "description": None,
+                "footer": None,
+                "issuer": {"account": None, "type": "self"},
+            },
+            "items": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""},
             "latest_invoice": None,
+            "managed_payments": None,
             "metadata": mapping(params, "metadata"),
+            "next_pending_invoice_item_invoice": None,
+            "on_behalf_of": None,
+            "pause_collection": None,
+            "payment_settings": {
+                "payment_method_options": None,
+                "payment_method_types": None,
+                "save_default_payment_method": "off",
+            },
+            "pending_invoice_item_interval": None,
+            "pending_setup_intent": None,
+            "pending_update": None,
+            "presentment_details": None,
+            "schedule": None,
             "start_date": start,
             "status": "incomplete",
+            "status_details": None,
             "test_clock": customer.get("test_clock"),
-            "items": {"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"},
+            "transfer_data": None,
+            "trial_end": None,
+            "trial_settings": {
+                "end_behavior": {"billing_cycle_anchor": None, "missing_payment_method": "create_invoice"}
+            },
+            "trial_start": None,
         },
     )
+    sub["items"]["url"] = f"/v1/subscription_items?subscription={sub['id']}"
     for price, quantity, metadata in prices:
         item = world.add(
             "subscription_item",
             {
+                "billed_until": None,
+                "billing_thresholds": None,
+                "created": start,
+                "current_period_end": end,
+                "current_period_start": start,
+                "current_trial": None,
+                "discounts": [],
+                "metadata": metadata,
                 "price": render_price(world, price, set()),
                 "quantity": None if price["recurring"]["usage_type"] == "metered" else (quantity or 1),
                 "subscription": sub["id"],
-                "current_period_start": start,
-                "current_period_end": end,
-                "metadata": metadata,
+                "tax_rates": [],
             },
         )
         sub["items"]["data"].append(item)
+    sub["items"]["total_count"] = len(sub["items"]["data"])
     lines = _lines(world, sub, (start, start), (start, end), skew)
     invoice = _invoice(world, sub, lines, "subscription_create", start, start, preview=False)
     if behaviour == "default_incomplete" and invoice["amount_due"] > 0:

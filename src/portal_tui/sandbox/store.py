@@ -66,6 +66,7 @@ class World:
         obj: Obj = {"id": object_id or self.new_id(kind), "object": kind}
         if kind not in ("line_item",):
             obj["created"] = fields.pop("created", self.now())
+        if kind not in ("line_item", "subscription_item"):  # Stripe's subscription items carry no livemode
             obj["livemode"] = self.livemode
         obj.update(fields)
         if kind != "line_item":
