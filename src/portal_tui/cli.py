@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="serve the local Stripe sandbox")
     sandbox.add_argument("--port", type=int, default=12111, help="port on 127.0.0.1 (0 picks a free one)")
     sandbox.add_argument("--no-seed", action="store_true", help="start with an empty catalog")
+    add_fault_options(sandbox)
 
     shared = global_options()
     check = sub.add_parser(
@@ -55,6 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_catalog_parser(sub, shared)
     return parser
+
+
+def add_fault_options(sandbox: argparse.ArgumentParser) -> None:
+    """`portal-tui sandbox`'s bad-network-day options (parsed in commands/sandbox.py, imported lazily)."""
+
+    def faults(text: str) -> dict[str, float]:
+        from portal_tui.commands.sandbox import parse_faults
+
+        return parse_faults(text)
+
+    def duration(text: str) -> float:
+        from portal_tui.commands.sandbox import parse_duration
+
+        return parse_duration(text)
+
+    sandbox.add_argument(
+        "--faults",
+        metavar="KIND=RATE,…",
+        type=faults,
+        default=None,
+        help="inject random faults per request: 429, 500, reset (dropped connection), lock_timeout; "
+        "e.g. 429=0.1,500=0.05,reset=0.02",
+    )
+    sandbox.add_argument("--fault-seed", type=int, default=None, help="repeat the same fault sequence")
+    sandbox.add_argument("--latency", type=duration, default=0.0, help="delay every answer, e.g. 150ms")
+    sandbox.add_argument(
+        "--meter-event-lag", type=duration, default=0.0, help="meter events count in usage after this long, e.g. 30s"
+    )
 
 
 def add_catalog_parser(
@@ -109,7 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from portal_tui.commands.sandbox import run_sandbox
 
-        return run_sandbox(port=args.port, seed=not args.no_seed)
+        return run_sandbox(
+            port=args.port,
+            seed=not args.no_seed,
+            faults=args.faults,
+            latency=args.latency,
+            meter_event_lag=args.meter_event_lag,
+            fault_seed=args.fault_seed,
+        )
     if args.command == "check":
         from portal_tui.commands.check import run_check
 

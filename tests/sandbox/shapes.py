@@ -140,7 +140,11 @@ def _type_values(cls: type) -> set[str]:
 
 
 def check(
-    value: Any, where: str = "", annotation: Any = None, chain: tuple[type, ...] = (), absent: frozenset[str] = frozenset()
+    value: Any,
+    where: str = "",
+    annotation: Any = None,
+    chain: tuple[type, ...] = (),
+    absent: frozenset[str] = frozenset(),
 ) -> Iterator[Mismatch]:
     """Every place in `value` whose keys differ from the SDK's declaration (`absent`: top-level fields the
     response leaves out, such as an invoice preview's id)."""
@@ -210,9 +214,7 @@ def objects_in(value: Any) -> Iterator[str]:
 def skeleton(value: Any) -> Any:
     """The body's structure only (keys, `object`/`type` values, list items deduplicated): what shapes depend on."""
     if isinstance(value, dict):
-        return {
-            key: (item if key in ("object", "type", "deleted") else skeleton(item)) for key, item in value.items()
-        }
+        return {key: (item if key in ("object", "type", "deleted") else skeleton(item)) for key, item in value.items()}
     if isinstance(value, list):
         unique: dict[str, Any] = {}
         for item in value:
@@ -220,4 +222,3 @@ def skeleton(value: Any) -> Any:
             unique.setdefault(json.dumps(shape, sort_keys=True), shape)
         return list(unique.values())
     return None
-

@@ -1046,11 +1046,20 @@ def _delete_customer_subscription(world: World, sub: Obj, invoice: Obj) -> None:
     world.remove("subscription", sub["id"])
 
 
-def cancel_subscription(world: World, sub_id: str) -> Obj:
+def cancel_subscription(world: World, sub_id: str, params: dict[str, Any] | None = None) -> Obj:
+    """`DELETE /v1/subscriptions/:id`: canceled at once (at the customer's clock time), as requested."""
+    params = params or {}
+    check_known(params, "SubscriptionCancelParams")
+    refuse_unmodelled(params, frozenset({"expand"}))
     sub = world.get("subscription", sub_id)
+    if sub["status"] == "canceled":
+        raise invalid(f"No such subscription: '{sub_id}'; it has been canceled.", None, "resource_missing")
+    now = _customer_now(world, world.objects["customer"].get(sub["customer"]) or {})
     sub["status"] = "canceled"
-    sub["canceled_at"] = world.now()
-    return render_subscription(world, sub, set())
+    sub["canceled_at"] = sub["ended_at"] = now
+    sub["cancel_at_period_end"] = False
+    sub["cancellation_details"] = {**sub["cancellation_details"], "reason": "cancellation_requested"}
+    return render_subscription(world, sub, expansions(params))
 
 
 def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
@@ -1191,3 +1200,166 @@ def create_preview(world: World, params: dict[str, Any], skew: int) -> Obj:
     next_end = add_interval(end, recurring["interval"], recurring["interval_count"])
     lines = _lines(world, sub, (start, end), (end, next_end), skew)
     return _invoice(world, sub, lines, "upcoming", start, end, preview=True)
+
+
+# ---- a portal's own billing calls: customers, payment methods, subscription updates ----------------------------
+
+CUSTOMER_UPDATE_MODELLED = frozenset(
+    {"description", "email", "expand", "invoice_settings", "metadata", "name", "phone"}
+)
+SUBSCRIPTION_UPDATE_MODELLED = frozenset(
+    {"cancel_at_period_end", "default_payment_method", "description", "expand", "metadata"}
+)
+
+
+def _merge_metadata(current: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
+    """Stripe's metadata update: keys merge, `metadata[key]=""` unsets one, `metadata=""` clears them all."""
+    if params.get("metadata") == "":
+        return {}
+    merged = dict(current)
+    for key, value in mapping(params, "metadata").items():
+        if not isinstance(value, str):
+            raise invalid("Invalid string", f"metadata[{key}]", "parameter_invalid_string")
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return merged
+
+
+def _attached(world: World, pm_id: str, customer_id: str, param: str) -> str:
+    pm = world.objects["payment_method"].get(pm_id)
+    if pm is None or pm.get("customer") != customer_id:
+        raise invalid(f"The payment method `{pm_id}` must be attached to the customer first.", param)
+    return pm_id
+
+
+def update_customer(world: World, customer_id: str, params: dict[str, Any]) -> Obj:
+    """`POST /v1/customers/:id`: every parameter checked before anything changes."""
+    check_known(params, "CustomerUpdateParams")
+    refuse_unmodelled(params, CUSTOMER_UPDATE_MODELLED)
+    settings = mapping(params, "invoice_settings")
+    refuse_unmodelled(settings, frozenset({"default_payment_method"}), "invoice_settings")
+    customer = world.get("customer", customer_id)
+    changes: Obj = {}
+    for key in ("description", "email", "name", "phone"):
+        if key in params:
+            changes[key] = text(params, key) or None
+    if "default_payment_method" in settings:
+        default = text(settings, "default_payment_method", "invoice_settings[default_payment_method]")
+        param = "invoice_settings[default_payment_method]"
+        changes["default_payment_method"] = _attached(world, default, customer_id, param) if default else None
+    if "metadata" in params:
+        changes["metadata"] = _merge_metadata(customer["metadata"], params)
+    if "default_payment_method" in changes:
+        customer["invoice_settings"]["default_payment_method"] = changes.pop("default_payment_method")
+    customer.update(changes)
+    return customer
+
+
+def list_customers(world: World, params: dict[str, Any]) -> Obj:
+    check_known(params, "CustomerListParams")
+    items = [c for c in world.objects["customer"].values() if created_filter(params)(c)]
+    email = text(params, "email")
+    if email is not None:
+        items = [c for c in items if c.get("email") == email]  # Stripe matches the email exactly (case-sensitive)
+    clock = text(params, "test_clock")
+    if clock:
+        items = [c for c in items if c.get("test_clock") == clock]
+    if text(params, "customer_account"):
+        items = []  # the sandbox has no customer accounts
+    return page(world, items, params, "/v1/customers", lambda c: c)
+
+
+def retrieve_payment_method(world: World, pm_id: str) -> Obj:
+    """`GET /v1/payment_methods/:id`; a test ID (`pm_card_visa`) reads as a card no customer holds yet."""
+    if pm_id in TEST_CARDS and not world.livemode:
+        fresh = _payment_method(world, pm_id, "")
+        world.remove("payment_method", fresh["id"])
+        return {**render_payment_method(fresh), "id": pm_id, "customer": None}
+    return render_payment_method(world.get("payment_method", pm_id))
+
+
+def attach_payment_method(world: World, pm_id: str, params: dict[str, Any]) -> Obj:
+    """`POST /v1/payment_methods/:id/attach`: a test ID (`pm_card_visa`) attaches as a new card, as on Stripe."""
+    check_known(params, "PaymentMethodAttachParams")
+    refuse_unmodelled(params, frozenset({"customer", "expand"}))
+    customer_id = text(params, "customer")
+    if not customer_id:
+        raise missing_param("customer")
+    world.get("customer", customer_id, param="customer")
+    if pm_id.startswith("pm_card_"):
+        return render_payment_method(_payment_method(world, pm_id, customer_id))
+    pm = world.get("payment_method", pm_id)
+    if pm.get("customer") and pm["customer"] != customer_id:
+        raise invalid(
+            "The payment method you provided has already been attached to a customer.", None, "resource_already_exists"
+        )
+    pm["customer"] = customer_id
+    return render_payment_method(pm)
+
+
+def detach_payment_method(world: World, pm_id: str, params: dict[str, Any]) -> Obj:
+    """`POST /v1/payment_methods/:id/detach`: the card leaves its customer (and stops being its default)."""
+    check_known(params, "PaymentMethodDetachParams")
+    pm = world.get("payment_method", pm_id)
+    customer_id = pm.get("customer")
+    if not customer_id:
+        raise invalid(f"The payment method `{pm_id}` is not attached to a customer so detachment is impossible.", None)
+    customer = world.objects["customer"].get(customer_id)
+    if customer is not None and customer["invoice_settings"]["default_payment_method"] == pm_id:
+        customer["invoice_settings"]["default_payment_method"] = None
+    for sub in world.objects["subscription"].values():
+        if sub.get("default_payment_method") == pm_id:
+            sub["default_payment_method"] = None
+    pm["customer"] = None
+    return render_payment_method(pm)
+
+
+def list_payment_methods(world: World, params: dict[str, Any]) -> Obj:
+    """`GET /v1/payment_methods?customer=…`: a customer's payment methods (Stripe lists only attached ones)."""
+    check_known(params, "PaymentMethodListParams")
+    refuse_unmodelled(params, frozenset({"customer", "ending_before", "expand", "limit", "starting_after", "type"}))
+    customer_id = text(params, "customer")
+    if not customer_id:
+        raise missing_param("customer")
+    world.get("customer", customer_id, param="customer")
+    items = [p for p in world.objects["payment_method"].values() if p.get("customer") == customer_id]
+    kind = text(params, "type")
+    if kind:
+        items = [p for p in items if p["type"] == kind]
+    return page(world, items, params, "/v1/payment_methods", render_payment_method)
+
+
+def update_subscription(world: World, sub_id: str, params: dict[str, Any]) -> Obj:
+    """`POST /v1/subscriptions/:id` for what a portal changes without a new price: every parameter checked first."""
+    check_known(params, "SubscriptionUpdateParams")
+    refuse_unmodelled(params, SUBSCRIPTION_UPDATE_MODELLED)
+    sub = world.get("subscription", sub_id)
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        raise invalid(
+            f"A canceled subscription can only update its cancellation_details and metadata (subscription {sub_id}).",
+            None,
+        )
+    changes: Obj = {}
+    if "cancel_at_period_end" in params:
+        at_end = boolean(params, "cancel_at_period_end")
+        changes["cancel_at_period_end"] = bool(at_end)
+        changes["cancel_at"] = _period(sub)[1] if at_end else None
+        customer = world.objects["customer"].get(sub["customer"]) or {}
+        changes["canceled_at"] = _customer_now(world, customer) if at_end else None
+    if "default_payment_method" in params:
+        pm_id = text(params, "default_payment_method")
+        changes["default_payment_method"] = (
+            _attached(world, pm_id, sub["customer"], "default_payment_method") if pm_id else None
+        )
+    if "description" in params:
+        changes["description"] = text(params, "description") or None
+    if "metadata" in params:
+        changes["metadata"] = _merge_metadata(sub["metadata"], params)
+    sub.update(changes)
+    return render_subscription(world, sub, expansions(params))
+
+
+def retrieve_invoice(world: World, invoice_id: str) -> Obj:
+    return world.get("invoice", invoice_id)

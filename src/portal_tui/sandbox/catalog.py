@@ -8,7 +8,16 @@ from typing import Any
 
 from portal_tui.domain.money import CURRENCIES
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param
-from portal_tui.sandbox.params import boolean, check_known, choice, decimal, integer, mapping, text
+from portal_tui.sandbox.params import (
+    boolean,
+    check_known,
+    choice,
+    decimal,
+    integer,
+    mapping,
+    refuse_unmodelled,
+    text,
+)
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page
 
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
@@ -654,6 +663,9 @@ def list_prices(world: World, params: dict[str, Any]) -> Obj:
 
 def create_meter(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "billing.MeterCreateParams")
+    # `event_time_window` (pre-aggregated dashboards) is not modelled: refused by name rather than ignored
+    modelled = {"customer_mapping", "default_aggregation", "display_name", "event_name", "expand", "value_settings"}
+    refuse_unmodelled(params, frozenset(modelled))
     display_name = text(params, "display_name")
     if not display_name:
         raise missing_param("display_name")

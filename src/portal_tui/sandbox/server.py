@@ -7,16 +7,17 @@ import calendar
 import contextlib
 import hashlib
 import json
+import random
 import re
 import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 from portal_tui.sandbox import billing, catalog, webhooks
@@ -32,6 +33,8 @@ DEMO_LIVE_KEY = "sk_live_" + "PortalTuiDemo" + "0" * 36 + "1"
 TEST_ACCOUNT = LIVE_ACCOUNT = ACCOUNT_ID
 _KEY = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]{8,}$")
 FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency", "gate"]
+RANDOM_KINDS = ("429", "500", "drop", "lock_timeout")  # what `FaultPlan.randomly` injects
+RANDOM_NAMES = ("429", "500", "reset", "lock_timeout")  # how the command line names them ("drop" works too)
 GATE_LIMIT = 30.0  # a gate nobody opens lets its request through after this many seconds (no hung test)
 
 
@@ -86,6 +89,41 @@ class FaultPlan:
 
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Random faults (`randomly`): kind -> probability per request, drawn from one seeded generator
+    rates: dict[str, float] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random)
+    injected: dict[str, int] = field(default_factory=dict)  # random faults injected so far, by kind
+
+    def randomly(self, rates: Mapping[str, float], *, seed: int | None = None) -> None:
+        """Inject faults at random on every request: `{"429": 0.1, "500": 0.05, "drop": 0.02}` (probabilities per
+        request; "reset" is another name for "drop"). A "500" or a "drop" strikes before the request runs or after
+        it ran (the answer lost: the client must retry with the same idempotency key); a "429" always before (Stripe
+        refuses a rate-limited request unexecuted). `seed` makes the sequence repeatable; empty rates turn it off."""
+        clean: dict[str, float] = {}
+        for name, rate in rates.items():
+            kind = "drop" if name == "reset" else name
+            if kind not in RANDOM_KINDS:
+                raise ValueError(f"unknown fault {name!r}: use {', '.join(RANDOM_NAMES)}")
+            if not 0 <= rate <= 1:
+                raise ValueError(f"fault rate for {name} must lie between 0 and 1")
+            clean[kind] = clean.get(kind, 0.0) + float(rate)
+        if sum(clean.values()) > 1:
+            raise ValueError("fault rates add up to more than 1")
+        with self.lock:
+            self.rates = clean
+            self.rng = random.Random(seed)
+            self.injected = {}
+
+    def _draw(self, when: str) -> Fault | None:
+        """One random fault for a request at its `before` point (decides before/after for it too)."""
+        roll = self.rng.random()
+        for kind, rate in self.rates.items():
+            if roll < rate:
+                after = kind in ("500", "drop") and self.rng.random() < 0.5
+                self.injected[kind] = self.injected.get(kind, 0) + 1
+                return Fault(None, None, cast("FaultKind", kind), 1, 0.0, "after" if after else "before")
+            roll -= rate
+        return None
 
     def add(
         self,
@@ -108,6 +146,8 @@ class FaultPlan:
                 if fault.when == when and fault.matches(method, path):
                     fault.times -= 1
                     return fault
+            if when == "before" and self.rates:
+                return self._draw(when)
         return None
 
     def release_all(self) -> None:
@@ -147,6 +187,8 @@ EXPANDABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", r"/v1/subscriptions"): _SUBSCRIPTION,
     ("GET", r"/v1/subscriptions"): frozenset(f"data.{name}" for name in _SUBSCRIPTION),
     ("GET", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
+    ("POST", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
+    ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)"): _SUBSCRIPTION,
     ("GET", r"/v1/invoice_payments"): frozenset(f"data.{name}" for name in billing.INVOICE_PAYMENT_EXPANDABLE),
     ("GET", r"/v1/payment_intents/(?P<id>[^/]+)"): billing.PAYMENT_INTENT_EXPANDABLE,
 }
@@ -198,6 +240,10 @@ def _mask(key: str) -> str:
 
 class Sandbox:
     """A local server that speaks Stripe's API for every call portal-tui makes, on 127.0.0.1."""
+
+    # Called with every request and the body of each successful (200) answer, by every sandbox in the process:
+    # an opt-in hook (tests/conftest.py collects the bodies a test session sees for the conformance test).
+    observers: ClassVar[list[Callable[[RecordedRequest, Obj], None]]] = []
 
     def __init__(
         self,
@@ -444,6 +490,7 @@ class Sandbox:
                 lambda w, p, m, a: billing.delete_clock(w, m["id"]),
             ),
             ("POST", r"/v1/customers", None, lambda w, p, m, a: billing.create_customer(w, p)),
+            ("GET", r"/v1/customers", None, lambda w, p, m, a: billing.list_customers(w, p)),
             (
                 "GET",
                 r"/v1/customers/(?P<id>[^/]+)",
@@ -451,16 +498,35 @@ class Sandbox:
                 lambda w, p, m, a: w.get("customer", m["id"]),
             ),
             (
+                "POST",
+                r"/v1/customers/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: billing.update_customer(w, m["id"], p),
+            ),
+            (
                 "DELETE",
                 r"/v1/customers/(?P<id>[^/]+)",
                 "CustomerDeleteParams",
                 lambda w, p, m, a: billing.delete_customer(w, m["id"]),
             ),
+            ("GET", r"/v1/payment_methods", None, lambda w, p, m, a: billing.list_payment_methods(w, p)),
             (
                 "GET",
                 r"/v1/payment_methods/(?P<id>[^/]+)",
                 "PaymentMethodRetrieveParams",
-                lambda w, p, m, a: billing.render_payment_method(w.get("payment_method", m["id"])),
+                lambda w, p, m, a: billing.retrieve_payment_method(w, m["id"]),
+            ),
+            (
+                "POST",
+                r"/v1/payment_methods/(?P<id>[^/]+)/attach",
+                None,
+                lambda w, p, m, a: billing.attach_payment_method(w, m["id"], p),
+            ),
+            (
+                "POST",
+                r"/v1/payment_methods/(?P<id>[^/]+)/detach",
+                None,
+                lambda w, p, m, a: billing.detach_payment_method(w, m["id"], p),
             ),
             (
                 "POST",
@@ -476,10 +542,16 @@ class Sandbox:
                 lambda w, p, m, a: billing.render_subscription(w, w.get("subscription", m["id"]), expansions(p)),
             ),
             (
+                "POST",
+                r"/v1/subscriptions/(?P<id>[^/]+)",
+                None,
+                lambda w, p, m, a: billing.update_subscription(w, m["id"], p),
+            ),
+            (
                 "DELETE",
                 r"/v1/subscriptions/(?P<id>[^/]+)",
-                "SubscriptionCancelParams",
-                lambda w, p, m, a: billing.cancel_subscription(w, m["id"]),
+                None,
+                lambda w, p, m, a: billing.cancel_subscription(w, m["id"], p),
             ),
             (
                 "POST",
@@ -492,7 +564,7 @@ class Sandbox:
                 "GET",
                 r"/v1/invoices/(?P<id>[^/]+)",
                 "InvoiceRetrieveParams",
-                lambda w, p, m, a: w.get("invoice", m["id"]),
+                lambda w, p, m, a: billing.retrieve_invoice(w, m["id"]),
             ),
             ("GET", r"/v1/invoice_payments", None, lambda w, p, m, a: billing.list_invoice_payments(w, p)),
             (
@@ -586,6 +658,9 @@ class Sandbox:
             crash = ApiError(500, "An unknown error occurred in the local sandbox.", type="api_error")
             status, body_out, extra = 500, crash.body(), {"Stripe-Should-Retry": "false"}
         record.status = status
+        if status == 200:
+            for observer in list(Sandbox.observers):
+                observer(record, body_out)
         return status, body_out, extra
 
     def _dispatch(
@@ -658,11 +733,14 @@ class _Handler(BaseHTTPRequestHandler):
         if sandbox.latency:
             time.sleep(sandbox.latency)
         fault = sandbox.faults.take(self.command, path, "before")
+        later = None
+        if fault is not None and fault.when == "after":  # a random fault that strikes once the request has run
+            later, fault = fault, None
         if fault is not None and self._apply(fault):
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
         status, payload, extra = sandbox.handle(self.command, self.path, body, headers)
-        fault = sandbox.faults.take(self.command, path, "after")
+        fault = later or sandbox.faults.take(self.command, path, "after")
         if fault is not None and self._apply(fault):
             return
         self._send(status, payload, extra)
