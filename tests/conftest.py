@@ -96,3 +96,37 @@ def make_app(config_dir: Path, memory_keyring: MemoryKeyring) -> Callable[..., P
         return PortalApp(context, **app_kwargs)
 
     return factory
+
+
+# ---- conformance: every response body the test session sees, by shape ----------------------------------------
+
+# skeleton JSON -> (request label, skeleton): the structure of each distinct answer any Sandbox gave in this session
+# (tests/sandbox/test_conformance.py compares them with the SDK's declarations, after every other test ran).
+SEEN_SHAPES: dict[str, tuple[str, Any]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: runs after every other test (checks what the session saw)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("conformance") is not None)  # stable: order kept otherwise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_sandbox_shapes() -> Iterator[None]:
+    """Keep the shape of every successful answer of every Sandbox the session starts."""
+    import json
+
+    from portal_tui.sandbox import RecordedRequest, Sandbox
+    from tests.sandbox.shapes import skeleton
+
+    def observe(request: RecordedRequest, body: dict[str, Any]) -> None:
+        shape = skeleton(body)
+        label = f"{request.method} {request.path}"
+        key = json.dumps([label.endswith("/create_preview"), shape], sort_keys=True)
+        SEEN_SHAPES.setdefault(key, (label, shape))
+
+    Sandbox.observers.append(observe)
+    yield
+    Sandbox.observers.remove(observe)

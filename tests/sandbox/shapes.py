@@ -57,13 +57,25 @@ SPARSE: frozenset[str] = frozenset(
         "PaymentIntent.AmountDetails",
         "PaymentIntent.AmountDetails.Tip",
         "PaymentMethod.RadarOptions",
+        # keyed by source type: only the types with funds
+        "Balance.Available.SourceTypes",
+        "Balance.Pending.SourceTypes",
+        # Stripe's error hashes carry the keys that apply to the error; a next action only its own type's hash
+        "PaymentIntent.LastPaymentError",
+        "PaymentIntent.NextAction",
     }
 )
 
 # Fields present only in some states: `deleted` only on a deleted object's stub; an account's `individual` only
 # when its business_type is individual.
 CONDITIONAL: frozenset[str] = frozenset({"deleted"})
-CONDITIONAL_BY_OBJECT: dict[str, frozenset[str]] = {"account": frozenset({"individual"})}
+CONDITIONAL_BY_OBJECT: dict[str, frozenset[str]] = {
+    "account": frozenset({"individual"}),
+    # a webhook endpoint's signing secret is only in the answer that created it
+    "webhook_endpoint": frozenset({"secret"}),
+    # balances a Connect platform, Instant Payouts, Issuing or prefunding account has; a plain account shows none
+    "balance": frozenset({"connect_reserved", "instant_available", "issuing", "refund_and_dispute_prefunding"}),
+}
 
 
 @dataclass(frozen=True)
