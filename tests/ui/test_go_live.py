@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord
@@ -60,7 +61,10 @@ def cells(app: PortalApp, row: int = 0) -> list[str]:
 
 
 def status(app: PortalApp) -> str:
-    return text_of(app.screen.query_one("#status", Static))
+    """The progress and result lines under the table (also while a question is on top)."""
+    screen = app._unsaved_screen("go_live")
+    assert isinstance(screen, Screen)
+    return text_of(screen.query_one("#status", Static))
 
 
 def screen_name(app: PortalApp) -> str:
@@ -94,7 +98,7 @@ async def test_a_verified_plan_goes_live_linked_and_identical(
         assert "LIVE MODE" in str(app.screen.query_one("#confirm-title").render())
         await pilot.click("#confirm-button")
         # Then the offer to switch the app to live mode: not now.
-        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal", timeout=15)
+        await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=15)
         assert "Switch the app to live mode" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
         await settle(pilot)
@@ -239,8 +243,8 @@ async def test_a_missing_live_key_is_asked_for_and_kept_in_the_keyring(
         assert field.password and app.focused is field
         field.value = TEST_KEY
         await pilot.press("enter")
-        await settle(pilot)
-        assert "test-mode key" in text_of(app.screen.query_one("#live-key-error", Static))
+        # (no settle: the promotion waits on this question, so its worker does not end)
+        await wait_until(pilot, lambda: "test-mode key" in text_of(app.screen.query_one("#live-key-error", Static)))
         field.value = ""
         await type_text(pilot, LIVE_KEY)
         await pilot.press("enter")

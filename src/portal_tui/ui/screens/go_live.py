@@ -629,7 +629,10 @@ class GoLiveScreen(Screen[None]):
         live = portal(self).context.gateway_for_mode("live")
         if live is None:
             raise NotConnectedError()
-        return apply_catalog(catalog, live, on_progress=lambda line: self.post_message(self.Progress(line)))
+        def report(line: str) -> None:
+            self.post_message(self.Progress(line))
+
+        return apply_catalog(catalog, live, on_progress=report)
 
     async def link(self, rows: list[PlanRow], result: ApplyResult, blocked: set[str]) -> bool:
         """Write the live IDs into the plans' live slots and the promoted items into catalog.toml; True when a plan
