@@ -145,7 +145,7 @@ class GoLiveScreen(Screen[None]):
             yield Static("Plans: space chooses, ctrl+n promotes the chosen (or highlighted) ones", id="plans-title")
             yield DataTable(id="plan-table", cursor_type="row", zebra_stripes=False)
             yield Static("", id="status")
-            yield Static("Live account readiness (read-only; r refreshes)", id="readiness-title")
+            yield Static("Live account readiness (read-only; r refreshes)", id="readiness-title", markup=False)
             with VerticalScroll(id="readiness-box", can_focus=True):
                 yield Static("", id="readiness")
         yield KeyBar()
@@ -324,7 +324,7 @@ class GoLiveScreen(Screen[None]):
             verify, verify_style = row.verify_text
             live_style = LIVE_STYLES.get(row.live, "dim" if row.live in ("—", "no live key") else "yellow")
             table.add_row(
-                "[x]" if row.plan_id in self.chosen else "[ ]",
+                Text("[x]" if row.plan_id in self.chosen else "[ ]"),  # Text: "[x]" would be read as markup
                 cut(row.name or row.plan_id, plan_width),
                 Text(cut(row.summary, test_width), style="red" if row.problem else ""),
                 Text(cut(verify, verify_width), style=verify_style),
@@ -386,6 +386,13 @@ class GoLiveScreen(Screen[None]):
                 text.append(f"\nFix: {check.fix}", style="dim")
             grid.add_row(Text(mark, style=f"bold {style}"), text)
         self.query_one("#readiness", Static).update(grid)
+        to_fix = sum(1 for check in checks if check.ok is False)
+        unknown = sum(1 for check in checks if check.ok is None)
+        counts = [f"{to_fix} to fix"] if to_fix else []
+        counts += [f"{unknown} not checked"] if unknown else []
+        self.query_one("#readiness-title", Static).update(
+            f"Live account readiness: {', '.join(counts) or 'ready'} (read-only; r refreshes)"
+        )
 
     # ---- choosing ---------------------------------------------------------------------------------------------
 
