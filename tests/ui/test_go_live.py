@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
@@ -72,7 +73,11 @@ def screen_name(app: PortalApp) -> str:
 
 
 async def test_a_verified_plan_goes_live_linked_and_identical(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+    make_app: Callable[..., PortalApp],
+    seeded_sandbox: Sandbox,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from portal_tui.services.catalog_store import CatalogStore
     from portal_tui.services.promotion import diff_catalog, export_catalog
@@ -129,6 +134,17 @@ async def test_a_verified_plan_goes_live_linked_and_identical(
         assert screen_name(app) == "GoLiveScreen"
         assert seeded_sandbox.writes(live=True) == writes
         assert "nothing to create" in status(app)
+
+    # And the command line agrees: `portal-tui catalog diff --mode live` has nothing to do (exit code 0).
+    from portal_tui.cli import main
+
+    monkeypatch.setenv("STRIPE_API_KEY", LIVE_KEY)
+    monkeypatch.setenv("PORTAL_TUI_CONFIG_DIR", str(config_dir))
+    plans_file = str(config_dir / "plans.toml")
+    code = main(["--config", plans_file, "--api-base", seeded_sandbox.url, "catalog", "diff", "--mode", "live"])
+    printed = capsys.readouterr()
+    assert code == 0, printed
+    assert str(config_dir / "catalog.toml") in printed.out
 
 
 async def test_switching_to_live_after_promoting(make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox) -> None:
