@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe._object_classes import OBJECT_CLASSES
-from stripe._stripe_object import StripeObject
+from stripe._stripe_object import StripeObject, UntypedStripeObject
 
 # The object types issue 10 covers ("object" value -> what the conformance test must have seen).
 COVERED = (
@@ -43,6 +43,8 @@ INCLUDABLE: dict[str, frozenset[str]] = {
     "customer": frozenset({"cash_balance", "invoice_credit_balance", "sources", "subscriptions", "tax", "tax_ids"}),
     "invoice": frozenset({"payments"}),
 }
+# The same for nested objects, by the SDK class's qualified name.
+INCLUDABLE_NESTED: dict[str, frozenset[str]] = {"Price.CurrencyOptions": frozenset({"tiers"})}
 # Hashes named after a payment method type: an object carries only the one its `type` names
 # (a card PaymentMethod has `card`, no `sepa_debit: null`, ...).
 TYPED_HASHES: frozenset[str] = frozenset({"PaymentMethod"})
@@ -146,6 +148,20 @@ def _classes(annotation: Any, chain: tuple[type, ...]) -> Iterator[type]:
         yield from _classes(argument, chain)
 
 
+def _map_values(annotation: Any) -> Any:
+    """The value type of a map annotation, `Dict[str, X]` or `UntypedStripeObject[X]` (through Optional), else None."""
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is UntypedStripeObject:
+        return typing.get_args(annotation)[0]
+    for argument in typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else ():
+        found = _map_values(argument)
+        if found is not None:
+            return found
+    return None
+
+
 def _type_values(cls: type) -> set[str]:
     annotation = vars(cls).get("__annotations__", {}).get("type")
     return set(re.findall(r"'([a-z0-9_]+)'", repr(annotation))) if annotation is not None else set()
@@ -179,6 +195,11 @@ def check(
         label = object_name if not where else f"{where}({object_name})"
         yield from check_object(value, cls, (cls,), label, absent)
         return
+    values = _map_values(annotation)
+    if values is not None:  # a map such as a price's currency_options: {"eur": {...}, "usd": {...}}
+        for name, item in value.items():
+            yield from check(item, f"{where}[{name}]", values, chain)
+        return
     for nested in _classes(annotation, chain):
         yield from check_object(value, nested, (*chain, nested), where)
         return
@@ -194,6 +215,7 @@ def check_object(
         kind = str(value.get("object"))
         optional |= CONDITIONAL | INCLUDABLE.get(kind, frozenset()) | CONDITIONAL_BY_OBJECT.get(kind, frozenset())
     qualname = cls.__qualname__
+    optional |= INCLUDABLE_NESTED.get(qualname, frozenset())
     if qualname in TYPED_HASHES:
         own = value.get("type")
         optional |= {name for name in _type_values(cls) if name in fields and name != own}

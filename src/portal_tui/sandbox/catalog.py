@@ -278,7 +278,23 @@ def render_price(world: World, price: Obj, expand: set[str], prefix: str = "") -
         out["tiers"] = [dict(tier) for tier in price["tiers"]]
     if f"{prefix}product" in expand:
         out["product"] = world.objects["product"].get(price["product"], price["product"])
+    if isinstance(price.get("currency_options"), dict):
+        out["currency_options"] = {
+            currency: _currency_option(option) for currency, option in price["currency_options"].items()
+        }
     return out
+
+
+def _currency_option(option: Obj) -> Obj:
+    """One of a price's `currency_options` in Stripe's shape (tiers only when expanded, like the price's)."""
+    unit = option.get("unit_amount")
+    decimal_text = option.get("unit_amount_decimal")
+    return {
+        "custom_unit_amount": option.get("custom_unit_amount"),
+        "tax_behavior": option.get("tax_behavior") or "unspecified",
+        "unit_amount": unit,
+        "unit_amount_decimal": decimal_text if decimal_text is not None else (str(unit) if unit is not None else None),
+    }
 
 
 def _amount_pair(source: dict[str, Any], name: str, param: str, currency: str) -> tuple[int | None, str | None]:
