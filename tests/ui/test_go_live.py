@@ -353,3 +353,39 @@ async def test_choosing_plans_with_space_and_a(make_app: Callable[..., PortalApp
         await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")  # neither was verified
         assert "Pro: never verified" in text_of(app.screen.query_one("#confirm-details", Static))
         assert "Starter" not in text_of(app.screen.query_one("#confirm-details", Static))
+
+
+async def test_a_failed_promotion_says_why_and_the_next_one_carries_on(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    seeded_sandbox.faults.add(method="POST", path="/v1/prices", kind="500", times=10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: "✗" in status(app), timeout=15)
+        await wait_until(pilot, lambda: not app.screen.promoting)  # type: ignore[attr-defined]
+        assert "carries on" in status(app)
+        assert app.context.config_store.load().plans[0].live_price_id is None
+        live = seeded_sandbox.worlds[True].objects
+        assert len(live["product"]) == 1 and not live["price"]  # the product was made, the price was not
+        seeded_sandbox.faults.release_all()
+        seeded_sandbox.faults.faults.clear()
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        review = " ".join(text_of(w) for w in app.screen.query(Static))
+        assert "POST /v1/products " not in review and "POST /v1/prices" in review  # only what is missing
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=15)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(live["product"]) == 1 and len(live["price"]) == 1
+        assert app.context.config_store.load().plans[0].live_price_id == next(iter(live["price"]))

@@ -475,6 +475,7 @@ class GoLiveScreen(Screen[None]):
 
     async def _promote(self, plan_ids: list[str]) -> None:
         from portal_tui.services.errors import PortalError
+        from portal_tui.services.promotion import MissingLookupKeyError
 
         self.clear_log()
         context = portal(self).context
@@ -506,14 +507,20 @@ class GoLiveScreen(Screen[None]):
         if unproven and not await self.ask_unverified(unproven):
             self.say("Not promoted: run Verify (step 5) first, or promote again and confirm.", "yellow")
             return
-        keyed = await self.ensure_lookup_keys(rows)
-        if keyed is None:
-            return
-        rows = keyed
-        try:
-            built = await asyncio.to_thread(self.build, rows)
-        except PortalError as error:
-            self.say(f"✗ {error.message}" + (f" {error.hint}" if error.hint else ""), "red")
+        built = None
+        for _attempt in range(3):  # each round gives the prices that lack one a lookup key
+            try:
+                built = await asyncio.to_thread(self.build, rows)
+                break
+            except MissingLookupKeyError as missing:
+                keyed = await self.give_lookup_keys(missing.missing, rows)
+                if keyed is None:
+                    return
+                rows = keyed
+            except PortalError as error:
+                self.say(f"✗ {error.message}" + (f" {error.hint}" if error.hint else ""), "red")
+                return
+        if built is None:
             return
         catalog, diff, requests = built
         blocked = {
@@ -564,30 +571,27 @@ class GoLiveScreen(Screen[None]):
         confirmed: bool = await self.app.push_screen_wait(question)
         return confirmed
 
-    async def ensure_lookup_keys(self, rows: list[PlanRow]) -> list[PlanRow] | None:
-        """A test price without a lookup key cannot be matched in live mode: offer to give it one (a test write)."""
-        from portal_tui.domain.plans import slugify
+    async def give_lookup_keys(self, missing: list[tuple[str, str]], rows: list[PlanRow]) -> list[PlanRow] | None:
+        """Test prices without a lookup key cannot be matched in live mode: the admin gives each one (a suggestion
+        free in the account is filled in). A test-mode change: no live confirmation. None when one is refused."""
         from portal_tui.services.errors import PortalError
         from portal_tui.ui.widgets.lookup_key_modal import LookupKeyModal
 
-        context = portal(self).context
-        for row in [row for row in rows if not row.lookup_key]:
-            assert row.test_price_id is not None
-            users = ", ".join(r.name or r.plan_id for r in rows if r.test_price_id == row.test_price_id)
-            suggestion = slugify(f"{row.plan_id} {row.summary.split(' / ')[-1]}").replace("-", "_")
-            key = await self.app.push_screen_wait(LookupKeyModal(row.test_price_id, users, suggestion))
+        for price_id, suggestion in missing:
+            users = ", ".join(r.name or r.plan_id for r in rows if r.test_price_id == price_id) or price_id
+            key = await self.app.push_screen_wait(LookupKeyModal(price_id, users, suggestion))
             if key is None:
-                self.say(f"Not promoted: {row.test_price_id} needs a lookup key.", "yellow")
+                self.say(f"Not promoted: {price_id} needs a lookup key.", "yellow")
                 return None
             try:
-                await asyncio.to_thread(self.set_lookup_key, row.test_price_id, key)
+                await asyncio.to_thread(self.set_lookup_key, price_id, key)
             except PortalError as error:
-                self.say(f"✗ {error.message}" + (f" {error.hint}" if error.hint else ""), "red")
+                self.say(f"✗ {price_id}: {error.message}" + (f" {error.hint}" if error.hint else ""), "red")
                 return None
-            self.say(f"✓ {row.test_price_id} (test) now has the lookup key {key}", "green")
-            rows = [replace(r, lookup_key=key) if r.test_price_id == row.test_price_id else r for r in rows]
-            if context.livemode:
-                portal(self).catalog_changed()
+            self.say(f"✓ {price_id} (test) now has the lookup key {key}", "green")
+            rows = [replace(r, lookup_key=key) if r.test_price_id == price_id else r for r in rows]
+        if not portal(self).context.livemode:
+            portal(self).catalog_changed()  # the catalog (3) shows lookup keys
         return rows
 
     def set_lookup_key(self, price_id: str, key: str) -> None:
@@ -636,6 +640,7 @@ class GoLiveScreen(Screen[None]):
         live = portal(self).context.gateway_for_mode("live")
         if live is None:
             raise NotConnectedError()
+
         def report(line: str) -> None:
             self.post_message(self.Progress(line))
 
