@@ -389,3 +389,50 @@ async def test_a_failed_promotion_says_why_and_the_next_one_carries_on(
         await settle(pilot)
         assert len(live["product"]) == 1 and len(live["price"]) == 1
         assert app.context.config_store.load().plans[0].live_price_id == next(iter(live["price"]))
+
+
+async def test_a_live_price_that_differs_is_replaced_only_when_asked(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    from decimal import Decimal
+
+    from portal_tui.domain.pricing import PriceDraft
+
+    live = gateway(seeded_sandbox, LIVE_KEY)
+    product = live.create_product("Pro VPS", None, idempotency_key="go-live-differs-product")
+    draft = PriceDraft(currency="usd", unit_amount=Decimal(2500), lookup_key="pro_monthly")
+    old = live.create_price(draft.to_stripe_params(product["id"]), idempotency_key="go-live-differs-price")
+    app = make_app(seeded_sandbox)
+    price = with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        assert cells(app)[4] == "differs: amount"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "differ" in str(getattr(app.screen, "question", "")))
+        assert "$20.00 → $25.00" in text_of(app.screen.query_one("#confirm-details", Static))
+        await pilot.press("escape")  # leave it alone
+        await pilot.pause(1)
+        print("REVIEW", [text_of(w) for w in app.screen.query(Static)])
+        await wait_until(pilot, lambda: not app.screen.promoting)  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert "not linked" in status(app)
+        assert app.context.config_store.load().plans[0].live_price_id is None
+        assert live.find_price_by_lookup_key("pro_monthly")["id"] == old["id"]  # type: ignore[index]
+
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "differ" in str(getattr(app.screen, "question", "")))
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=15)
+        await pilot.press("escape")
+        await settle(pilot)
+        new = live.find_price_by_lookup_key("pro_monthly")
+        assert new is not None and new["id"] != old["id"]
+        assert price_terms(new) == price_terms(gateway(seeded_sandbox, TEST_KEY).retrieve_price(price))
+        assert not live.retrieve_price(old["id"])["active"]
+        assert app.context.config_store.load().plans[0].live_price_id == new["id"]
+        assert cells(app)[4] == "linked"

@@ -528,21 +528,30 @@ class GoLiveScreen(Screen[None]):
             for item in diff.items
             if item.kind == "price" and item.state == "differs"
         }
-        for lookup, why in blocked.items():
-            self.say(f"✗ {lookup}: the live price with this lookup key differs ({why}); not linked", "red")
+        replace_differing = False
+        if blocked:
+            replace_differing = await self.ask_replace(blocked)
+            if replace_differing:
+                from portal_tui.services.promotion import plan_apply
+
+                requests = plan_apply(catalog, diff, replace=True)  # pure: the same diff, with the replacements
+                blocked = {}
         if requests:
             if not await self.review(requests, rows, diff.account_id):
                 self.say("Not promoted: nothing was sent to the live account.", "yellow")
                 return
             names = ", ".join(row.name or row.plan_id for row in rows)
-            details = f"{len(requests)} request(s) create {names} in live mode, then the plan file links the live IDs."
-            if not await portal(self).confirm_write("Create the plans' prices in live mode", details, live=True):
+            details = (
+                f"{len(requests)} request(s) to the live account for {names}, as reviewed; then the plan file "
+                "links the live price IDs."
+            )
+            if not await portal(self).confirm_write("Promote the plans' prices to live mode", details, live=True):
                 self.say("Not promoted: nothing was sent to the live account.", "yellow")
                 return
-        else:
+        elif not blocked:
             self.say("The live account already has identical objects: nothing to create.", "green")
         try:
-            result = await asyncio.to_thread(self.apply, catalog)
+            result = await asyncio.to_thread(self.apply, catalog, replace_differing)
         except PortalError as error:
             self.say(f"✗ {error.message}" + (f" {error.hint}" if error.hint else ""), "red")
             self.say("What was created stays; promoting again carries on from there (nothing twice).", "yellow")
@@ -550,9 +559,25 @@ class GoLiveScreen(Screen[None]):
             return
         self.say(f"✓ {result.writes} write(s) to the live account.", "green")
         linked = await self.link(rows, result, set(blocked))
+        for lookup, why in blocked.items():  # last, so they stay in view
+            self.say(f"✗ {lookup}: the live price differs ({why}): not replaced, not linked", "red")
         self.survey()
         if (result.writes or linked) and not context.livemode:
             await self.offer_switch()
+
+    async def ask_replace(self, differing: dict[str, str]) -> bool:
+        """A live price under the lookup key bills differently: replace it (new price takes the key, the old one is
+        archived: subscriptions on it go on unchanged), or leave it and link nothing for it."""
+        listing = "\n".join(f"• {lookup}: {why}" for lookup, why in differing.items())
+        question = ConfirmModal(
+            "Replace the live prices that differ?",
+            f"{listing}\n\nReplacing creates the test terms as a new live price, moves the lookup key to it and "
+            "archives the old one (its subscriptions keep their price). The review shows each request first. "
+            "Cancel leaves them alone and links nothing for them.",
+            confirm_label="Replace them",
+        )
+        confirmed: bool = await self.app.push_screen_wait(question)
+        return confirmed
 
     async def ask_unverified(self, rows: list[PlanRow]) -> bool:
         listing = "\n".join(
@@ -626,13 +651,13 @@ class GoLiveScreen(Screen[None]):
         calls = [(f"{request.method} {request.path}  · {request.item}", request.params) for request in requests]
         names = ", ".join(row.name or row.plan_id for row in rows)
         note = (
-            f"Promote {names} to the live account {account}: {len(requests)} request(s), in this order. "
-            "Nothing is deleted or changed; IDs shown as <…> are the ones created just before."
+            f"Promote {names} to the live account {account}: {len(requests)} request(s), in this order, and "
+            "nothing else. Nothing is deleted; IDs shown as <…> are those of objects created just before."
         )
         confirmed: bool = await self.app.push_screen_wait(ReviewModal(calls, live=True, note=note))
         return confirmed
 
-    def apply(self, catalog: Catalog) -> ApplyResult:
+    def apply(self, catalog: Catalog, replace_differing: bool = False) -> ApplyResult:
         """Runs in a thread: the writes, each reported as it is sent."""
         from portal_tui.services.errors import NotConnectedError
         from portal_tui.services.promotion import apply_catalog
@@ -644,7 +669,7 @@ class GoLiveScreen(Screen[None]):
         def report(line: str) -> None:
             self.post_message(self.Progress(line))
 
-        return apply_catalog(catalog, live, on_progress=report)
+        return apply_catalog(catalog, live, replace=replace_differing, on_progress=report)
 
     async def link(self, rows: list[PlanRow], result: ApplyResult, blocked: set[str]) -> bool:
         """Write the live IDs into the plans' live slots and the promoted items into catalog.toml; True when a plan
