@@ -399,7 +399,7 @@ async def test_a_live_price_that_differs_is_replaced_only_when_asked(
     from portal_tui.domain.pricing import PriceDraft
 
     live = gateway(seeded_sandbox, LIVE_KEY)
-    product = live.create_product("Pro VPS", None, idempotency_key="go-live-differs-product")
+    product = live.create_product("Pro VPS", "4 vCPU, 8 GB RAM, 160 GB SSD", idempotency_key="go-live-differs-product")
     draft = PriceDraft(currency="usd", unit_amount=Decimal(2500), lookup_key="pro_monthly")
     old = live.create_price(draft.to_stripe_params(product["id"]), idempotency_key="go-live-differs-price")
     app = make_app(seeded_sandbox)
@@ -412,8 +412,6 @@ async def test_a_live_price_that_differs_is_replaced_only_when_asked(
         await wait_until(pilot, lambda: "differ" in str(getattr(app.screen, "question", "")))
         assert "$20.00 → $25.00" in text_of(app.screen.query_one("#confirm-details", Static))
         await pilot.press("escape")  # leave it alone
-        await pilot.pause(1)
-        print("REVIEW", [text_of(w) for w in app.screen.query(Static)])
         await wait_until(pilot, lambda: not app.screen.promoting)  # type: ignore[attr-defined]
         await settle(pilot)
         assert "not linked" in status(app)
