@@ -139,6 +139,8 @@ def test_meter_and_test_clock_creates_refuse_what_they_do_not_know(sc: stripe.St
     error = refused(lambda: sc.v1.test_helpers.test_clocks.create(params=cast("Any", clock)))
     assert "Received unknown parameter: speed" in str(error)
     assert meters.create(params=cast("Any", meter)).event_time_window is None  # nothing was made before
+    error = refused(lambda: sc.raw_request("get", "/v1/balance", colour="red"))
+    assert "Received unknown parameter: colour" in str(error)
 
 
 def test_random_faults_repeat_from_a_seed_and_strike_before_or_after(sandbox: Sandbox) -> None:

@@ -424,7 +424,7 @@ class Sandbox:
                 None,
                 lambda w, p, m, a: webhooks.delete_endpoint(w, m["id"], p),
             ),
-            ("GET", r"/v1/balance", None, lambda w, p, m, a: catalog.balance(w)),
+            ("GET", r"/v1/balance", "BalanceRetrieveParams", lambda w, p, m, a: catalog.balance(w)),
             (
                 "POST",
                 r"/v1/products",
