@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
@@ -434,3 +435,65 @@ async def test_a_live_price_that_differs_is_replaced_only_when_asked(
         assert not live.retrieve_price(old["id"])["active"]
         assert app.context.config_store.load().plans[0].live_price_id == new["id"]
         assert cells(app)[4] == "linked"
+
+
+async def promote_all(pilot: Pilot[None], app: PortalApp) -> None:
+    """ctrl+n, through the review and the live question; no switch to live mode."""
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+    await pilot.click("#confirm-button")
+    await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=15)
+    await pilot.press("escape")
+    await settle(pilot)
+
+
+async def test_the_plan_editor_shows_the_linked_live_price_and_keeps_unsaved_edits(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")  # the editor is built, no unsaved edits
+        await settle(pilot)
+        await open_go_live(pilot, app)
+        await promote_all(pilot, app)
+        live_id = app.context.config_store.load().plans[0].live_price_id
+        assert live_id
+        await pilot.press("4")
+        await settle(pilot)
+        assert app.screen.query_one("#price-live", Input).value == live_id
+        assert not app.screen.unsaved  # type: ignore[attr-defined]
+
+    app = make_app(seeded_sandbox)
+    app.context.config_store.save(
+        PlanConfig(
+            plans=[Plan("starter", "Starter", seed_price(seeded_sandbox, "starter_monthly"), quotas={"vcpu": 1})]
+        )
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        app.screen.query_one("#plan-name", Input).value = "Starter (edited)"
+        await settle(pilot)
+        assert app.screen.unsaved  # type: ignore[attr-defined]
+        await app.switch_mode("go_live")  # (a switch that does not ask: the edits stay in the editor)
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")  # never verified
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.click("#confirm-button")
+        await wait_until(pilot, lambda: "Switch" in str(getattr(app.screen, "question", "")), timeout=15)
+        await pilot.press("escape")
+        await settle(pilot)
+        notes = " ".join(n.message for n in app._notifications)
+        assert "unsaved edits" in notes
+        await app.switch_mode("plans")
+        await settle(pilot)
+        assert app.screen.query_one("#plan-name", Input).value == "Starter (edited)"  # nothing typed is lost
+        assert app.context.config_store.load().plans[0].live_price_id is not None
