@@ -497,3 +497,53 @@ async def test_the_plan_editor_shows_the_linked_live_price_and_keeps_unsaved_edi
         await settle(pilot)
         assert app.screen.query_one("#plan-name", Input).value == "Starter (edited)"  # nothing typed is lost
         assert app.context.config_store.load().plans[0].live_price_id is not None
+
+
+def headless_app(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> PortalApp:
+    """No keyring on this machine; connected in test mode for this session only."""
+    from keyring.backends.fail import Keyring as FailKeyring
+
+    app = make_app(sandbox, key=None, keyring_backend=FailKeyring())
+    secret = parse_key(TEST_KEY)
+    app.context.connect(app.context.keystore.session(secret), app.context.gateway_for(secret).verify())
+    return app
+
+
+async def paste_live_key(pilot: Pilot[None], app: PortalApp) -> None:
+    await pilot.press("ctrl+k")
+    await wait_until(pilot, lambda: screen_name(app) == "LiveKeyModal")
+    app.screen.query_one("#live-key", Input).value = LIVE_KEY
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.screen.query_one("#live-key-file").has_class("visible"))
+
+
+async def test_without_a_keyring_the_live_key_goes_to_a_0600_file_or_this_session(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
+) -> None:
+    from portal_tui.services.keystore import KeySource
+
+    app = headless_app(make_app, seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        await paste_live_key(pilot, app)
+        await pilot.click("#live-key-session")
+        await wait_until(pilot, lambda: screen_name(app) == "GoLiveScreen")
+        await settle(pilot)
+        assert "this session only" in text_of(app.screen.query_one("#live-key-line", Static))
+        assert cells(app)[4] == "missing"  # the live account is read with it
+    for path in config_dir.rglob("*"):
+        assert not path.is_file() or LIVE_BODY not in path.read_text(errors="replace"), path
+
+    app = headless_app(make_app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        assert "No live key" in text_of(app.screen.query_one("#live-key-line", Static))  # the session one is gone
+        await paste_live_key(pilot, app)
+        await pilot.click("#live-key-store-file")
+        await wait_until(pilot, lambda: screen_name(app) == "GoLiveScreen")
+        await settle(pilot)
+    stored = app.context.keystore.get("live")
+    assert stored is not None and stored.source is KeySource.FILE
+    assert (Path(stored.location).stat().st_mode & 0o777) == 0o600
+    assert app.context.keystore.active_mode == "test" and not app.context.livemode
