@@ -503,7 +503,7 @@ def headless_app(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> Portal
     """No keyring on this machine; connected in test mode for this session only."""
     from keyring.backends.fail import Keyring as FailKeyring
 
-    app = make_app(sandbox, key=None, keyring_backend=FailKeyring())
+    app = make_app(sandbox, key=None, keyring_backend=FailKeyring())  # type: ignore[no-untyped-call]
     secret = parse_key(TEST_KEY)
     app.context.connect(app.context.keystore.session(secret), app.context.gateway_for(secret).verify())
     return app
