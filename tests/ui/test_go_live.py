@@ -547,3 +547,25 @@ async def test_without_a_keyring_the_live_key_goes_to_a_0600_file_or_this_sessio
     assert stored is not None and stored.source is KeySource.FILE
     assert (Path(stored.location).stat().st_mode & 0o777) == 0o600
     assert app.context.keystore.active_mode == "test" and not app.context.livemode
+
+
+async def test_closing_the_help_reads_nothing_again_but_coming_back_does(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_go_live(pilot, app)
+        before = len(seeded_sandbox.requests)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(seeded_sandbox.requests) == before
+        await pilot.press("h")
+        await settle(pilot)
+        seen = len(seeded_sandbox.requests)
+        await pilot.press("6")
+        await settle(pilot)
+        assert len(seeded_sandbox.requests) > seen  # plans may have been edited or verified meanwhile

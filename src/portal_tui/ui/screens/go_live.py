@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
 from portal_tui.ui.context import portal
@@ -128,6 +128,7 @@ class GoLiveScreen(Screen[None]):
         self.checks: list[ReadinessCheck] | None = None
         self.has_live_key = False
         self.promoting = False
+        self.left_step = False
         self.log_lines: list[tuple[str, str]] = []
         self.widths = (PLAN_WIDTH, TEST_WIDTH, VERIFY_WIDTH, LIVE_WIDTH)
 
@@ -159,10 +160,15 @@ class GoLiveScreen(Screen[None]):
         self.build_columns()
         self.show_rows()
 
+    def on_screen_suspend(self) -> None:
+        # A question or the help on top changes nothing; another step (plans edited, a plan verified) may.
+        self.left_step = not isinstance(self.app.screen, ModalScreen)
+
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
-        if not self.promoting:
-            self.survey()  # plans may have been edited or verified since
+        if self.left_step and not self.promoting:
+            self.left_step = False
+            self.survey()
 
     def connection_changed(self) -> None:
         if not self.promoting:
