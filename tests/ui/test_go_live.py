@@ -569,3 +569,25 @@ async def test_closing_the_help_reads_nothing_again_but_coming_back_does(
         await pilot.press("6")
         await settle(pilot)
         assert len(seeded_sandbox.requests) > seen  # plans may have been edited or verified meanwhile
+
+
+async def test_a_plan_verified_in_step_5_shows_as_passed_and_promotes_without_asking(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plan(app, seeded_sandbox, verified=False)
+    with_live_key(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: getattr(app.screen, "result", None) is not None, timeout=30)
+        await settle(pilot)
+        assert "PASS" in str(app.screen.query_one("#verdict").render())
+        await pilot.press("6")
+        await settle(pilot)
+        record = app.context.config_store.load().plans[0].verified  # Verify wrote its verdict to the plan file
+        assert record is not None and record.passed
+        assert cells(app)[3] == f"✓ passed {record.at.date().isoformat()}"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")  # no "did not pass" question first
