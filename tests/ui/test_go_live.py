@@ -591,3 +591,19 @@ async def test_a_plan_verified_in_step_5_shows_as_passed_and_promotes_without_as
         assert cells(app)[3] == f"✓ passed {record.at.date().isoformat()}"
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: screen_name(app) == "ReviewModal")  # no "did not pass" question first
+
+
+async def test_the_no_plans_hint_goes_once_plans_exist(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await wait_until(pilot, lambda: "No plans yet" in status(app))
+        with_plan(app, seeded_sandbox)  # made in step 4 meanwhile
+        await pilot.press("h")
+        await settle(pilot)
+        await pilot.press("6")
+        await wait_until(pilot, lambda: cells(app)[1] == "Pro VPS")
+        assert "No plans yet" not in status(app)

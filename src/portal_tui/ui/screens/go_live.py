@@ -86,6 +86,9 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+NO_PLANS = "No plans yet: create them in step 4 and verify them in step 5."
+
+
 class GoLiveScreen(Screen[None]):
     """Plans table (space chooses, ctrl+n promotes), progress, and the live account's readiness."""
 
@@ -314,7 +317,9 @@ class GoLiveScreen(Screen[None]):
         if survey.problem:
             self.say(survey.problem, "red")
         elif not self.rows:
-            self.say("No plans yet: create them in step 4 and verify them in step 5.", "yellow")
+            self.say(NO_PLANS, "yellow")
+        elif self.log_lines and self.log_lines[-1][0] == NO_PLANS:
+            self.clear_log()  # plans were made since: the hint no longer holds
         self.show_rows()
         if readiness:
             self.check_readiness()
