@@ -7,13 +7,13 @@ elsewhere falls back to the slug of its name). The same file can be applied to a
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, cast
 
+from portal_tui.domain.plans import unknown_key
 from portal_tui.domain.price_terms import terms_fingerprint, terms_of_draft
 from portal_tui.domain.pricing import (
     INTERVALS,
@@ -76,6 +76,25 @@ def product_key_of(product: Mapping[str, Any]) -> str:
     return str(stamped) if stamped else slug(str(product.get("name") or ""))
 
 
+def meter_create_params(
+    display_name: str,
+    event_name: str,
+    aggregation: str,
+    customer_key: str = "stripe_customer_id",
+    value_key: str = "value",
+) -> dict[str, Any]:
+    """The params of `POST /v1/billing/meters`: a `count` meter has no value key."""
+    params: dict[str, Any] = {
+        "display_name": display_name,
+        "event_name": event_name,
+        "default_aggregation": {"formula": aggregation},
+        "customer_mapping": {"type": "by_id", "event_payload_key": customer_key},
+    }
+    if aggregation != "count":
+        params["value_settings"] = {"event_payload_key": value_key}
+    return params
+
+
 @dataclass
 class CatalogMeter:
     """A billing meter, known by its event name in every account and mode."""
@@ -88,15 +107,9 @@ class CatalogMeter:
 
     def create_params(self) -> dict[str, Any]:
         """The params of `POST /v1/billing/meters` (as `StripeGateway.create_meter` sends them)."""
-        params: dict[str, Any] = {
-            "display_name": self.display_name,
-            "event_name": self.event_name,
-            "default_aggregation": {"formula": self.aggregation},
-            "customer_mapping": {"type": "by_id", "event_payload_key": self.customer_key},
-        }
-        if self.aggregation != "count":
-            params["value_settings"] = {"event_payload_key": self.value_key}
-        return params
+        return meter_create_params(
+            self.display_name, self.event_name, self.aggregation, self.customer_key, self.value_key
+        )
 
 
 @dataclass
@@ -486,9 +499,6 @@ def _amount(item: Mapping[str, Any], name: str, where: str, *, required: bool = 
 
 
 def _refuse_unknown(item: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    allowed = tuple(known)
-    for key in item:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (expected {', '.join(allowed)})"
-            raise CatalogError(f"{where}.{key}" if where else str(key), f"is not a known key{hint}")
+    found = unknown_key(item, known, where)  # the plan file's rule, worded the same way
+    if found is not None:
+        raise CatalogError(*found)

@@ -380,13 +380,21 @@ def _text(item: Mapping[str, Any], name: str, where: str, *, required: bool = Fa
     return value
 
 
-def _refuse_unknown(item: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+def unknown_key(item: Mapping[str, Any], known: Iterable[str], where: str) -> tuple[str, str] | None:
+    """The first key of a TOML table that is not one of `known`, as (field, message with the closest key)."""
     allowed = tuple(known)
     for key in item:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (expected {', '.join(allowed)})"
-            raise PlanConfigError(f"{where}.{key}" if where else str(key), f"is not a known key{hint}")
+            return (f"{where}.{key}" if where else str(key), f"is not a known key{hint}")
+    return None
+
+
+def _refuse_unknown(item: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    found = unknown_key(item, known, where)
+    if found is not None:
+        raise PlanConfigError(*found)
 
 
 def _not_a_price_id(value: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlparse
 
+from portal_tui.domain.catalog import meter_create_params
 from portal_tui.locations import API_BASE_ENV
 from portal_tui.services.errors import (
     CardError,
@@ -397,14 +398,7 @@ class StripeGateway:
         *,
         idempotency_key: str,
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "display_name": display_name,
-            "event_name": event_name,
-            "default_aggregation": {"formula": aggregation},
-            "customer_mapping": {"type": "by_id", "event_payload_key": customer_key},
-        }
-        if aggregation != "count":
-            params["value_settings"] = {"event_payload_key": value_key}
+        params = meter_create_params(display_name, event_name, aggregation, customer_key, value_key)
         return cast(
             "dict[str, Any]",
             self._call(

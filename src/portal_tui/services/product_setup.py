@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from portal_tui.domain.catalog import meter_create_params
 from portal_tui.domain.pricing import PriceDraft
 from portal_tui.services.errors import InvalidRequestError
 
@@ -40,15 +41,9 @@ class NewMeter:
     value_key: str = "value"
 
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "display_name": self.display_name,
-            "event_name": self.event_name,
-            "default_aggregation": {"formula": self.aggregation},
-            "customer_mapping": {"type": "by_id", "event_payload_key": self.customer_key},
-        }
-        if self.aggregation != "count":
-            params["value_settings"] = {"event_payload_key": self.value_key}
-        return params
+        return meter_create_params(
+            self.display_name, self.event_name, self.aggregation, self.customer_key, self.value_key
+        )
 
 
 @dataclass
