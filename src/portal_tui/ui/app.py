@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 
 from portal_tui.ui.context import AppContext
 from portal_tui.ui.steps import STEPS
@@ -119,6 +120,8 @@ class PortalApp(App[None]):
         # Shown once after the first frame (the demo says where its plans go); screenshots and tests pass none.
         self.start_notice = start_notice
         self._failing: BaseException | None = None
+        # Each open modal, the screen under it and the control that had focus there when it opened.
+        self._modal_openers: list[tuple[Screen[object], Screen[object], Widget | None]] = []
 
     # ---- errors: never a key on screen or in a traceback ------------------------------------------------------
 
@@ -360,7 +363,41 @@ class PortalApp(App[None]):
             await self.switch_mode(mode)
         await self.run_action(action, self.screen)
 
+    # ---- focus: back to the control that opened a modal ---------------------------------------------------------
+
+    def _track_modals(self, screen: Screen[object]) -> None:
+        """A modal remembers the control focused under it; once it closes, that control has focus again (if it is
+        still shown), and the modal's result handler, which runs after this, may still move focus on purpose.
+
+        Textual keeps a screen's focus under a modal, but not when the control was removed, hidden or disabled
+        meanwhile: focus then fell on a neighbour (a text field, where the next step key became text) or nowhere."""
+        open_screens = [s for stack in self._screen_stacks.values() for s in stack]
+        for record in list(self._modal_openers):
+            modal, under, control = record
+            if modal not in open_screens:
+                self._modal_openers.remove(record)
+                if under is screen:
+                    self._refocus(under, control)
+        stack = self.screen_stack
+        known = any(modal is screen for modal, _under, _control in self._modal_openers)
+        if isinstance(screen, ModalScreen) and not known and len(stack) > 1 and stack[-1] is screen:
+            self._modal_openers.append((screen, stack[-2], stack[-2].focused))
+
+    @staticmethod
+    def _refocus(screen: Screen[object], control: Widget | None) -> None:
+        if control is None:
+            return  # nothing had focus: Textual's auto-focus decides, as on any screen
+        chain = screen.focus_chain
+        # A form rebuilt meanwhile (a plan file reloaded) has a new control with the old one's ID: that is the one.
+        same = control if control in chain else next((w for w in chain if control.id and w.id == control.id), None)
+        if same is not None:
+            screen.set_focus(same)
+        elif screen.focused not in chain:
+            # The opener is gone: the first control shown, never an invisible one.
+            screen.set_focus(chain[0] if chain else None)
+
     def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._track_modals)
         if self.start_notice:
             self.notify(self.start_notice, timeout=15, markup=False)
         if self.load_key_on_start:

@@ -928,6 +928,9 @@ class PlansScreen(Screen[None]):
             if price_id:
                 self.set_price(slot, price_id)
 
+        # The Pick button opened the picker, also when ctrl+o did: focus comes back to it, not to a text field
+        # where the next step key would be typed.
+        self.set_focus(self.query_one(f"#pick-{slot}", Button))
         self.app.push_screen(PricePickerModal(f"Pick the {slot} price for '{self.plan.name}'"), picked)
 
     def set_price(self, slot: Slot, price_id: str) -> None:

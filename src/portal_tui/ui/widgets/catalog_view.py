@@ -16,6 +16,16 @@ from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.price_table import PriceTable
 
 
+class FilterInput(Input):
+    """The filter field: a "/" typed or pasted at its start is dropped, since "/" is the key that opens a filter
+    (here, in less, in vim) and a query starting with it ("/team") would match nothing."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        if min(start, end) <= 0 and text.startswith("/"):
+            text = text[1:]
+        super().replace(text, start, end)
+
+
 class CatalogView(Vertical):
     """Filter + table + status, shared by the catalog screen and the price picker."""
 
@@ -36,7 +46,9 @@ class CatalogView(Vertical):
         self.picker = picker
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ filter: name, nickname, lookup key, ID or amount", id="filter")
+        # In the picker the filter has focus from the start: its hint names no key to press first.
+        what = "name, nickname, lookup key, ID or amount"
+        yield FilterInput(placeholder=f"Type to filter: {what}" if self.picker else f"/ filter: {what}", id="filter")
         yield PriceTable(id="prices")
         yield Static("", id="catalog-status", markup=False)
 
@@ -55,7 +67,14 @@ class CatalogView(Vertical):
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
         row = self.table.current
-        if self.picker and row is not None:
+        if row is None:
+            # Nothing to move to or pick: focus stays in the filter, where the admin can change the query.
+            query = self.table.filter_text
+            way_out = "esc cancels" if self.picker else "esc goes back to the table"
+            nothing = f"Nothing matches “{query}”: change the filter" if query else "No prices to show"
+            self.status(f"{nothing} · {way_out}")
+            return
+        if self.picker:
             # One Enter picks the highlighted price. Posted from this view: a message sent to a child by its
             # parent stops at that parent, so the table's own Selected would never reach the modal from here.
             self.post_message(PriceTable.Selected(row))
