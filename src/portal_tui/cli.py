@@ -3,41 +3,148 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from portal_tui import __version__
 
 CONFIG_HELP = "plan config file (default: user config dir)"
 API_BASE_HELP = "Stripe API base URL (e.g. a local sandbox)"
+GLOBAL_OPTIONS = ("--config", "--api-base")
+GLOBALS_TITLE = "global options (before or after the command)"
+# Commands that take no global option, and why: their --help says so, and so does the error if one is given.
+NO_GLOBALS = {
+    "quote": "it reads only the price JSON you give it (no plan config, no Stripe account)",
+    "sandbox": "the sandbox is the API (it reads no plan config and calls no other Stripe)",
+}
 
 
-def global_options() -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors that name the fix: an unknown option names the closest real one, wherever it was
+    typed ("unrecognized argument --confg: did you mean --config?"), and an invalid choice the closest choice."""
+
+    top = False  # the program's own parser (not a command's): it checks the whole line first
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self.top:
+            check_options(self, list(sys.argv[1:] if args is None else args))
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1)
+            if close:
+                message += f": did you mean {close[0]!r}?"
+        super().error(message)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _long_options(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+
+
+def _known(option: str, parser: argparse.ArgumentParser) -> bool:
+    """As argparse reads it: the exact option, or an unambiguous abbreviation of one."""
+    options = _long_options(parser)
+    return option in options or len([o for o in options if o.startswith(option)]) == 1
+
+
+def check_options(top: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Before argparse reads the line: every `--option` must belong to the command it follows (or to the program,
+    before any command). argparse's own message for a typo is "unrecognized arguments", or worse: the typo's value
+    is taken for a command or a positional argument and the error names that."""
+    segments: list[tuple[argparse.ArgumentParser, list[str]]] = [(top, [])]
+    takes_value = False
+    for token in argv:
+        if token == "--":
+            break
+        parser, tokens = segments[-1]
+        if takes_value:
+            takes_value = False
+            continue
+        if token.startswith("-") and token != "-":
+            tokens.append(token)
+            action = parser._option_string_actions.get(token.split("=", 1)[0])
+            takes_value = action is not None and "=" not in token and action.nargs != 0
+            continue
+        commands = _subparsers(parser)
+        if token in commands:
+            segments.append((commands[token], []))
+    innermost = segments[-1][0]
+    for parser, tokens in segments:
+        for token in tokens:
+            option = token.split("=", 1)[0]
+            if option.startswith("--") and not _known(option, parser):
+                path = [p for p, _ in segments]
+                message = unknown_option(option, parser, path)
+                # An option of a later command typed before it: that command's usage is the one to read.
+                (innermost if message.startswith(option) else parser).error(message)
+
+
+def unknown_option(option: str, parser: argparse.ArgumentParser, path: list[argparse.ArgumentParser]) -> str:
+    command = parser.prog.removeprefix("portal-tui").strip()
+    if command in NO_GLOBALS:
+        meant = difflib.get_close_matches(option, GLOBAL_OPTIONS, n=1, cutoff=0.6)
+        if meant:
+            return f"{command} takes no {meant[0]}: {NO_GLOBALS[command]}"
+    later = [p for p in path[path.index(parser) + 1 :] if option in _long_options(p)]
+    if later:
+        return f"{option} is an option of '{later[-1].prog}': put it after '{later[-1].prog.split()[-1]}'"
+    close = difflib.get_close_matches(option, _long_options(parser), n=1, cutoff=0.6)
+    if close:
+        return f"unrecognized argument {option}: did you mean {close[0]}?"
+    return f"unrecognized argument {option} ('{parser.prog} --help' lists the options)"
+
+
+def global_options() -> Parser:
     """--config and --api-base, also accepted after a subcommand. SUPPRESS defaults: a value given before the
     subcommand is not overwritten by the subcommand's parser when the option is not repeated there."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
-    parent.add_argument("--api-base", metavar="URL", default=argparse.SUPPRESS, help=API_BASE_HELP)
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group(GLOBALS_TITLE)
+    group.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    group.add_argument("--api-base", metavar="URL", default=argparse.SUPPRESS, help=API_BASE_HELP)
     return parent
 
 
+def no_globals(command: str) -> str:
+    """The --help text of a command that takes no global option: it still says which ones exist."""
+    return f"{GLOBALS_TITLE}: {', '.join(GLOBAL_OPTIONS)} do not apply here: {NO_GLOBALS[command]}."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="portal-tui",
         description="Set up subscription billing for a SaaS or hosting portal on Stripe, from a terminal.",
     )
+    parser.top = True
     parser.add_argument("--version", action="version", version=f"portal-tui {__version__}")
-    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
-    parser.add_argument("--api-base", metavar="URL", help=API_BASE_HELP)
+    group = parser.add_argument_group(GLOBALS_TITLE)
+    group.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    group.add_argument("--api-base", metavar="URL", help=API_BASE_HELP)
     parser.add_argument("--demo", action="store_true", help="run against a built-in sandbox with a demo catalog")
     parser.add_argument("--no-demo", action="store_true", help="use your own Stripe account even before a key is saved")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    quote = sub.add_parser("quote", help="what a customer pays for a price at given quantities")
+    quote = sub.add_parser(
+        "quote", help="what a customer pays for a price at given quantities", epilog=no_globals("quote")
+    )
     quote.add_argument("price", help="a Stripe Price as JSON: a file path, or - for standard input")
     quote.add_argument("quantities", nargs="+", help="quantities or usage amounts, e.g. 12000")
 
-    sandbox = sub.add_parser("sandbox", help="serve the local Stripe sandbox")
+    sandbox = sub.add_parser("sandbox", help="serve the local Stripe sandbox", epilog=no_globals("sandbox"))
     sandbox.add_argument("--port", type=int, default=12111, help="port on 127.0.0.1 (0 picks a free one)")
     sandbox.add_argument("--no-seed", action="store_true", help="start with an empty catalog")
     add_fault_options(sandbox)
@@ -86,9 +193,7 @@ def add_fault_options(sandbox: argparse.ArgumentParser) -> None:
     )
 
 
-def add_catalog_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], shared: argparse.ArgumentParser
-) -> None:
+def add_catalog_parser(sub: argparse._SubParsersAction[Parser], shared: Parser) -> None:
     catalog = sub.add_parser(
         "catalog",
         parents=[shared],
