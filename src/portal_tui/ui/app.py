@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
 from portal_tui.ui.context import AppContext
 from portal_tui.ui.steps import STEPS
+from portal_tui.ui.widgets.status_line import Notice, NoticeBoard, NoticePosted
 
 if TYPE_CHECKING:
     from rich.traceback import Trace
@@ -91,9 +94,25 @@ class PortalApp(App[None]):
     .panel { border: round $panel; padding: 0 1; height: auto; }
     .notice { background: $warning 20%; padding: 0 1; height: auto; }
     .notice-live { background: $error 25%; padding: 0 1; height: auto; }
+    /* Notices show on the status line above the key bar (widgets/status_line.py): toasts covered the form. */
+    ToastRack { display: none; }
+    /* Dense forms (screens with class "dense"): one-row fields with their labels beside them, as in Posting and
+       Harlequin, so a whole form fits 80×24. Focus: a bar at the field's left edge on a lighter background. */
+    .dense Input { height: 1; border: none; padding: 0 1; }
+    .dense Input:focus { border: none; border-left: outer $accent; padding-left: 0; background: $boost; }
+    .dense Input.-invalid { border: none; border-left: outer $error 60%; padding-left: 0; }
+    .dense Input.-invalid:focus { border: none; border-left: outer $error; padding-left: 0; }
+    .dense Select > SelectCurrent { height: 1; border: none; padding: 0 1; }
+    .dense Select:focus > SelectCurrent { border: none; border-left: outer $accent; padding-left: 0;
+                                          background: $boost; }
+    .dense Button { height: 1; min-width: 0; border: none; padding: 0 1; }
+    .dense Checkbox { height: 1; border: none; padding: 0 1; }
+    .dense Checkbox:focus { border: none; border-left: outer $accent; padding-left: 0; }
     """
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {mode: _screen(mode) for mode in SCREEN_CLASSES}
     DEFAULT_MODE = "home"
+    # The notice on the status line of every screen (None: the line is empty).
+    notice: reactive[Notice | None] = reactive(None, always_update=True)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h,0", "open_step('home')", "Home"),
         *[Binding(key, f"open_step('{mode}')", title, show=False) for key, mode, title, _what in STEPS],
@@ -109,6 +128,7 @@ class PortalApp(App[None]):
         Binding("escape", "leave_field", "Leave the text field", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("f8", "notices", "Notices (the last messages)", show=False, priority=True),
     ]
 
     def __init__(
@@ -120,6 +140,7 @@ class PortalApp(App[None]):
         # Shown once after the first frame (the demo says where its plans go); screenshots and tests pass none.
         self.start_notice = start_notice
         self._failing: BaseException | None = None
+        self.notices = NoticeBoard()
         # Each open modal, the screen under it and the control that had focus there when it opened.
         self._modal_openers: list[tuple[Screen[object], Screen[object], Widget | None]] = []
 
@@ -152,6 +173,43 @@ class PortalApp(App[None]):
             timeout=10,
             markup=False,
         )
+
+    # ---- notices: the status line, never a toast over the form -----------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every screen's notify() lands here: on the status line above the key bar, each notice once per run.
+        Thread-safe, like Textual's."""
+        seconds = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        self.post_message(NoticePosted(Notice.of(message, title, severity, seconds, markup=markup)))
+
+    def on_notice_posted(self, event: NoticePosted) -> None:
+        notice = self.notices.add(event.notice)
+        if notice is None:
+            return  # shown before this run
+        # Textual's own record too (its toasts are hidden), for anything that reads the app's notifications.
+        super().notify(
+            notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout, markup=False
+        )
+        self.notice = notice
+        self.set_timer(notice.timeout, lambda: self._expire(notice))
+
+    def _expire(self, notice: Notice) -> None:
+        if self.notices.expire(notice):
+            self.notice = None
+
+    def action_notices(self) -> None:
+        from portal_tui.ui.widgets.notice_log import NoticeLogModal
+
+        if not isinstance(self.screen, NoticeLogModal):
+            self.push_screen(NoticeLogModal(self.notices.recent))
 
     def _fatal_error(self) -> None:
         # Textual's own version shows every frame's locals: KeyStore.get's `value`, parse_key's `raw`, a keyring's
@@ -344,6 +402,7 @@ class PortalApp(App[None]):
         for key, mode, title, what in STEPS:
             yield SystemCommand(f"{key} {title}", f"{what} — {key} or F{key}", lambda mode=mode: self.open_step(mode))
         yield SystemCommand("Help: every key binding", "List the bindings of every screen — ?", self.action_help)
+        yield SystemCommand("Notices: the last messages", "What the status line said — F8", self.action_notices)
         # The main actions of every step, not only the visible one: choosing one opens its step first.
         for _key, mode, _title, _what in [("h", "home", "", ""), *STEPS]:
             cls = screen_class(mode)

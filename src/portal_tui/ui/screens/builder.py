@@ -124,6 +124,7 @@ def replaced_is_default(price: dict[str, Any] | None) -> bool | None:
 class BuilderScreen(Screen[None]):
     """The "Add a product" form, keyboard first, with a live what-a-customer-pays preview."""
 
+    DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): at 80×24 the flat-rate form fits without scrolling
     DEFAULT_CSS = """
     BuilderScreen Vertical { height: auto; }
     BuilderScreen #builder-body { height: 1fr; }
@@ -142,13 +143,17 @@ class BuilderScreen(Screen[None]):
     BuilderScreen.narrow.preview-full #preview-pane > #preview-compact { display: none; }
     BuilderScreen.preview-hidden #preview-pane { display: none; }
     BuilderScreen .row { height: auto; }
-    BuilderScreen .row > Label { width: 18; padding: 1 1 0 0; }
+    BuilderScreen .row > Label { width: 18; padding: 0 1 0 0; }
     BuilderScreen .row > Input, BuilderScreen .row > Select { width: 1fr; }
+    BuilderScreen .row { margin-bottom: 0; }
     BuilderScreen .section { text-style: bold; margin-top: 1; color: $accent; }
+    BuilderScreen #form > .section:first-of-type { margin-top: 0; }
+    BuilderScreen #transfer { margin-left: 17; }
+    BuilderScreen #interval-count { width: 8; margin-right: 1; }
     BuilderScreen .hidden { display: none; }
     BuilderScreen #tier-keys { color: $text-muted; }
-    BuilderScreen #create-row { height: auto; margin-top: 1; }
-    BuilderScreen #why-not { color: $warning; padding: 1 1 0 1; width: 1fr; }
+    BuilderScreen #create-row { height: auto; }
+    BuilderScreen #why-not { color: $warning; padding: 0 1; width: 1fr; }
     BuilderScreen #why-not.done { color: $success; }
     BuilderScreen #result { height: auto; display: none; margin-top: 1; }
     BuilderScreen #result.visible { display: block; }
@@ -289,7 +294,7 @@ class BuilderScreen(Screen[None]):
                     yield Label("Lookup key")
                     yield Input(placeholder="e.g. pro_monthly (stable name for your code)", id="lookup-key")
                 yield FieldError(id="error-lookup_key")
-                yield Checkbox("Transfer the lookup key from the price that holds it now", id="transfer")
+                yield Checkbox("Transfer the lookup key from the price holding it", id="transfer")
                 with Horizontal(classes="row"):
                     yield Label("Nickname")
                     yield Input(placeholder="internal name, e.g. Pro monthly 2026", id="nickname")

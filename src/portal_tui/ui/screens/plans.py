@@ -56,6 +56,7 @@ def _without_records(data: dict[str, Any]) -> dict[str, Any]:
 class PlansScreen(Screen[None]):
     """Edits the plan file in memory; ctrl+s writes it atomically. Nothing typed is lost on a bad value."""
 
+    DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): at 80×24 name, ID, both prices and the quotas fit
     DEFAULT_CSS = """
     PlansScreen Vertical { height: auto; }
     PlansScreen #plans-header { height: auto; padding: 0 1; }
@@ -66,10 +67,10 @@ class PlansScreen(Screen[None]):
     PlansScreen #plan-buttons Button { min-width: 8; margin: 0 1 0 0; }
     PlansScreen #plan-form { padding: 0 1; }
     PlansScreen .row { height: auto; }
-    PlansScreen .row Label { width: 22; padding: 1 1 0 0; }
+    PlansScreen .row Label { width: 22; padding: 0 1 0 0; }
     PlansScreen .row Input { width: 1fr; }
     PlansScreen .row Button { width: auto; min-width: 8; }
-    PlansScreen .unit { width: 14; padding: 1 0 0 1; color: $text-muted; }
+    PlansScreen .unit { width: 14; padding: 0 0 0 1; color: $text-muted; }
     PlansScreen .price-state { padding: 0 1 0 23; color: $text-muted; height: auto; }
     PlansScreen .price-state.ok { color: $success; }
     PlansScreen .price-state.bad { color: $error; }
@@ -84,9 +85,9 @@ class PlansScreen(Screen[None]):
     PlansScreen FieldError { padding-left: 23; }
     /* At 80 columns the list and the labels leave the price-ID field room for a whole ID and the Pick button. */
     PlansScreen.narrow #plan-list-box { width: 20; }
-    PlansScreen.narrow .row Label { width: 12; }
-    PlansScreen.narrow .price-state { padding-left: 13; }
-    PlansScreen.narrow FieldError { padding-left: 13; }
+    PlansScreen.narrow .row Label { width: 14; }
+    PlansScreen.narrow .price-state { padding-left: 15; }
+    PlansScreen.narrow FieldError { padding-left: 15; }
     PlansScreen.narrow .unit { width: 11; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -1,4 +1,5 @@
-"""The bottom line: the keys that work right now. One Static, redrawn when the bindings change.
+"""The bottom line: the keys that work right now. One Static, redrawn when the bindings change. It brings the status
+line (widgets/status_line.py) with it, so every screen that shows its keys shows notices on the row above them.
 
 Textual's Footer builds a widget per key; with the dozen bindings of a form that costs ~140 ms before the first frame.
 This draws the same information as a single line of text, so start-up stays close to a bare Textual app.
@@ -7,7 +8,10 @@ This draws the same information as a single line of text, so start-up stays clos
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Input, Static
+
+from portal_tui.ui.widgets.status_line import StatusLine
 
 
 class KeyBar(Static):
@@ -18,6 +22,9 @@ class KeyBar(Static):
     """
 
     def on_mount(self) -> None:
+        parent = self.parent
+        if isinstance(parent, Widget) and not parent.query_children(StatusLine):
+            parent.mount(StatusLine(), before=self)
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
         self.bindings_changed(self.screen)
 

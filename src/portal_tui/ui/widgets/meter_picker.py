@@ -35,7 +35,7 @@ class MeterPicker(Vertical):
     MeterPicker #new-meter { height: auto; }
     MeterPicker .section { text-style: bold; margin-top: 1; color: $accent; }
     MeterPicker .row { height: auto; }
-    MeterPicker .row > Label { width: 18; padding: 1 1 0 0; }
+    MeterPicker .row > Label { width: 18; padding: 0 1 0 0; }
     MeterPicker .row > Input, MeterPicker .row > Select { width: 1fr; }
     MeterPicker FieldError { padding-left: 19; }
     """

@@ -23,8 +23,8 @@ class TierRow(Horizontal):
 
     DEFAULT_CSS = """
     TierRow { height: auto; }
-    TierRow .tier-from { width: 12; padding: 1 1 0 0; color: $text-muted; }
-    TierRow Input { width: 1fr; }
+    TierRow .tier-from { width: 12; padding: 0 1 0 0; color: $text-muted; }
+    TierRow Input { width: 1fr; margin-right: 1; }
     """
 
     def compose(self) -> ComposeResult:
@@ -39,8 +39,8 @@ class TierHeader(Horizontal):
 
     DEFAULT_CSS = """
     TierHeader { height: 1; color: $text-muted; text-style: bold; }
-    TierHeader .tier-from { width: 12; padding: 0; }
-    TierHeader Static { width: 1fr; padding-left: 3; }
+    TierHeader .tier-from { width: 12; padding: 0; margin-right: 0; }
+    TierHeader Static { width: 1fr; margin-right: 1; padding-left: 1; }
     """
 
     def compose(self) -> ComposeResult:
