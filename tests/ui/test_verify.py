@@ -130,7 +130,7 @@ async def test_escape_cancels_and_cleans_up(make_app: Callable[..., PortalApp], 
         await pilot.press("escape")
         gate.release()
         await settle(pilot)
-        assert "Cancelled" in str(app.screen.query_one("#verdict").render())
+        assert "CANCELLED" in str(app.screen.query_one("#verdict").render())
         assert "Clean up" in text_of(app.screen.query_one("#steps", Static))
         assert clocks_left(seeded_sandbox) == 0
 
@@ -343,22 +343,102 @@ async def test_an_archived_price_is_refused_with_what_to_do(
         assert any("nothing was created" in m for m in notices(app))
 
 
-async def test_a_declined_subscription_shows_no_quotas(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+async def test_a_declined_run_reads_as_one_verdict_and_records_it(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
 ) -> None:
+    """The declining card's scenario: the invoice matches, the card is declined and the portal withholds the quotas.
+    That is all as expected, so the one verdict line says PASS with a ✓ for each part, and no ✗ line sits above or
+    below it; the record in plans.toml says pass, with the same line."""
     app = make_app(seeded_sandbox)
     with_plans(app, seeded_sandbox)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_verify(pilot, app)
         app.screen.query_one("#card", Select).value = "declined"
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert "PASS" in str(app.screen.query_one("#verdict").render())  # a decline is what this card should do
+        verdict = str(app.screen.query_one("#verdict").render())
+        assert verdict == "✓ PASS — invoiced $10.00 ✓ · card declined ✓ · quotas withheld ✓"
+        assert len(verdict) <= 78  # one line at 80 columns
         shown = text_of(app.screen.query_one("#quotas", Static))
-        assert "No quotas: the subscription is incomplete" in shown and "Quotas the portal grants" not in shown
-        assert "✗ Quotas the portal grants  no quotas: the subscription is incomplete" in text_of(
-            app.screen.query_one("#steps", Static)
+        assert "No quotas: the subscription is incomplete, so none are granted (as expected" in shown
+        assert "Quotas the portal grants" not in shown
+        steps = text_of(app.screen.query_one("#steps", Static))
+        assert "✓ Quotas the portal grants  none: the subscription is incomplete" in steps
+        assert "✗" not in steps + shown
+        await pilot.press("ctrl+y")
+        assert app.clipboard.startswith("portal-tui test-mode check: " + verdict.removeprefix("✓ "))
+    verified = tomllib.loads((config_dir / "plans.toml").read_text())["plans"][0]["verified"]
+    assert verified["result"] == "pass"
+    assert verified["summary"].startswith(verdict.removeprefix("✓ ") + "; Visa 0341 · declined, quantity 1")
+
+
+def test_the_verdict_covers_billing_card_and_quotas_and_the_record_follows_it() -> None:
+    """Every combination the run can end in, as the verdict, its line and the recorded pass/fail."""
+    from portal_tui.domain.pricing import breakdown
+    from portal_tui.services.walkthrough import Card, LineCheck, PaymentOutcome, Scenario, WalkthroughResult
+
+    price = {
+        "id": "price_x",
+        "currency": "usd",
+        "unit_amount": 500,
+        "billing_scheme": "per_unit",
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+    }
+    paid = PaymentOutcome("paid", "paid")
+    declined = PaymentOutcome("declined", "declined: Your card was declined (card_declined)")
+
+    def run(card: Card, payment: PaymentOutcome, status: str, invoiced: int = 500) -> WalkthroughResult:
+        result = WalkthroughResult(
+            Plan("pro", "Pro", "price_x"),
+            "price_x",
+            Scenario(card, 1),
+            [],
+            price=price,
+            first_payment=payment,
+            subscription_status=status,
+            terms="0123456789abcdef",
+            quotas_checked=True,
         )
+        result.lines = [LineCheck("Pro × 1", 1, 500, invoiced, "usd", breakdown(price, 1))]
+        result.quotas_withheld = None if status in ("active", "trialing") else status
+        return result
+
+    cases = [
+        (run("succeeds", paid, "active"), "PASS — invoiced $5.00 ✓ · card paid ✓ · quotas granted ✓", True),
+        (
+            run("declined", declined, "incomplete"),
+            "PASS — invoiced $5.00 ✓ · card declined ✓ · quotas withheld ✓",
+            True,
+        ),
+        (
+            run("succeeds", paid, "active", 550),
+            "MISMATCH — invoiced $5.50 ✗ (expected $5.00) · card paid ✓ · quotas granted ✓",
+            False,
+        ),
+        (
+            run("succeeds", declined, "incomplete"),
+            "UNEXPECTED PAYMENT — invoiced $5.00 ✓ · card declined ✗ · quotas withheld ✓",
+            False,
+        ),
+        (
+            run("succeeds", paid, "incomplete"),
+            "UNEXPECTED QUOTAS — invoiced $5.00 ✓ · card paid ✓ · quotas withheld ✗",
+            False,
+        ),
+        (
+            run("declined", declined, "active"),
+            "UNEXPECTED QUOTAS — invoiced $5.00 ✓ · card declined ✓ · quotas granted ✗",
+            False,
+        ),
+    ]
+    for result, line, passed in cases:
+        assert result.headline() == line
+        assert result.ok is passed and result.recorded_verdict is passed
+        record = result.verify_record()
+        assert record is not None and record.passed is passed and record.summary.startswith(line + "; ")
+        assert result.summary_text().splitlines()[0] == f"portal-tui test-mode check: {line}"
+        marked_bad = [text for text, tone in result.outcome_lines() if tone == "bad"]
+        assert bool(marked_bad) is (not passed and not line.startswith("MISMATCH")), marked_bad
 
 
 async def test_editing_the_plan_in_step_4_makes_the_result_out_of_date(
@@ -438,7 +518,10 @@ async def test_a_pass_is_recorded_in_plans_toml_for_the_plan(
         assert verified["result"] == "pass" and verified["price_id"] == seats
         assert verified["terms"] == terms_in_account(seeded_sandbox, seats)
         assert started <= verified["at"] <= datetime.now(UTC) and verified["at"].tzinfo is not None
-        assert verified["summary"].startswith("PASS: Visa 4242 · succeeds, quantity 8")
+        # The record keeps the verdict line the screen shows, then the scenario.
+        verdict = str(app.screen.query_one("#verdict").render())
+        assert verdict == "✓ PASS — invoiced $22.00 ✓ · card paid ✓ · quotas granted ✓"
+        assert verified["summary"].startswith(verdict.removeprefix("✓ ") + "; Visa 4242 · succeeds, quantity 8")
         assert "verified" not in data["plans"][1]  # the other plan was not run
         # Recording the result does not make it "out of date" when the screen reloads the plans.
         await app.switch_mode("home")
@@ -487,7 +570,7 @@ async def test_a_cancelled_run_keeps_the_previous_record(
         await pilot.press("escape")
         gate.release()
         await settle(pilot)
-        assert "Cancelled" in str(app.screen.query_one("#verdict").render())
+        assert "CANCELLED" in str(app.screen.query_one("#verdict").render())
         shown = text_of(app.screen.query_one("#quotas", Static))
         assert "Not recorded in plans.toml: the run was cancelled; the plan keeps its previous result" in shown
     assert (config_dir / "plans.toml").read_text() == before

@@ -40,6 +40,30 @@ STRIPE_USAGE_WAIT = 60.0
 SANDBOX_USAGE_WAIT = 10.0
 # Only these subscription statuses give the customer the plan: the portal grants quotas for nothing else.
 QUOTA_STATUSES = frozenset({"active", "trialing"})
+# The verdict words. A run's verdict covers all of it in one line: billing, the card, the quotas ("✓" after a part:
+# as this scenario expects). Only PASS counts as a pass in the plan's Verify record; the three ✗ words are fails;
+# the rest prove nothing about the price and are not recorded.
+VERDICT_MEANINGS: dict[str, str] = {
+    "PASS": "Stripe invoices what the calculator expects, the card did what this scenario's card should, and the "
+    "portal grants quotas exactly when the subscription is paid up (withheld after a decline)",
+    "MISMATCH": "Stripe's invoice differs from what the calculator expects",
+    "UNEXPECTED PAYMENT": "the card did not do what this scenario's card should (a succeeding card declined, ...)",
+    "UNEXPECTED QUOTAS": "quotas do not follow the payment: withheld from a paid-up subscription, or granted to one "
+    "whose card failed",
+    "INCONCLUSIVE": "the usage had not arrived (Stripe had not aggregated it yet): run again",
+    "CANCELLED": "the run was cancelled",
+    "FAILED": "an error stopped the run",
+}
+FAILING_VERDICTS = frozenset({"MISMATCH", "UNEXPECTED PAYMENT", "UNEXPECTED QUOTAS"})
+PAYMENT_WORDS: dict[str, str] = {
+    "paid": "card paid",
+    "no_charge": "nothing charged",
+    "declined": "card declined",
+    "requires_action": "card needs 3-D Secure",
+    "void": "invoice voided",
+    "pending": "payment pending",
+    "unknown": "payment unknown",
+}
 
 
 class WalkthroughError(PortalError):
@@ -135,6 +159,7 @@ class WalkthroughResult:
     usage_pending: str | None = None
     quotas: list[tuple[str, str]] = field(default_factory=list)
     quotas_withheld: str | None = None  # the final subscription status when it grants no quotas
+    quotas_checked: bool = False  # the run got as far as the quotas step
     usage_unit: str | None = None  # the meter's name, for a metered price: "usage 25,000 API calls"
     removed: list[str] = field(default_factory=list)
     left_behind: str | None = None
@@ -180,6 +205,22 @@ class WalkthroughResult:
         return next((p for p in self.payments if p.expected_for(self.scenario.card) is False), None)
 
     @property
+    def payment_failed(self) -> bool:
+        """A charge was declined or needs authentication: the subscription is not paid up."""
+        return any(p.kind in ("declined", "requires_action") for p in self.payments)
+
+    @property
+    def quotas_granted(self) -> bool | None:
+        """Whether the portal grants the plan's quotas at the end of the run (None: the run never got that far)."""
+        return None if not self.quotas_checked else self.quotas_withheld is None
+
+    @property
+    def quotas_as_expected(self) -> bool | None:
+        """Quotas follow the payment: granted unless a charge failed, withheld after one (None: not checked)."""
+        granted = self.quotas_granted
+        return None if granted is None else granted != self.payment_failed
+
+    @property
     def ok(self) -> bool:
         return self.verdict == "PASS"
 
@@ -193,6 +234,8 @@ class WalkthroughResult:
             return "MISMATCH"
         if self.unexpected_payment is not None:
             return "UNEXPECTED PAYMENT"
+        if self.quotas_as_expected is False:
+            return "UNEXPECTED QUOTAS"
         if self.usage_pending:
             return "INCONCLUSIVE"
         return "PASS"
@@ -201,26 +244,60 @@ class WalkthroughResult:
     def recorded_verdict(self) -> bool | None:
         """What goes into the plan's Verify record: True (pass), False (fail), or None (nothing is recorded).
 
-        Only a run that finished with a verdict about billing is recorded: PASS is a pass; MISMATCH and UNEXPECTED
-        PAYMENT are fails. CANCELLED, INCONCLUSIVE (the usage never arrived) and FAILED (an error stopped the run
-        or its clean-up) prove nothing about the price, so the plan keeps its previous record.
+        Only a run that finished with a verdict about the whole run is recorded: PASS is a pass; MISMATCH,
+        UNEXPECTED PAYMENT and UNEXPECTED QUOTAS are fails. CANCELLED, INCONCLUSIVE (the usage never arrived) and
+        FAILED (an error stopped the run or its clean-up) prove nothing about the price, so the plan keeps its
+        previous record.
         """
         if self.price is None or self.terms is None:
             return None
-        return {"PASS": True, "MISMATCH": False, "UNEXPECTED PAYMENT": False}.get(self.verdict)
+        if self.verdict == "PASS":
+            return True
+        return False if self.verdict in FAILING_VERDICTS else None
+
+    def checks(self) -> list[str]:
+        """The run's three parts, each marked ✓ (as this scenario expects) or ✗: "invoiced $20.00 ✓", "card declined
+        ✓", "quotas withheld ✓". A part the run did not reach is left out."""
+        parts: list[str] = []
+        if self.lines:
+            # The price's own line first; the subtotal and the first invoice repeat its amount when all is well.
+            wrong = next((line for line in self.lines if not line.ok), None)
+            line = wrong or self.lines[0]
+            invoiced = format_money(line.invoiced, line.currency)
+            if wrong is not None:
+                parts.append(f"invoiced {invoiced} ✗ (expected {format_money(line.expected, line.currency)})")
+            elif self.usage_pending:
+                parts.append("invoice … (usage not aggregated yet)")
+            else:
+                parts.append(f"invoiced {invoiced} ✓")
+        elif self.price is not None and self.error is None and not self.cancelled:
+            parts.append("invoice ✗ (no line for the price)")
+        outcome = self.shown_payment()
+        if outcome is not None:
+            as_expected = outcome.expected_for(self.scenario.card)
+            mark = "" if as_expected is None else (" ✓" if as_expected else " ✗")
+            parts.append(PAYMENT_WORDS[outcome.kind] + mark)
+        granted = self.quotas_granted
+        if granted is not None:
+            mark = " ✓" if self.quotas_as_expected else " ✗"
+            parts.append(("quotas granted" if granted else "quotas withheld") + mark)
+        return parts
+
+    def headline(self) -> str:
+        """The verdict of the whole run in one line: "PASS — invoiced $20.00 ✓ · card declined ✓ · quotas withheld ✓".
+        The screen shows it, the copied summary starts with it, and the plan's Verify record keeps it."""
+        if self.cancelled:
+            return "CANCELLED — stopped before a verdict; nothing is recorded"
+        if self.error is not None:
+            return f"FAILED: {self.error.message}"
+        parts = self.checks()
+        return f"{self.verdict} — {' · '.join(parts)}" if parts else self.verdict
 
     def verdict_line(self) -> str:
-        """The one-line verdict kept in the record: "PASS: Visa 4242 · succeeds, quantity 8 · $20.00 / month"."""
-        head = f"{self.verdict}: {self.scenario_text()}"
-        wrong = next((line for line in self.lines if not line.ok), None)
-        if wrong is not None:
-            return (
-                f"{head}; {wrong.description}: expected {format_money(wrong.expected, wrong.currency)}, "
-                f"invoiced {format_money(wrong.invoiced, wrong.currency)}"
-            )
-        if self.unexpected_payment is not None:
-            return f"{head}; card: {self.unexpected_payment.text}"
-        return f"{head} · {describe_price(self.price)}" if self.price else head
+        """The record's one line: the headline, then the scenario and the price.
+        "PASS — invoiced $22.00 ✓ · card paid ✓ · quotas granted ✓; Visa 4242 · succeeds, quantity 8; $5.00 / seat"."""
+        line = f"{self.headline()}; {self.scenario_text()}"
+        return f"{line}; {describe_price(self.price)}" if self.price else line
 
     def verify_record(self, at: datetime | None = None) -> VerifyRecord | None:
         """The plan's new Verify record (None when this run is not recorded, see `recorded_verdict`)."""
@@ -230,12 +307,18 @@ class WalkthroughResult:
         when = at if at is not None else datetime.now(UTC)
         return VerifyRecord(when.replace(microsecond=0), passed, self.price_id, self.terms, self.verdict_line())
 
+    def shown_payment(self) -> PaymentOutcome | None:
+        """The charge that tells the card's story: the unexpected one, else the last real charge, else the last."""
+        if self.unexpected_payment is not None:
+            return self.unexpected_payment
+        shown = [p for p in self.payments if p.kind not in ("no_charge", "pending")] or self.payments
+        return shown[-1] if shown else None
+
     def payment_line(self) -> str | None:
         """The card's outcome as this scenario expects it or not, for the summary and the screen."""
-        shown = [p for p in self.payments if p.kind not in ("no_charge", "pending")] or self.payments
-        if not shown:
+        outcome = self.shown_payment()
+        if outcome is None:
             return None
-        outcome = shown[-1] if self.unexpected_payment is None else self.unexpected_payment
         expected = outcome.expected_for(self.scenario.card)
         card = TEST_CARDS[self.scenario.card][1]
         if expected is None:
@@ -260,7 +343,17 @@ class WalkthroughResult:
         if payment:
             shown.append((payment, "bad" if self.unexpected_payment is not None else "plain"))
         if self.quotas_withheld:
-            shown.append((f"✗ No quotas: the subscription is {self.quotas_withheld}, so none would be granted", "bad"))
+            if self.quotas_as_expected:
+                text = f"No quotas: the subscription is {self.quotas_withheld}, so none are granted (as expected: "
+                shown.append((text + "the card did not pay)", "plain"))
+            else:
+                shown.append(
+                    (f"✗ No quotas: the subscription is {self.quotas_withheld} although nothing failed to pay", "bad")
+                )
+        elif self.quotas_granted and self.payment_failed:
+            shown.append(
+                (f"✗ Quotas granted although the card did not pay: the subscription is {self.final_status}", "bad")
+            )
         elif self.quotas:
             shown.append(("Quotas the portal grants: " + ", ".join(f"{k} {v}" for k, v in self.quotas), "plain"))
         if self.removed:
@@ -272,7 +365,7 @@ class WalkthroughResult:
     def summary_text(self) -> str:
         """A plain-text summary the admin can copy into a ticket or a runbook."""
         lines = [
-            f"portal-tui test-mode check: {self.verdict}",
+            f"portal-tui test-mode check: {self.headline()}",
             f"Plan: {self.plan.name} ({self.plan.id})",
             f"Price: {self.price_id}" + (f" · {describe_price(self.price)}" if self.price else ""),
             f"Scenario: {self.scenario_text()}",
@@ -454,13 +547,15 @@ class Walkthrough:
 
             self._begin("quotas")
             result.quotas = self._quotas()
+            result.quotas_checked = True
             status = result.final_status
             if status not in QUOTA_STATUSES:
                 # A subscription that is not paid up (incomplete, past_due, ...) gives the customer nothing.
                 result.quotas_withheld = str(status)
-                self._set("quotas", StepStatus.FAILED, f"no quotas: the subscription is {status}")
-            else:
-                self._set("quotas", StepStatus.DONE, ", ".join(f"{k} {v}" for k, v in result.quotas) or "none set")
+            # Right when they follow the payment: granted to a paid-up subscription, withheld after a decline.
+            right = StepStatus.DONE if result.quotas_as_expected else StepStatus.FAILED
+            granted = ", ".join(f"{k} {v}" for k, v in result.quotas) or "none set"
+            self._set("quotas", right, f"none: the subscription is {status}" if result.quotas_withheld else granted)
         except Cancelled:
             result.cancelled = True
             self._mark_running(StepStatus.FAILED, "cancelled")

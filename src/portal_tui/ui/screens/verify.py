@@ -39,12 +39,15 @@ MARKS = {
 # How long quitting waits for a running test to cancel and delete its test clock (requests time out at 20 s).
 CLEANUP_WAIT = 60.0
 TONES = {"plain": "", "warn": "yellow", "bad": "bold red", "dim": "dim"}
-VERDICTS = {
-    "PASS": ("✓ PASS: Stripe invoices what the calculator expects", "bold green"),
-    "MISMATCH": ("✗ MISMATCH: Stripe's invoice differs from the expected amount", "bold red"),
-    "UNEXPECTED PAYMENT": ("✗ UNEXPECTED PAYMENT: the card did not behave as this scenario expects", "bold red"),
-    "INCONCLUSIVE": ("… INCONCLUSIVE: the usage has not arrived (not aggregated yet): run again", "bold yellow"),
-    "CANCELLED": ("Cancelled", "bold yellow"),
+# How each verdict word reads (services.walkthrough.VERDICT_MEANINGS says what it means): mark and style.
+VERDICT_STYLES = {
+    "PASS": ("✓", "bold green"),
+    "MISMATCH": ("✗", "bold red"),
+    "UNEXPECTED PAYMENT": ("✗", "bold red"),
+    "UNEXPECTED QUOTAS": ("✗", "bold red"),
+    "INCONCLUSIVE": ("…", "bold yellow"),
+    "CANCELLED": ("", "bold yellow"),
+    "FAILED": ("✗", "bold red"),
 }
 OUT_OF_DATE = (
     "Out of date: the plan, card, quantity, clock option or account changed since this run — press ctrl+r to run again"
@@ -409,11 +412,12 @@ class VerifyScreen(Screen[None]):
         self.step_changed(result.steps)
         self.query_one("#run", Button).disabled = False
         self.query_one("#copy", Button).disabled = False
-        failure = f"✗ FAILED: {result.error.message if result.error else ''}"
-        if result.error is not None and result.error.hint:
-            failure += f"\n  {result.error.hint}"
-        verdict = VERDICTS.get(result.verdict, (failure, "bold red"))
-        self.query_one("#verdict", Static).update(Text(verdict[0], style=verdict[1]))
+        # The whole run in one line: billing, the card, the quotas (each ✓ when as this scenario expects).
+        sign, style = VERDICT_STYLES.get(result.verdict, ("✗", "bold red"))
+        verdict = f"{sign} {result.headline()}".strip()
+        if result.verdict == "FAILED" and result.error is not None and result.error.hint:
+            verdict += f"\n  {result.error.hint}"
+        self.query_one("#verdict", Static).update(Text(verdict, style=style))
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("", "Line", "Expected", "Invoiced"):
             table.add_column(column, justify="right" if column in ("Expected", "Invoiced") else "left")
