@@ -16,7 +16,7 @@ from textual.widget import Widget
 
 from portal_tui.ui.context import AppContext
 from portal_tui.ui.steps import STEPS
-from portal_tui.ui.widgets.status_line import Notice, NoticeBoard, NoticePosted
+from portal_tui.ui.widgets.status_line import Notice, NoticeBoard, NoticePosted, StatusLine
 
 if TYPE_CHECKING:
     from rich.traceback import Trace
@@ -198,6 +198,9 @@ class PortalApp(App[None]):
         super().notify(
             notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout, markup=False
         )
+        if isinstance(self.screen, ModalScreen) and not self.screen.query_children(StatusLine):
+            # A dialog gets its own line, on the same row: the one under it is dimmed by the dialog's backdrop.
+            self.screen.mount(StatusLine())
         self.notice = notice
         self.set_timer(notice.timeout, lambda: self._expire(notice))
 

@@ -98,7 +98,7 @@ class StatusLine(Static):
     StatusLine.-warning { background: $warning 15%; color: $text-warning; }
     StatusLine.-error { background: $error 25%; color: $text-error; }
     """
-    MORE: ClassVar[str] = " … F8"
+    MORE: ClassVar[str] = " F8: more"
 
     notice: Notice | None = None
 
