@@ -140,7 +140,6 @@ async def test_a_notice_never_covers_the_focused_field(
             assert not line.region.overlaps(app.focused.region)
             assert not line.region.overlaps(form.region)
             assert "✗" in status_text(app) and status_text(app).endswith("F8: more")  # severity shown, rest in the log
-        assert not screen.query("Toast")  # Textual's toasts (over the form's lower right) are not used
 
 
 async def test_plans_saved_shows_under_the_quotas_not_over_them(

@@ -94,8 +94,6 @@ class PortalApp(App[None]):
     .panel { border: round $panel; padding: 0 1; height: auto; }
     .notice { background: $warning 20%; padding: 0 1; height: auto; }
     .notice-live { background: $error 25%; padding: 0 1; height: auto; }
-    /* Notices show on the status line above the key bar (widgets/status_line.py): toasts covered the form. */
-    ToastRack { display: none; }
     /* Dense forms (screens with class "dense"): one-row fields with their labels beside them, as in Posting and
        Harlequin, so a whole form fits 80×24. Focus: a bar at the field's left edge on a lighter background. */
     .dense Input { height: 1; border: none; padding: 0 1; }
@@ -141,6 +139,9 @@ class PortalApp(App[None]):
         self.start_notice = start_notice
         self._failing: BaseException | None = None
         self.notices = NoticeBoard()
+        # Notices show on the status line above the key bar (widgets/status_line.py), not as Textual's toasts, which
+        # covered the lower right of the form: no screen gets a toast rack (as in run_test(notifications=False)).
+        self._disable_notifications = True
         # Each open modal, the screen under it and the control that had focus there when it opened.
         self._modal_openers: list[tuple[Screen[object], Screen[object], Widget | None]] = []
 
@@ -194,7 +195,7 @@ class PortalApp(App[None]):
         notice = self.notices.add(event.notice)
         if notice is None:
             return  # shown before this run
-        # Textual's own record too (its toasts are hidden), for anything that reads the app's notifications.
+        # Textual's own record too (no toast shows it), for anything that reads the app's notifications.
         super().notify(
             notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout, markup=False
         )
