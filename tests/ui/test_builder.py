@@ -875,3 +875,65 @@ async def test_a_created_price_reaches_the_catalog_already_open_without_a_refres
         await wait_until(pilot, lambda: screen.result is not None)
         await app.switch_mode("catalog")
         await wait_until(pilot, lambda: any(row.product == "Fresh plan" for row in table.rows))
+
+
+def froms(screen: BuilderScreen) -> list[str]:
+    """Each tier row's "From" as shown."""
+    return [str(row.query_one(".tier-from", Static).render()).strip() for row in screen.tier_rows()]
+
+
+def column(screen: BuilderScreen, cls: str) -> list[str]:
+    return [row.query_one(cls, Input).value for row in screen.tier_rows()]
+
+
+async def test_the_from_column_follows_every_insert_remove_and_move(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    """Each row's From is one more than the row above's "up to", at once after every change of the rows."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await choose(pilot, screen, "#model", "graduated")
+        rows = screen.tier_rows()
+        rows[0].query_one(".tier-up-to", Input).focus()
+        await pilot.press("1", "0", "tab", "5")
+        await settle(pilot)
+        assert froms(screen) == ["1 –", "11 –"]
+        # Insert: the new row goes before the unbounded one, its From right away, then as its "up to" is typed.
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert froms(screen) == ["1 –", "11 –", "12 –"]
+        await pilot.press("2", "0", "tab", "4")
+        await settle(pilot)
+        assert froms(screen) == ["1 –", "11 –", "21 –"]
+        # Insert in the middle of three: the rows after it shift.
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert froms(screen) == ["1 –", "11 –", "21 –", "22 –"]
+        await pilot.press("3", "0", "tab", "3")
+        await settle(pilot)
+        assert froms(screen) == ["1 –", "11 –", "21 –", "31 –"]
+        assert column(screen, ".tier-up-to") == ["10", "20", "30", "∞"]
+        # Remove the second row: the third now starts after the first.
+        screen.tier_rows()[1].query_one(".tier-unit", Input).focus()
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert froms(screen) == ["1 –", "11 –", "31 –"]
+        await settle(pilot)
+        assert column(screen, ".tier-up-to") == ["10", "30", "∞"]
+        assert froms(screen) == ["1 –", "11 –", "31 –"]
+        # Move: the prices change rows, the bounds (and so From) stay.
+        screen.tier_rows()[1].query_one(".tier-unit", Input).focus()
+        await pilot.press("ctrl+up")
+        await settle(pilot)
+        assert column(screen, ".tier-unit") == ["3", "5", ""]
+        assert froms(screen) == ["1 –", "11 –", "31 –"]
+        await pilot.press("ctrl+down", "ctrl+down")
+        await settle(pilot)
+        assert column(screen, ".tier-unit") == ["5", "", "3"]
+        assert froms(screen) == ["1 –", "11 –", "31 –"]
+        # Remove the unbounded last row: the one above becomes unbounded, From unchanged.
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        assert column(screen, ".tier-up-to") == ["10", "∞"]
+        assert froms(screen) == ["1 –", "11 –"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -27,11 +28,21 @@ class TierRow(Horizontal):
     TierRow Input { width: 1fr; margin-right: 1; }
     """
 
+    class Ready(Message):
+        """The row's fields exist: the editor numbers the rows again (a new row's From, and every row after it)."""
+
+        def __init__(self, row: TierRow) -> None:
+            super().__init__()
+            self.row = row
+
     def compose(self) -> ComposeResult:
         yield Static("", classes="tier-from")
         yield Input(placeholder="up to", classes="tier-up-to", restrict=r"[0-9,_∞]*")
         yield Input(placeholder="per unit", classes="tier-unit")
         yield Input(placeholder="flat fee", classes="tier-flat")
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready(self))
 
 
 class TierHeader(Horizontal):
@@ -61,6 +72,8 @@ class TierEditor(Vertical):
     class Changed(Message):
         """Rows were added, removed, moved or refilled (typing in a row posts Input.Changed instead)."""
 
+    _focus_when_ready: TierRow | None = None  # the row add_row made: its "up to" gets the cursor once it exists
+
     def compose(self) -> ComposeResult:
         yield TierHeader()
         yield Vertical(id="tiers")
@@ -75,8 +88,17 @@ class TierEditor(Vertical):
 
     def reset(self) -> None:
         self.box.remove_children()
-        self.box.mount(TierRow(), TierRow())
-        self.call_after_refresh(self.relabel)
+        self.box.mount(TierRow(), TierRow())  # numbered as each is ready
+
+    @on(TierRow.Ready)
+    def row_ready(self, event: TierRow.Ready) -> None:
+        """A row mounted has its fields only now: number the rows then, not after a guessed refresh (a new row
+        composed after that refresh kept an empty From, and the rows after it kept the old numbers)."""
+        event.stop()
+        self.relabel()
+        if event.row is self._focus_when_ready:
+            self._focus_when_ready = None
+            event.row.query_one(".tier-up-to", Input).focus()
 
     def relabel(self) -> None:
         """Number the rows ("from" of each) and keep ∞ on the last one."""
@@ -108,9 +130,8 @@ class TierEditor(Vertical):
         """A new row before the unbounded last one, with the cursor in its "up to"."""
         rows = self.rows()
         new = TierRow()
-        self.box.mount(new, before=rows[-1] if rows else None)
-        self.call_after_refresh(self.relabel)
-        self.call_after_refresh(lambda: new.query_one(".tier-up-to", Input).focus())
+        self._focus_when_ready = new
+        self.box.mount(new, before=rows[-1] if rows else None)  # numbered, and focused, once ready
 
     def remove_row(self, index: int | None) -> bool:
         """Remove row `index` (None: the last bounded one); False when only one row is left."""
@@ -119,11 +140,11 @@ class TierEditor(Vertical):
             return False
         target = rows[index] if index is not None else rows[-2]
         neighbour = rows[index + 1] if index is not None and index + 1 < len(rows) else rows[-2]
-        target.remove()
+        target.remove()  # left out of rows() at once: the numbers follow now
         if index is not None:
             # Keep the cursor in the tier editor, on the row that took the removed one's place.
             self.call_after_refresh(lambda: neighbour.query_one(".tier-unit", Input).focus())
-        self.call_after_refresh(self.relabel)
+        self.relabel()
         return True
 
     def move_row(self, index: int, direction: int) -> None:
