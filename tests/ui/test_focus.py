@@ -233,3 +233,30 @@ async def test_go_lives_questions_give_focus_back_to_the_plan_table(
         await settle(pilot)
         assert_visible(app, table)
         assert "live key" in text_of(app.screen.query_one("#status", Static)).lower()
+
+
+async def test_running_verify_from_its_button_leaves_focus_on_the_result(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    """The Run button is disabled while the test runs: focus moves to the result it scrolls, never to nowhere."""
+    from textual.containers import VerticalScroll
+    from textual.widgets import Select
+
+    app = make_app(seeded_sandbox)
+    price = next(str(p["id"]) for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"])
+    app.context.config_store.save(PlanConfig(plans=[Plan("pro", "Pro", price)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("verify")
+        await settle(pilot)
+        verify = app.screen
+        verify.query_one("#run", Button).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "PASS" in str(verify.query_one("#verdict", Static).render())
+        assert_visible(app, verify.query_one("#verify-body", VerticalScroll))
+        # Run from a field with ctrl+r: focus stays in the field.
+        card = verify.query_one("#card", Select)
+        card.focus()
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert app.focused is card

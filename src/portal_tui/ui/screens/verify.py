@@ -78,11 +78,12 @@ class VerifyScreen(Screen[None]):
             self.result = result
             self.refusal = refusal
 
+    DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): at 80×24 the form leaves the result most of the screen
     DEFAULT_CSS = """
     VerifyScreen Vertical { height: auto; }
     VerifyScreen #verify-body { padding: 0 1; }
     VerifyScreen .row { height: auto; }
-    VerifyScreen .row > Label { width: 18; padding: 1 1 0 0; }
+    VerifyScreen .row > Label { width: 18; padding: 0 1 0 0; }
     VerifyScreen .row > Select, VerifyScreen .row > Input { width: 1fr; }
     VerifyScreen #plan-info { height: auto; padding: 0 1; color: $text-muted; }
     VerifyScreen #live-refusal { display: none; }
@@ -319,7 +320,11 @@ class VerifyScreen(Screen[None]):
         self.result = None  # the previous result no longer describes the form, nor may it be copied
         self.run_inputs = self.inputs()
         self.query_one("#copy", Button).disabled = True
-        self.query_one("#run", Button).disabled = True
+        run = self.query_one("#run", Button)
+        if self.focused is run or self.focused is None:
+            # A disabled button loses focus to nowhere: the result area takes it (↑↓ pgup pgdn scroll the steps).
+            self.set_focus(self.query_one("#verify-body", VerticalScroll), scroll_visible=False)
+        run.disabled = True
         self.query_one("#verdict", Static).update("Running… (escape cancels and cleans up)")
         self.query_one("#lines", Static).update("")
         self.worker = self.run_walkthrough(plan.id, scenario)
