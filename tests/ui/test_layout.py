@@ -13,7 +13,7 @@ from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.notice_log import NoticeLogModal
-from portal_tui.ui.widgets.status_line import StatusLine
+from portal_tui.ui.widgets.status_line import Notice, NoticeBoard, StatusLine
 from tests.ui.helpers import settle, text_of
 
 SIZE = (80, 24)
@@ -198,6 +198,13 @@ async def test_each_notice_shows_once_per_run(tmp_path: Path, seeded_sandbox: Sa
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert "Plans saved" in status_text(app)
+        # The same save again after its notice left the line: it comes back, counted, so ctrl+s always answers.
+        saved = app.notices.current
+        assert saved is not None and app.notices.expire(saved)
+        app.notice = None
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert status_text(app).startswith("×2 Plans saved: Saved 2 plan(s)")
         shown = [notice.message for notice in app.notices.recent]
         assert shown.count(note) == 1
         assert [n.message for n in app._notifications].count(note) <= 1
@@ -205,7 +212,7 @@ async def test_each_notice_shows_once_per_run(tmp_path: Path, seeded_sandbox: Sa
         app.notify("Copied price_123")
         app.notify("Copied price_123")
         await settle(pilot)
-        assert status_text(app).endswith("Copied price_123 (×2)")
+        assert status_text(app) == "×2 Copied price_123"
         # An error is news every time it happens.
         app.notify("Stripe did not answer", severity="error")
         app.notify("Something else")
@@ -231,3 +238,21 @@ async def test_f8_lists_the_last_notices_in_full(make_app: Callable[..., PortalA
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, NoticeLogModal)
+
+
+def test_the_notice_board_shows_each_notice_once() -> None:
+    board = NoticeBoard()
+    first = board.add(Notice.of("Demo: plans go to /tmp", "", "information", 5, markup=False))
+    assert first is not None and board.current is first
+    assert board.add(Notice.of("Plans saved", "", "information", 5, markup=False)) is not None
+    assert board.add(Notice.of("Demo: plans go to /tmp", "Demo", "warning", 12, markup=False)) is None
+    again = board.add(Notice.of("Plans saved", "", "information", 5, markup=False))
+    assert again is not None and again.text() == "×2 Plans saved" and len(board.recent) == 2
+    failed = Notice.of("Stripe did not answer", "", "error", 5, markup=False)
+    assert board.add(failed) is not None and failed.timeout >= 20
+    assert board.add(Notice.of("Other", "", "information", 5, markup=False)) is not None
+    assert board.add(Notice.of("Stripe did not answer", "", "error", 5, markup=False)) is not None
+    # Markup is rendered; brackets that are not markup stay as typed.
+    assert Notice.of("[b]Saved[/b]", "", "information", 5, markup=True).message == "Saved"
+    assert Notice.of("plans[0].name [/x]", "", "information", 5, markup=True).message == "plans[0].name [/x]"
+    assert Notice.of("two\nlines", "Title", "information", 5, markup=False).text() == "Title: two · lines"

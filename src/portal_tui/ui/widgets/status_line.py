@@ -1,20 +1,22 @@
 """The status line above the key bar: the latest notice, on a row of its own, so it never covers a field or a dialog.
 
 Every `notify()` in the app lands here (`PortalApp.notify`). `NoticeBoard` decides what shows: each notice once per
-run (the demo's "where plans are saved" at start-up, not again at every save); a repeat of the notice on screen
-restarts it, marked ×2; an error always shows (it failed again) and stays longer. The board keeps the last notices
+run (the demo's "where plans are saved" at start-up, not again at every save); a repeat of the latest notice shows
+it again, marked ×2 in front; an error always shows (it failed again) and stays longer. The board keeps the last notices
 for the log (F8).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
 from textual.content import Content
+from textual.markup import MarkupError
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widgets import Static
@@ -37,7 +39,11 @@ class Notice:
 
     @classmethod
     def of(cls, message: str, title: str, severity: SeverityLevel, timeout: float, *, markup: bool) -> Notice:
-        plain = Content.from_markup(message).plain if markup else message
+        plain = message
+        if markup:
+            # Brackets that are not markup ("plans[0].name") leave the text as it is.
+            with suppress(MarkupError):
+                plain = Content.from_markup(message).plain
         if severity == "error":
             timeout = max(timeout, ERROR_TIMEOUT)
         return cls(plain, title, severity, timeout)
@@ -50,8 +56,8 @@ class Notice:
     def text(self) -> str:
         """Title and message on one line."""
         body = " · ".join(line.strip() for line in self.message.splitlines() if line.strip())
-        repeat = f" (×{self.count})" if self.count > 1 else ""
-        return (f"{self.title}: {body}" if self.title else body) + repeat
+        repeat = f"×{self.count} " if self.count > 1 else ""  # in front: a long line is cut at its end
+        return repeat + (f"{self.title}: {body}" if self.title else body)
 
 
 class NoticePosted(Message):
@@ -71,14 +77,18 @@ class NoticeBoard:
         self.current: Notice | None = None
 
     def add(self, notice: Notice) -> Notice | None:
-        """The notice to show now, or None when it was shown before this run (and is not an error)."""
-        current = self.current
-        if current is not None and current.key == notice.key:
-            notice = replace(notice, count=current.count + 1)
+        """The notice to show now, or None when it was shown before this run (and is not an error).
+
+        The latest notice again (ctrl+s twice: "Plans saved") is not a new one: it comes back counted, ×2."""
+        last = self.recent[-1] if self.recent else None
+        if last is not None and last.key == notice.key:
+            notice = replace(notice, count=last.count + 1)
+            self.recent[-1] = notice
         elif notice.key in self.seen and notice.severity != "error":
             return None
+        else:
+            self.recent.append(notice)
         self.seen.add(notice.key)
-        self.recent.append(notice)
         self.current = notice
         return notice
 
