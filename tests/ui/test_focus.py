@@ -260,3 +260,34 @@ async def test_running_verify_from_its_button_leaves_focus_on_the_result(
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert app.focused is card
+
+
+async def test_the_lookup_key_prompt_gives_focus_back_to_the_plan_table(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    from decimal import Decimal
+
+    from portal_tui.domain.pricing import PriceDraft
+    from tests.conftest import TEST_KEY
+    from tests.ui.test_go_live import gateway, passing_record, with_live_key
+
+    test = gateway(seeded_sandbox, TEST_KEY)
+    product = test.create_product("Backup add-on", None, idempotency_key="focus-test-product")
+    price = test.create_price(
+        PriceDraft(currency="gbp", unit_amount=Decimal(500)).to_stripe_params(product["id"]),
+        idempotency_key="focus-test-price",
+    )
+    app = make_app(seeded_sandbox)
+    record = passing_record(seeded_sandbox, price["id"])
+    app.context.config_store.save(PlanConfig(plans=[Plan("backup", "Backup", price["id"], verified=record)]))
+    with_live_key(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("go_live")
+        await settle(pilot)
+        table = app.screen.query_one("#plan-table", DataTable)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: screen_name(app) == "LookupKeyModal")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen_name(app) == "GoLiveScreen"
+        assert_visible(app, table)
