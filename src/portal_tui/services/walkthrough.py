@@ -212,7 +212,9 @@ class WalkthroughResult:
     @property
     def quotas_granted(self) -> bool | None:
         """Whether the portal grants the plan's quotas at the end of the run (None: the run never got that far)."""
-        return None if not self.quotas_checked else self.quotas_withheld is None
+        if self.quotas_withheld is not None:
+            return False
+        return True if self.quotas_checked else None
 
     @property
     def quotas_as_expected(self) -> bool | None:
