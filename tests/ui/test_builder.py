@@ -852,7 +852,7 @@ async def test_at_80x24_the_preview_and_the_result_fit(make_app: Callable[..., P
         assert screen.query_one("#form").display
         screen.query_one("#meter-customer-key")  # labelled rows, one field each
         await create(pilot, app, screen)
-        for button in screen.query("#result Button"):
+        for button in screen.query("#result Button").results(Button):
             # Whole label visible (not "Link to a pl…"): the content is at least as wide as the label.
             assert button.region.right <= 80 and button.content_region.width >= len(str(button.label)), button
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from portal_tui.sandbox import Sandbox
@@ -11,6 +12,11 @@ from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.price_details import PriceDetails
 from portal_tui.ui.widgets.price_table import PriceTable
 from tests.ui.helpers import settle, text_of, type_text
+
+
+def focused(app: PortalApp) -> Widget | None:
+    """What has focus now (read afresh: an earlier isinstance check must not narrow a later comparison)."""
+    return app.focused
 
 
 async def open_catalog(pilot: object, app: PortalApp) -> PriceTable:
@@ -105,7 +111,7 @@ async def test_tab_from_the_table_reaches_a_visible_field(
         await open_catalog(pilot, app)
         assert isinstance(app.focused, PriceTable)
         await pilot.press("tab")
-        assert app.focused is app.screen.query_one("#details-quantity", Input)
+        assert focused(app) is app.screen.query_one("#details-quantity", Input)
 
 
 async def test_at_80_columns_the_table_shows_whole_ids_and_d_shows_the_details(
@@ -136,7 +142,7 @@ async def test_at_80_columns_the_table_shows_whole_ids_and_d_shows_the_details(
         assert app.focused is details.query_one("#details-quantity", Input)
         await pilot.press("escape")
         await pilot.pause()
-        assert app.focused is table and table.size.width == 80
+        assert focused(app) is table and table.size.width == 80
 
 
 def test_optional_columns_join_as_the_width_allows() -> None:
@@ -263,7 +269,7 @@ async def test_at_80_columns_typing_in_the_details_view_never_reaches_a_hidden_f
         assert str(details.query_one("#details-id").render()) == team.price_id
         await pilot.press("escape")
         await pilot.pause()
-        assert app.focused is table and table.region.width == 80
+        assert focused(app) is table and table.region.width == 80
 
 
 async def test_link_to_plan_offers_only_the_slot_of_the_price_mode(
