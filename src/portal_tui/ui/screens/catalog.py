@@ -26,6 +26,7 @@ STACKED_BELOW = 160
 class CatalogScreen(Screen[None]):
     """Browse every price; `c` copies the highlighted price ID to the admin's clipboard (OSC 52, works over SSH)."""
 
+    DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): the filter takes one row, the table the rest
     DEFAULT_CSS = """
     CatalogScreen #catalog-body { height: 1fr; }
     CatalogScreen #not-connected { padding: 1 2; display: none; }

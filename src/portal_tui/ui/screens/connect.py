@@ -46,6 +46,7 @@ class KeyInput(Input):
 class ConnectScreen(Screen[None]):
     """Checks the key against Stripe in a worker, then stores it in the keyring (or, if chosen, a 0600 file)."""
 
+    DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): the key field and its buttons take one row each
     DEFAULT_CSS = """
     ConnectScreen #connect-form { padding: 0 1; height: auto; }
     ConnectScreen #key-row { height: auto; }
