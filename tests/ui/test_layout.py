@@ -142,6 +142,23 @@ async def test_a_notice_never_covers_the_focused_field(
             assert "✗" in status_text(app) and status_text(app).endswith("F8: more")  # severity shown, rest in the log
 
 
+async def test_every_step_keeps_a_row_for_notices_that_no_control_sits_on(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        for key in ["h", "f1", "f2", "f3", "f4", "f5", "f6"]:
+            await pilot.press(key)
+            await settle(pilot)
+            app.notify(f"A notice on {app.current_mode}")
+            await settle(pilot)
+            line = status_line(app)
+            assert line.region.y == SIZE[1] - 2 and line.region.width == SIZE[0], app.current_mode
+            assert status_text(app) == f"A notice on {app.current_mode}"
+            controls = [w for w in app.screen.focus_chain if w.region.area]
+            assert controls and not [w for w in controls if w.region.overlaps(line.region)], app.current_mode
+
+
 async def test_plans_saved_shows_under_the_quotas_not_over_them(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:
