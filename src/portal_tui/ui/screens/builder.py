@@ -145,7 +145,6 @@ class BuilderScreen(Screen[None]):
     BuilderScreen .row { height: auto; }
     BuilderScreen .row > Label { width: 18; padding: 0 1 0 0; }
     BuilderScreen .row > Input, BuilderScreen .row > Select { width: 1fr; }
-    BuilderScreen .row { margin-bottom: 0; }
     BuilderScreen .section { text-style: bold; margin-top: 1; color: $accent; }
     BuilderScreen #form > .section:first-of-type { margin-top: 0; }
     BuilderScreen #transfer { margin-left: 17; }
