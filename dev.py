@@ -51,7 +51,11 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "portal-tui"), *rest])
     if command == "test":
         _ensure_venv("test")
-        pytest = [str(PYTHON), "-m", "pytest", *rest]
+        # Tests run in parallel, one worker per core (pytest-xdist), each with its own sandboxes and folders;
+        # `-n 0` (or any -n/--numprocesses given) overrides it.
+        chosen = any(arg.startswith(("-n", "--numprocesses")) for arg in rest)
+        parallel = [] if chosen else ["-n", "auto", "--dist", "loadgroup"]
+        pytest = [str(PYTHON), "-m", "pytest", *parallel, *rest]
         # On Linux, run inside a private D-Bus session with gnome-keyring so the keyring test uses a real
         # Secret Service; the wrapper just runs pytest when those programs are missing (that test then skips).
         wrapper = ROOT / "scripts" / "with-secret-service.sh"

@@ -14,6 +14,9 @@ from tests.ui.helpers import settle
 from tests.ui.tour import STOPS, Stop, freeze, make_tour_app
 from tests.ui.tour import plans as open_plans
 
+# The tour's folder (its path shows on screen) is one per machine: under pytest-xdist these run on one worker.
+pytestmark = pytest.mark.xdist_group("tour")
+
 
 @pytest.fixture
 def tour_sandbox() -> Iterator[Sandbox]:

@@ -21,6 +21,7 @@ from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from tests.ui.helpers import settle, wait_until
 
+# Its path shows in the snapshots, so it is fixed: the snapshot tests share one pytest-xdist worker (xdist_group).
 TOUR_DIR = Path(tempfile.gettempdir()) / "portal-tui-tour"
 
 

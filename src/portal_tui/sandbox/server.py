@@ -48,6 +48,7 @@ class RecordedRequest:
     idempotency_key: str | None
     status: int = 0
     livemode: bool | None = None  # the mode the key opened; None when the key was refused (nothing reached a world)
+    received: float = field(default_factory=time.monotonic)  # when it arrived (gaps between retries, not latency)
 
 
 @dataclass
