@@ -147,6 +147,7 @@ class BuilderScreen(Screen[None]):
     BuilderScreen .row > Input, BuilderScreen .row > Select { width: 1fr; }
     BuilderScreen .section { text-style: bold; margin-top: 1; color: $accent; }
     BuilderScreen #form > .section:first-of-type { margin-top: 0; }
+    BuilderScreen.short #form > .section, BuilderScreen.short #tier-keys { display: none; }
     BuilderScreen #transfer { margin-left: 17; }
     BuilderScreen #interval-count { width: 8; margin-right: 1; }
     BuilderScreen .hidden { display: none; }
@@ -354,6 +355,9 @@ class BuilderScreen(Screen[None]):
     def on_resize(self) -> None:
         # Too narrow for side by side: the preview goes under the form (ctrl+o shows it full screen).
         self.set_class(self.size.width < 100, "narrow")
+        # A 24-row terminal: the section headings and the tier keys' hint (also in the key bar) give their rows to
+        # the form, so a three-tier price fits from Name to "Review & create".
+        self.set_class(self.size.height < 30, "short")
 
     def action_toggle_preview(self) -> None:
         if not self.has_class("narrow"):
