@@ -431,6 +431,26 @@ def lookup_keys_of(gateway: StripeGateway, price_ids: Iterable[str]) -> dict[str
 # ---- diff -----------------------------------------------------------------------------------------------------------
 
 
+class MeterNames:
+    """The event name of a price's meter: its identity in every mode, where meter IDs differ. One lookup per meter
+    and mode; an archived meter (absent from lists) is retrieved, a meter that no longer exists keeps its ID."""
+
+    def __init__(self, known: Iterable[Mapping[str, Any]] = (), *, livemode: bool = False) -> None:
+        self._names = {(livemode, str(m["id"])): str(m["event_name"]) for m in known}
+
+    def of(self, gateway: StripeGateway, price: Mapping[str, Any]) -> str | None:
+        meter_id = (price.get("recurring") or {}).get("meter")
+        if not meter_id:
+            return None
+        key = (gateway.livemode, str(meter_id))
+        if key not in self._names:
+            try:
+                self._names[key] = str(gateway.retrieve_meter(str(meter_id))["event_name"])
+            except NotFoundError:
+                self._names[key] = str(meter_id)
+        return self._names[key]
+
+
 @dataclass
 class _Account:
     """What an account holds for a catalog: the few reads a diff (and each lookup before a create) needs."""
@@ -496,17 +516,7 @@ def diff_catalog(catalog: Catalog, gateway: StripeGateway) -> CatalogDiff:
 
 def _diff(catalog: Catalog, gateway: StripeGateway, account: _Account) -> CatalogDiff:
     items: list[ItemStatus] = []
-    meter_names: dict[str, str] = {str(m["id"]): str(m["event_name"]) for m in account.meters}
-
-    def event_name_of(meter_id: str | None) -> str | None:
-        if not meter_id:
-            return None
-        if meter_id not in meter_names:  # an inactive meter is not in the list
-            try:
-                meter_names[meter_id] = str(gateway.retrieve_meter(meter_id)["event_name"])
-            except NotFoundError:
-                meter_names[meter_id] = meter_id
-        return meter_names[meter_id]
+    meter_names = MeterNames(account.meters, livemode=gateway.livemode)
 
     for meter in catalog.meters:
         found = _find_meter(account.meters, meter.event_name)
@@ -556,8 +566,7 @@ def _diff(catalog: Catalog, gateway: StripeGateway, account: _Account) -> Catalo
         if not holder.get("active", True):
             items.append(ItemStatus("price", price.lookup_key, "create", label=label, holder_id=str(holder["id"])))
             continue
-        live_meter = (holder.get("recurring") or {}).get("meter")
-        differences = compare_terms(price.terms(), price_terms(holder, event_name_of(live_meter)))
+        differences = compare_terms(price.terms(), price_terms(holder, meter_names.of(gateway, holder)))
         owner = holder.get("product")
         owner_key = product_key_of(owner) if isinstance(owner, Mapping) else None
         expected_product = products.get(price.product)
@@ -930,19 +939,7 @@ def link_live_prices(config: PlanConfig, test_to_lookup: Mapping[str, str], pric
 def plan_drift(config: PlanConfig, test_gateway: StripeGateway, live_gateway: StripeGateway) -> list[Problem]:
     """Plans whose live price no longer matches their test price: other terms, or another lookup key."""
     problems: list[Problem] = []
-    events: dict[tuple[bool, str], str] = {}
-
-    def event_name(gateway: StripeGateway, price: Mapping[str, Any]) -> str | None:
-        meter_id = (price.get("recurring") or {}).get("meter")
-        if not meter_id:
-            return None
-        cache = (gateway.livemode, str(meter_id))
-        if cache not in events:
-            try:
-                events[cache] = str(gateway.retrieve_meter(str(meter_id))["event_name"])
-            except NotFoundError:
-                events[cache] = str(meter_id)
-        return events[cache]
+    meter_names = MeterNames()
 
     for index, plan in enumerate(config.plans):
         if not plan.test_price_id or not plan.live_price_id:
@@ -973,7 +970,7 @@ def plan_drift(config: PlanConfig, test_gateway: StripeGateway, live_gateway: St
                 )
             )
         differences = compare_terms(
-            price_terms(test, event_name(test_gateway, test)), price_terms(live, event_name(live_gateway, live))
+            price_terms(test, meter_names.of(test_gateway, test)), price_terms(live, meter_names.of(live_gateway, live))
         )
         if differences:
             changes = "; ".join(difference.text() for difference in differences)

@@ -24,7 +24,6 @@ from portal_tui.ui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from portal_tui.domain.catalog import Catalog
     from portal_tui.domain.plans import PlanConfig
-    from portal_tui.services.gateway import StripeGateway
     from portal_tui.services.keystore import StoredKey
     from portal_tui.services.promotion import ApplyResult, CatalogDiff, PlannedRequest
     from portal_tui.services.readiness import ReadinessCheck
@@ -218,6 +217,7 @@ class GoLiveScreen(Screen[None]):
         from portal_tui.domain.price_terms import compare_terms, price_terms, terms_fingerprint
         from portal_tui.domain.pricing import describe_price
         from portal_tui.services.errors import NotFoundError, PortalError
+        from portal_tui.services.promotion import MeterNames
 
         context = portal(self).context
         survey = Survey()
@@ -238,16 +238,7 @@ class GoLiveScreen(Screen[None]):
             test = context.gateway_for_mode("test")
         except PortalError as error:
             survey.problem = f"The test key could not be read: {error.message}"
-        meters: dict[tuple[bool, str], str | None] = {}
-
-        def meter_name(gateway: StripeGateway, price: dict[str, Any]) -> str | None:
-            meter_id = (price.get("recurring") or {}).get("meter")
-            if not meter_id:
-                return None
-            if (gateway.livemode, meter_id) not in meters:
-                for meter in gateway.list_meters():
-                    meters[(gateway.livemode, str(meter.get("id")))] = meter.get("event_name")
-            return meters.get((gateway.livemode, meter_id))
+        meter_names = MeterNames()
 
         for plan in config.plans:
             if not plan.test_price_id:
@@ -258,7 +249,7 @@ class GoLiveScreen(Screen[None]):
                 continue
             try:
                 price = test.retrieve_price(plan.test_price_id)
-                terms = price_terms(price, meter_name(test, price))
+                terms = price_terms(price, meter_names.of(test, price))
             except NotFoundError:
                 text = f"✗ {plan.test_price_id} not found"
                 survey.rows.append(PlanRow(plan.id, plan.name, plan.test_price_id, text, problem=True))
@@ -292,7 +283,7 @@ class GoLiveScreen(Screen[None]):
                     if counterpart is None:
                         live_state = "missing"
                     else:
-                        differences = compare_terms(terms, price_terms(counterpart, meter_name(live, counterpart)))
+                        differences = compare_terms(terms, price_terms(counterpart, meter_names.of(live, counterpart)))
                         if differences:
                             live_state, detail = "differs", ", ".join(d.label for d in differences)
                         elif plan.live_price_id == counterpart["id"]:
