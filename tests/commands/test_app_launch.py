@@ -56,6 +56,7 @@ async def test_key_from_environment_connects_after_the_first_frame(
 async def test_a_slow_keyring_at_start_up_is_read_off_the_event_loop(home: Path, seeded_sandbox: Sandbox) -> None:
     keyring = SlowKeyring()
     keyring.entries[("portal-tui", "secret-key-test")] = TEST_KEY
+    keyring.hold()  # the read stays in progress until the test lets it go
     context = AppContext(
         keystore=KeyStore(home, env={}, backend=keyring),
         config_store=ConfigStore(home / "plans.toml"),
@@ -67,6 +68,7 @@ async def test_a_slow_keyring_at_start_up_is_read_off_the_event_loop(home: Path,
         await pilot.press("question_mark")  # answered while the keyring is still being read
         assert type(app.screen).__name__ == "HelpScreen"
         assert keyring.busy.is_set() and not app.context.connected
+        keyring.let_go()
         await wait_until(pilot, lambda: app.context.connected)
         assert app.context.stored_key is not None and app.context.stored_key.key.reveal() == TEST_KEY
 

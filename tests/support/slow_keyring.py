@@ -15,11 +15,24 @@ class SlowKeyring(MemoryKeyring):
         super().__init__()
         self.calls: list[str] = []
         self.busy = threading.Event()
+        self.held = False
+        self.released = threading.Event()
+
+    def hold(self) -> None:
+        """Calls wait until `let_go()` (at most 30 s) instead of half a second: no race with a busy machine."""
+        self.held = True
+        self.released.clear()
+
+    def let_go(self) -> None:
+        self.released.set()
 
     def _slow(self, call: str) -> None:
         self.calls.append(call)
         self.busy.set()
-        time.sleep(0.5)
+        if self.held:
+            self.released.wait(30)
+        else:
+            time.sleep(0.5)
         self.busy.clear()
 
     def get_password(self, service: str, username: str) -> str | None:
