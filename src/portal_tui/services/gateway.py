@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlparse
@@ -261,12 +261,12 @@ class StripeGateway:
                 return
             params["starting_after"] = items[-1]["id"]
 
-    def retrieve_price(self, price_id: str) -> dict[str, Any]:
+    def retrieve_price(self, price_id: str, *, expand: Sequence[str] = ()) -> dict[str, Any]:
+        """The price with tiers and product expanded, and whatever else `expand` names ("currency_options")."""
+        params: dict[str, Any] = {"expand": ["tiers", "product", *expand]}
         return cast(
             "dict[str, Any]",
-            self._call(
-                lambda: _plain(self.client.v1.prices.retrieve(price_id, params={"expand": ["tiers", "product"]}))
-            ),
+            self._call(lambda: _plain(self.client.v1.prices.retrieve(price_id, params=cast("Any", params)))),
         )
 
     def find_price_by_lookup_key(self, lookup_key: str) -> dict[str, Any] | None:
@@ -491,7 +491,10 @@ class StripeGateway:
             self._call(lambda: _plain(self.client.v1.customers.create(params=cast("Any", params)))),
         )
 
-    def create_subscription(self, customer_id: str, price_id: str, quantity: int | None) -> dict[str, Any]:
+    def create_subscription(
+        self, customer_id: str, price_id: str, quantity: int | None, *, currency: str | None = None
+    ) -> dict[str, Any]:
+        """`currency`: bill in one of a multi-currency price's currencies (Stripe's default: the price's own)."""
         item: dict[str, Any] = {"price": price_id}
         if quantity is not None:
             item["quantity"] = quantity
@@ -500,6 +503,8 @@ class StripeGateway:
             "items": [item],
             "expand": ["latest_invoice"],
         }
+        if currency is not None:
+            params["currency"] = currency
         return cast(
             "dict[str, Any]",
             self._call(lambda: _plain(self.client.v1.subscriptions.create(params=cast("Any", params)))),
