@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from portal_tui.domain.money import CURRENCIES
 from portal_tui.domain.pricing import FieldError
 from portal_tui.domain.secrets import looks_like_secret_key
 
@@ -23,7 +24,7 @@ RESOURCE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
 TOP_LEVEL_KEYS = ("schema_version", "resources", "plans")
 PLAN_KEYS = ("id", "name", "test_price_id", "live_price_id", "quotas", "verified")
-VERIFIED_KEYS = ("at", "result", "price_id", "terms", "summary")
+VERIFIED_KEYS = ("at", "result", "price_id", "terms", "summary", "currency")
 TERMS_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 RESOURCE_KEYS = ("key", "label", "unit")
 
@@ -68,6 +69,9 @@ class VerifyRecord:
     price_id: str  # the test price the run subscribed to
     terms: str  # domain.price_terms.terms_fingerprint of that price's terms
     summary: str = ""  # the one-line verdict: "PASS · Visa 4242 · succeeds, quantity 1 · $20.00 invoiced"
+    # The currency the run billed in when it was not the price's own (one of its currency_options: "eur"); None
+    # means the price's own currency, which is also what every record written before this field meant.
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -75,6 +79,8 @@ class VerifyRecord:
         object.__setattr__(self, "at", self.at.astimezone(UTC))
         # One line: it is written as a TOML string and shown in one row.
         object.__setattr__(self, "summary", " ".join(self.summary.split()))
+        if self.currency is not None:
+            object.__setattr__(self, "currency", self.currency.lower())
 
     @property
     def result(self) -> Literal["pass", "fail"]:
@@ -88,13 +94,16 @@ class VerifyRecord:
         return terms_fingerprint is None or terms_fingerprint == self.terms
 
     def to_toml_dict(self) -> dict[str, Any]:
-        return {
+        table: dict[str, Any] = {
             "at": self.at.replace(microsecond=0),
             "result": self.result,
             "price_id": self.price_id,
             "terms": self.terms,
             "summary": self.summary,
         }
+        if self.currency is not None:  # written only when set, so a default-currency record reads as before
+            table["currency"] = self.currency
+        return table
 
     @classmethod
     def from_toml_dict(cls, data: Mapping[str, Any], where: str) -> VerifyRecord:
@@ -116,6 +125,7 @@ class VerifyRecord:
             price_id=_text(data, "price_id", where, required=True),
             terms=_text(data, "terms", where, required=True),
             summary=_text(data, "summary", where),
+            currency=_text(data, "currency", where) or None,
         )
 
 
@@ -259,6 +269,10 @@ class PlanConfig:
                 if not TERMS_FINGERPRINT.match(plan.verified.terms):
                     message = f"'{plan.verified.terms}' is not a terms fingerprint (16 hex digits)"
                     errors.append(FieldError(f"{where}.verified.terms", message))
+                currency = plan.verified.currency
+                if currency is not None and currency not in CURRENCIES:
+                    message = f"'{currency}' is not a currency code Stripe knows (like eur)"
+                    errors.append(FieldError(f"{where}.verified.currency", message))
             for key, quota in plan.quotas.items():
                 if key not in keys:
                     errors.append(FieldError(f"{where}.quotas.{key}", f"Unknown resource '{key}'"))
