@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quote.add_argument("price", help="a Stripe Price as JSON: a file path, or - for standard input")
     quote.add_argument("quantities", nargs="+", help="quantities or usage amounts, e.g. 12000")
+    quote.add_argument(
+        "--currency", help="bill in another of the price's currencies (its JSON needs currency_options expanded)"
+    )
 
     sandbox = sub.add_parser("sandbox", help="serve the local Stripe sandbox", epilog=no_globals("sandbox"))
     sandbox.add_argument("--port", type=int, default=12111, help="port on 127.0.0.1 (0 picks a free one)")
@@ -239,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "quote":
         from portal_tui.commands.quote import run_quote
 
-        return run_quote(args.price, args.quantities, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
+        return run_quote(
+            args.price, args.quantities, stdin=sys.stdin, out=sys.stdout, err=sys.stderr, currency=args.currency
+        )
     if args.command == "sandbox":
         from portal_tui.commands.sandbox import run_sandbox
 

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_tui.domain.pricing import (
+    CurrencyAmounts,
     PriceDraft,
     PricingModel,
     Tier,
@@ -17,7 +18,7 @@ from portal_tui.domain.pricing import (
     describe_price,
     sample_quantities,
 )
-from portal_tui.pricing import amount_for
+from portal_tui.pricing import UnknownCurrencyError, amount_for, price_currencies
 
 
 def price(**fields: Any) -> dict[str, Any]:
@@ -471,12 +472,221 @@ def test_customer_chooses_price_is_described_and_never_rebuilt() -> None:
     assert unbounded.summary() == "Customer chooses the amount one-time"
 
 
-def test_currency_options_are_kept_in_the_summary() -> None:
-    multi = price(unit_amount=2000, currency_options={"usd": {"unit_amount": 2000}, "eur": {}, "gbp": {}})
-    the_draft = PriceDraft.from_stripe(multi)
-    assert the_draft.currency_options == ("EUR", "GBP")
-    assert describe_price(multi) == "$20.00 / month · also in EUR, GBP"
-    assert the_draft.summary() == describe_price(multi)
+def tier_json(up_to: int | None, unit: Decimal, flat: int | None) -> dict[str, Any]:
+    """A tier as the API returns it: the integer field when whole, the decimal string when not."""
+    whole = unit == unit.to_integral_value()
+    return {
+        "up_to": up_to,
+        "unit_amount": int(unit) if whole else None,
+        "unit_amount_decimal": f"{unit.normalize():f}",
+        "flat_amount": flat,
+    }
+
+
+def option(
+    unit: int | None = None, tiers: list[dict[str, Any]] | None = None, tax: str = "unspecified"
+) -> dict[str, Any]:
+    """One entry of an expanded Price's `currency_options`, in Stripe's shape."""
+    entry: dict[str, Any] = {
+        "custom_unit_amount": None,
+        "tax_behavior": tax,
+        "unit_amount": unit,
+        "unit_amount_decimal": None if unit is None else str(unit),
+    }
+    if tiers is not None:
+        entry["tiers"] = tiers
+    return entry
+
+
+# A flat $20.00 / month, also €18.00 and ¥3,000 (JPY has no minor unit: 3000 is ¥3,000).
+MULTI_FLAT = price(
+    unit_amount=2000,
+    tax_behavior="unspecified",
+    currency_options={"usd": option(2000), "eur": option(1800, tax="exclusive"), "jpy": option(3000)},
+)
+# Graduated: 1–10 at $5.00 + $10.00 flat, 11+ at $4.00; in EUR €4.50 + €9.00, €3.60; in JPY ¥700 + ¥1,400, ¥560.
+MULTI_GRADUATED = price(
+    billing_scheme="tiered",
+    tax_behavior="unspecified",
+    tiers_mode="graduated",
+    tiers=[tier_json(10, Decimal(500), 1000), tier_json(None, Decimal(400), None)],
+    currency_options={
+        "usd": option(tiers=[tier_json(10, Decimal(500), 1000), tier_json(None, Decimal(400), None)]),
+        "eur": option(tiers=[tier_json(10, Decimal(450), 900), tier_json(None, Decimal(360), None)]),
+        "jpy": option(tiers=[tier_json(10, Decimal(700), 1400), tier_json(None, Decimal(560), None)]),
+    },
+)
+
+
+def test_currency_options_are_counted_in_the_summary() -> None:
+    the_draft = PriceDraft.from_stripe(MULTI_FLAT)
+    assert set(the_draft.currency_options) == {"eur", "jpy"}  # the own currency Stripe lists too is left out
+    assert the_draft.currency_options["eur"] == CurrencyAmounts(unit_amount=Decimal(1800), tax_behavior="exclusive")
+    assert describe_price(MULTI_FLAT) == "$20.00 / month · +2 currencies"
+    assert the_draft.summary() == describe_price(MULTI_FLAT)
+    one = price(unit_amount=2000, currency_options={"usd": option(2000), "gbp": option(1700)})
+    assert describe_price(one) == "$20.00 / month · +1 currency"
+    # Not expanded: Stripe leaves currency_options out, and the summary cannot know about them.
+    assert describe_price(price(unit_amount=2000)) == "$20.00 / month"
+
+
+def test_tiers_per_currency_are_read_back() -> None:
+    the_draft = PriceDraft.from_stripe(MULTI_GRADUATED)
+    assert the_draft.currency_options["jpy"].tiers == [Tier(10, Decimal(700), 1400), Tier(None, Decimal(560), None)]
+    assert the_draft.currency_options["jpy"].unit_amount is None
+    assert the_draft.validate() == []
+
+
+def multi_draft(**fields: Any) -> PriceDraft:
+    base = draft(model=PricingModel.FLAT, unit_amount=Decimal(2000))
+    for name, value in fields.items():
+        setattr(base, name, value)
+    return base
+
+
+def graduated_draft(**options: CurrencyAmounts) -> PriceDraft:
+    return draft(
+        model=PricingModel.GRADUATED,
+        tiers=[Tier(10, Decimal(500), 1000), Tier(None, Decimal(400))],
+        currency_options=dict(options),
+    )
+
+
+@pytest.mark.parametrize(
+    ("the_draft", "field", "message"),
+    [
+        (
+            multi_draft(currency_options={"xyz": CurrencyAmounts(Decimal(1))}),
+            "currency_options.xyz",
+            "Unknown currency",
+        ),
+        (multi_draft(currency_options={"usd": CurrencyAmounts(Decimal(1))}), "currency_options.usd", "own currency"),
+        (
+            multi_draft(currency_options={"eur": CurrencyAmounts()}),
+            "currency_options.eur.unit_amount",
+            "Enter an amount",
+        ),
+        (
+            multi_draft(currency_options={"eur": CurrencyAmounts(Decimal(-5))}),
+            "currency_options.eur.unit_amount",
+            "EUR amount cannot be negative",
+        ),
+        (
+            multi_draft(currency_options={"bhd": CurrencyAmounts(Decimal(1235))}),
+            "currency_options.bhd.unit_amount",
+            "BHD amounts to end in 0",
+        ),
+        (
+            multi_draft(currency_options={"eur": CurrencyAmounts(Decimal(1800), tax_behavior="sometimes")}),  # type: ignore[arg-type]
+            "currency_options.eur.tax_behavior",
+            "EUR tax behaviour",
+        ),
+        (
+            multi_draft(currency_options={"eur": CurrencyAmounts(Decimal(1), tiers=[Tier(None, Decimal(1))])}),
+            "currency_options.eur.tiers",
+            "Only tiered prices have EUR tiers",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(tiers=[Tier(None, Decimal(360))])),
+            "currency_options.eur.tiers",
+            "EUR needs 2 tiers",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(tiers=[Tier(10, Decimal(450), 900), Tier(20, Decimal(360))])),
+            "currency_options.eur.tiers[1].up_to",
+            "EUR tier 2 must go up to ∞",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(tiers=[Tier(5, Decimal(450), 900), Tier(None, Decimal(360))])),
+            "currency_options.eur.tiers[0].up_to",
+            "EUR tier 1 must go up to 10",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(tiers=[Tier(10, Decimal(450), 900), Tier(None)])),
+            "currency_options.eur.tiers[1].unit_amount",
+            "EUR tier 2 needs a per-unit price",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(tiers=[Tier(10, Decimal(-1), 900), Tier(None, Decimal(360))])),
+            "currency_options.eur.tiers[0].unit_amount",
+            "EUR tier 1 per-unit price cannot be negative",
+        ),
+        (
+            graduated_draft(kwd=CurrencyAmounts(tiers=[Tier(10, Decimal(450), 905), Tier(None, Decimal(360))])),
+            "currency_options.kwd.tiers[0].flat_amount",
+            "KWD amounts to end in 0",
+        ),
+        (
+            graduated_draft(jpy=CurrencyAmounts(tiers=[Tier(10, Decimal(700), 1.5), Tier(None, Decimal(560))])),  # type: ignore[arg-type]
+            "currency_options.jpy.tiers[0].flat_amount",
+            "whole number of minor units",
+        ),
+        (
+            graduated_draft(eur=CurrencyAmounts(Decimal(100), tiers=[Tier(10, Decimal(4), 9), Tier(None, Decimal(3))])),
+            "currency_options.eur.unit_amount",
+            "tiered price takes EUR amounts per tier",
+        ),
+    ],
+)
+def test_currency_options_are_validated_per_currency(the_draft: PriceDraft, field: str, message: str) -> None:
+    errors = the_draft.validate()
+    assert [error.field for error in errors] == [field], errors
+    assert message in errors[0].message
+
+
+def test_currency_options_in_create_params() -> None:
+    flat = multi_draft(
+        currency_options={
+            "jpy": CurrencyAmounts(Decimal(3000)),
+            "eur": CurrencyAmounts(Decimal("1800.5"), tax_behavior="exclusive"),
+        }
+    )
+    assert flat.validate() == []
+    assert flat.to_stripe_params("prod_1")["currency_options"] == {
+        "eur": {"unit_amount_decimal": "1800.5", "tax_behavior": "exclusive"},
+        "jpy": {"unit_amount": 3000},
+    }
+    tiered = graduated_draft(eur=CurrencyAmounts(tiers=[Tier(10, Decimal(450), 900), Tier(None, Decimal(360))]))
+    assert tiered.validate() == []
+    assert tiered.to_stripe_params("prod_1")["currency_options"] == {
+        "eur": {"tiers": [{"up_to": 10, "unit_amount": 450, "flat_amount": 900}, {"up_to": "inf", "unit_amount": 360}]}
+    }
+    assert "currency_options" not in multi_draft().to_stripe_params("prod_1")
+
+
+@pytest.mark.parametrize("the_price", [MULTI_FLAT, MULTI_GRADUATED])
+def test_currency_options_round_trip(the_price: dict[str, Any]) -> None:
+    the_draft = PriceDraft.from_stripe(the_price)
+    shown = the_draft.to_stripe_price()
+    assert set(shown["currency_options"]) == {"usd", "eur", "jpy"}  # the own currency listed too, as Stripe does
+    assert PriceDraft.from_stripe(shown) == the_draft
+    for code in ("usd", "eur", "jpy"):
+        for quantity in (0, 1, 10, 11, 250):
+            assert amount_for(shown, quantity, currency=code) == amount_for(the_price, quantity, currency=code)
+
+
+def test_amount_for_bills_in_another_currency() -> None:
+    assert amount_for(MULTI_FLAT, 3) == 6000  # the default currency, as before
+    assert amount_for(MULTI_FLAT, 3, currency="EUR") == 5400
+    assert amount_for(MULTI_FLAT, 3, currency="jpy") == 9000
+    # Graduated at 12: 10 × 450 + 900 + 2 × 360 = 6120 (€61.20); in JPY 10 × 700 + 1400 + 2 × 560 = 9520 (¥9,520).
+    assert amount_for(MULTI_GRADUATED, 12) == 10 * 500 + 1000 + 2 * 400
+    assert amount_for(MULTI_GRADUATED, 12, currency="eur") == 6120
+    result = breakdown(MULTI_GRADUATED, 12, currency="jpy")
+    assert result.currency == "jpy"
+    assert [row.text for row in result.rows] == ["1–10: 10 × ¥700 + ¥1,400 flat = ¥8,400", "11+: 2 × ¥560 = ¥1,120"]
+    assert result.total == 9520
+
+
+def test_an_unknown_currency_is_a_clear_error() -> None:
+    with pytest.raises(UnknownCurrencyError, match="not offered in GBP: its currencies are USD, EUR, JPY"):
+        amount_for(MULTI_FLAT, 1, currency="gbp")
+    with pytest.raises(ValueError, match=r"not offered in EUR: its currencies are USD .*expand=\['currency_options'\]"):
+        breakdown(price(unit_amount=2000), 1, currency="eur")
+    assert price_currencies(MULTI_FLAT) == ["usd", "eur", "jpy"]
+    unexpanded_tiers = {**MULTI_GRADUATED, "currency_options": {"eur": option()}}
+    with pytest.raises(ValueError, match="EUR tiers were not returned"):
+        amount_for(unexpanded_tiers, 1, currency="eur")
 
 
 def test_from_stripe_reads_the_model() -> None:
@@ -545,17 +755,6 @@ unit_prices = st.one_of(
     amounts.map(Decimal),
     st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False),
 )
-
-
-def tier_json(up_to: int | None, unit: Decimal, flat: int | None) -> dict[str, Any]:
-    """A tier as the API returns it: the integer field when whole, the decimal string when not."""
-    whole = unit == unit.to_integral_value()
-    return {
-        "up_to": up_to,
-        "unit_amount": int(unit) if whole else None,
-        "unit_amount_decimal": f"{unit.normalize():f}",
-        "flat_amount": flat,
-    }
 
 
 @st.composite

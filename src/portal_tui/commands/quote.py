@@ -1,4 +1,9 @@
-"""`portal-tui quote PRICE QTY...`: what a customer pays for a Stripe price at given quantities."""
+"""`portal-tui quote PRICE QTY... [--currency EUR]`: what a customer pays for a Stripe price at given quantities.
+
+A multi-currency price bills in its other currencies only from JSON that carries them: Stripe returns
+`currency_options` only when asked (`expand[]=currency_options`, and `currency_options.<code>.tiers` for a tiered
+price's amounts in that currency).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any, TextIO
 
 from portal_tui.domain import money
 from portal_tui.domain.money import AmountError, format_money, get_currency
-from portal_tui.domain.pricing import breakdown, describe_price, tiers_problem
+from portal_tui.domain.pricing import UnknownCurrencyError, breakdown, describe_price, in_currency, tiers_problem
 
 USAGE_ERROR = 2
 
@@ -142,10 +147,27 @@ def _check_number(source: dict[str, Any], name: str, owner: str) -> None:
         raise QuoteInputError(f"{owner}: {name}_decimal must be a non-negative number")
 
 
-def render(price: dict[str, Any], quantities: Sequence[int]) -> str:
-    currency = str(price["currency"])
+def billed_in(price: dict[str, Any], currency: str | None) -> dict[str, Any]:
+    """The price as billed in `currency` (one of its currency_options), checked like the price itself."""
+    if currency is None:
+        return price
+    try:
+        derived = dict(in_currency(price, currency))
+    except UnknownCurrencyError as error:
+        raise QuoteInputError(str(error)) from None
+    except ValueError as error:
+        raise QuoteInputError(f"{error} (expand[]=currency_options.{currency.lower()}.tiers)") from None
+    check_price(derived)
+    return derived
+
+
+def render(price: dict[str, Any], quantities: Sequence[int], currency: str | None = None) -> str:
     name = price.get("nickname") or price.get("id") or "Price"
     lines = [f"{name}: {describe_price(price)}"]
+    if currency is not None:
+        price = billed_in(price, currency)
+        lines.append(f"Billed in {currency.upper()}")
+    currency = str(price["currency"])
     for quantity in quantities:
         result = breakdown(price, quantity)
         lines.append("")
@@ -155,12 +177,21 @@ def render(price: dict[str, Any], quantities: Sequence[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_quote(price: str, quantities: Sequence[str], *, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    """Print the breakdown and total for each quantity; exit code 2 with a message for unusable input."""
+def run_quote(
+    price: str,
+    quantities: Sequence[str],
+    *,
+    stdin: TextIO,
+    out: TextIO,
+    err: TextIO,
+    currency: str | None = None,
+) -> int:
+    """Print the breakdown and total for each quantity (in `currency`, one of the price's, if given); exit code 2
+    with a message for unusable input."""
     try:
         counts = [parse_quantity(text) for text in quantities]
         data = read_price(price, stdin)
-        text = render(data, counts)
+        text = render(data, counts, currency)
     except QuoteInputError as error:
         err.write(f"portal-tui quote: {error}\n")
         return USAGE_ERROR

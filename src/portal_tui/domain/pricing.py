@@ -83,6 +83,19 @@ class Tier:
 
 
 @dataclass
+class CurrencyAmounts:
+    """One extra currency of a price (Stripe's `currency_options[<code>]`): its own amounts, in its minor units.
+
+    Per-unit models (flat, usage per unit, package) take `unit_amount`; tiered ones take `tiers` on the same
+    `up_to` boundaries as the price's own tiers (only the amounts differ by currency).
+    """
+
+    unit_amount: Decimal | None = None
+    tiers: list[Tier] = field(default_factory=list)
+    tax_behavior: TaxBehavior | None = None
+
+
+@dataclass
 class PriceDraft:
     """Everything that defines a price, as the builder edits it; also built from any Stripe Price."""
 
@@ -104,8 +117,8 @@ class PriceDraft:
     # Read from Stripe only; the builder cannot make these. A "customer chooses" price ({minimum, maximum,
     # preset}) is refused by validate() so it is never rebuilt as a $0.00 flat price.
     custom_amount: dict[str, int | None] | None = None
-    # Other currencies the price is offered in (upper-case codes), kept so summaries do not hide them.
-    currency_options: tuple[str, ...] = ()
+    # The other currencies the price is offered in: lower-case code -> amounts; never `currency` itself.
+    currency_options: dict[str, CurrencyAmounts] = field(default_factory=dict)
 
     @property
     def effective_tiers_mode(self) -> TiersMode:
@@ -175,6 +188,67 @@ class PriceDraft:
                 "unit_amount",
                 "The customer chooses this price's amount: portal-tui cannot rebuild it, make it in the Dashboard",
             )
+        for code, amounts in self.currency_options.items():
+            errors.extend(self._validate_currency_option(code, amounts))
+        return errors
+
+    def _validate_currency_option(self, code: str, amounts: CurrencyAmounts) -> list[FieldError]:
+        """One extra currency: a known code other than the price's own, amounts by that currency's money rules,
+        and for tiers the price's own tier boundaries (as the Dashboard's "Add more currencies" form builds them)."""
+        key = f"currency_options.{str(code).lower()}"
+        if not isinstance(code, str) or code.lower() not in CURRENCIES:
+            return [FieldError(key, f"Unknown currency '{code}'")]
+        name = code.upper()
+        if code.lower() == str(self.currency).lower():
+            return [FieldError(key, f"{name} is already the price's own currency: set its amount above")]
+        errors: list[FieldError] = []
+        if self.model.is_tiered:
+            if amounts.unit_amount is not None:
+                errors.append(FieldError(f"{key}.unit_amount", f"A tiered price takes {name} amounts per tier"))
+            errors.extend(self._validate_option_tiers(key, code, amounts.tiers))
+        else:
+            if amounts.tiers:
+                errors.append(FieldError(f"{key}.tiers", f"Only tiered prices have {name} tiers"))
+            errors.extend(
+                _check_unit_amount(
+                    f"{key}.unit_amount", amounts.unit_amount, required=True, currency=code, label=f"{name} amount"
+                )
+            )
+        if amounts.tax_behavior not in (None, "unspecified", "inclusive", "exclusive"):
+            errors.append(
+                FieldError(f"{key}.tax_behavior", f"{name} tax behaviour must be unspecified, inclusive or exclusive")
+            )
+        return errors
+
+    def _validate_option_tiers(self, key: str, code: str, tiers: list[Tier]) -> list[FieldError]:
+        name = code.upper()
+        if len(tiers) != len(self.tiers):
+            wanted = f"{len(self.tiers)} tier{'s' if len(self.tiers) != 1 else ''}"
+            return [FieldError(f"{key}.tiers", f"{name} needs {wanted}, the same as the price's own")]
+        errors: list[FieldError] = []
+        for index, (tier, own) in enumerate(zip(tiers, self.tiers, strict=True)):
+            where, number = f"{key}.tiers[{index}]", index + 1
+            if tier.up_to != own.up_to:
+                bound = "∞" if own.up_to is None else f"{own.up_to:,}"
+                errors.append(
+                    FieldError(f"{where}.up_to", f"{name} tier {number} must go up to {bound}, as the price's own")
+                )
+            if tier.unit_amount is None and tier.flat_amount is None:
+                errors.append(
+                    FieldError(
+                        f"{where}.unit_amount", f"{name} tier {number} needs a per-unit price, a flat fee, or both"
+                    )
+                )
+            errors.extend(
+                _check_unit_amount(
+                    f"{where}.unit_amount",
+                    tier.unit_amount,
+                    required=False,
+                    currency=code,
+                    label=f"{name} tier {number} per-unit price",
+                )
+            )
+            errors.extend(_check_flat_amount(f"{where}.flat_amount", tier.flat_amount, code, f"{name} tier {number}"))
         return errors
 
     def _validate_tiers(self) -> list[FieldError]:
@@ -206,15 +280,7 @@ class PriceDraft:
             errors.extend(
                 _check_unit_amount(f"{name}.unit_amount", tier.unit_amount, required=False, currency=self.currency)
             )
-            flat = tier.flat_amount
-            if flat is not None and not _is_whole(flat):
-                message = f"Tier {number} flat fee must be a whole number of minor units, not {flat!r}"
-                errors.append(FieldError(f"{name}.flat_amount", message))
-            elif flat is not None and not 0 <= flat <= MAX_MINOR_UNITS:
-                errors.append(FieldError(f"{name}.flat_amount", f"Tier {number} flat fee is out of range"))
-            elif flat is not None and _three_decimal(self.currency) and flat % 10:
-                message = f"Tier {number} flat fee: Stripe requires {self.currency.upper()} amounts to end in 0"
-                errors.append(FieldError(f"{name}.flat_amount", message))
+            errors.extend(_check_flat_amount(f"{name}.flat_amount", tier.flat_amount, self.currency, f"Tier {number}"))
         return errors
 
     # ---- Stripe forms -----------------------------------------------------------------------------------
@@ -250,7 +316,21 @@ class PriceDraft:
                 params["transfer_lookup_key"] = True
         if self.tax_behavior:
             params["tax_behavior"] = self.tax_behavior
+        if self.currency_options:
+            params["currency_options"] = {
+                code.lower(): self._option_params(amounts) for code, amounts in sorted(self.currency_options.items())
+            }
         return cast("PriceCreateParams", params)
+
+    def _option_params(self, amounts: CurrencyAmounts) -> dict[str, Any]:
+        option: dict[str, Any] = {}
+        if self.model.is_tiered:
+            option["tiers"] = [_tier_params(tier) for tier in amounts.tiers]
+        else:
+            option.update(_unit_amount_params("unit_amount", amounts.unit_amount or Decimal(0)))
+        if amounts.tax_behavior:
+            option["tax_behavior"] = amounts.tax_behavior
+        return option
 
     @classmethod
     def from_stripe(cls, price: Mapping[str, Any]) -> PriceDraft:
@@ -266,14 +346,7 @@ class PriceDraft:
             model = PricingModel.USAGE_PACKAGE if transform else PricingModel.USAGE_PER_UNIT
         else:
             model = PricingModel.FLAT
-        tiers = [
-            Tier(
-                up_to=_int_or_none(tier.get("up_to")),
-                unit_amount=_decimal_amount(tier, "unit_amount"),
-                flat_amount=_int_amount(tier, "flat_amount"),
-            )
-            for tier in (price.get("tiers") or [])
-        ]
+        tiers = _read_tiers(price.get("tiers"))
         return cls(
             currency=str(price.get("currency") or "usd"),
             model=model,
@@ -290,7 +363,7 @@ class PriceDraft:
             lookup_key=price.get("lookup_key"),
             tax_behavior=price.get("tax_behavior"),
             custom_amount=_custom_amount(price.get("custom_unit_amount")),
-            currency_options=_other_currencies(price),
+            currency_options=_read_currency_options(price, tiered),
         )
 
     def to_stripe_price(self) -> dict[str, Any]:
@@ -311,8 +384,6 @@ class PriceDraft:
         }
         if self.custom_amount is not None:
             price["custom_unit_amount"] = dict(self.custom_amount)
-        if self.currency_options:
-            price["currency_options"] = {code.lower(): {} for code in self.currency_options}
         if self.recurring:
             price["recurring"] = {
                 "interval": self.interval,
@@ -322,22 +393,31 @@ class PriceDraft:
             }
         if self.model.is_tiered:
             price["tiers_mode"] = self.effective_tiers_mode
-            price["tiers"] = [
-                {
-                    "up_to": tier.up_to,
-                    "unit_amount": _int_if_whole(tier.unit_amount),
-                    "unit_amount_decimal": None if tier.unit_amount is None else _decimal_text(tier.unit_amount),
-                    "flat_amount": tier.flat_amount,
-                    "flat_amount_decimal": None if tier.flat_amount is None else str(tier.flat_amount),
-                }
-                for tier in self.tiers
-            ]
+            price["tiers"] = _tiers_json(self.tiers)
         else:
             price["unit_amount"] = _int_if_whole(self.unit_amount)
             price["unit_amount_decimal"] = None if self.unit_amount is None else _decimal_text(self.unit_amount)
             if self.package_size is not None:
                 price["transform_quantity"] = {"divide_by": self.package_size, "round": self.package_round}
+        if self.currency_options:
+            # As Stripe returns it with expand=["currency_options"]: the price's own currency is listed too.
+            own = CurrencyAmounts(self.unit_amount, self.tiers, self.tax_behavior)
+            options = {self.currency.lower(): own, **{code.lower(): a for code, a in self.currency_options.items()}}
+            price["currency_options"] = {code: self._option_json(amounts) for code, amounts in sorted(options.items())}
         return price
+
+    def _option_json(self, amounts: CurrencyAmounts) -> dict[str, Any]:
+        tiered = self.model.is_tiered
+        unit = None if tiered else amounts.unit_amount
+        option: dict[str, Any] = {
+            "custom_unit_amount": None,
+            "tax_behavior": amounts.tax_behavior or "unspecified",
+            "unit_amount": _int_if_whole(unit),
+            "unit_amount_decimal": None if unit is None else _decimal_text(unit),
+        }
+        if tiered:
+            option["tiers"] = _tiers_json(amounts.tiers)
+        return option
 
     def summary(self) -> str:
         return describe_price(self.to_stripe_price())
@@ -354,10 +434,11 @@ def _three_decimal(currency: object) -> bool:
     return isinstance(currency, str) and currency.lower() in CURRENCIES and CURRENCIES[currency.lower()].exponent == 3
 
 
-def _check_unit_amount(name: str, value: Decimal | None, *, required: bool, currency: str) -> list[FieldError]:
-    label = "Amount"
-    if name.startswith("tiers["):
-        label = f"Tier {int(name[6 : name.index(']')]) + 1} per-unit price"
+def _check_unit_amount(
+    name: str, value: Decimal | None, *, required: bool, currency: str, label: str | None = None
+) -> list[FieldError]:
+    if label is None:
+        label = f"Tier {int(name[6 : name.index(']')]) + 1} per-unit price" if name.startswith("tiers[") else "Amount"
     if value is None:
         return [FieldError(name, "Enter an amount")] if required else []
     if _is_whole(value):
@@ -380,6 +461,19 @@ def _check_unit_amount(name: str, value: Decimal | None, *, required: bool, curr
     return []
 
 
+def _check_flat_amount(name: str, flat: int | None, currency: str, owner: str) -> list[FieldError]:
+    """A tier's flat fee: whole minor units of `currency`, in Stripe's range, ending in 0 for three-decimal ones."""
+    if flat is None:
+        return []
+    if not _is_whole(flat):
+        return [FieldError(name, f"{owner} flat fee must be a whole number of minor units, not {flat!r}")]
+    if not 0 <= flat <= MAX_MINOR_UNITS:
+        return [FieldError(name, f"{owner} flat fee is out of range")]
+    if _three_decimal(currency) and flat % 10:
+        return [FieldError(name, f"{owner} flat fee: Stripe requires {currency.upper()} amounts to end in 0")]
+    return []
+
+
 def _decimal_text(value: Decimal) -> str:
     text = f"{value.normalize():f}"
     return text
@@ -394,6 +488,31 @@ def _int_if_whole(value: Decimal | None) -> int | None:
 def _unit_amount_params(name: str, value: Decimal) -> dict[str, Any]:
     whole = _int_if_whole(value)
     return {name: whole} if whole is not None else {f"{name}_decimal": _decimal_text(value)}
+
+
+def _tiers_json(tiers: Sequence[Tier]) -> list[dict[str, Any]]:
+    """Tiers as a Price (or one of its currency options) returns them when expanded."""
+    return [
+        {
+            "up_to": tier.up_to,
+            "unit_amount": _int_if_whole(tier.unit_amount),
+            "unit_amount_decimal": None if tier.unit_amount is None else _decimal_text(tier.unit_amount),
+            "flat_amount": tier.flat_amount,
+            "flat_amount_decimal": None if tier.flat_amount is None else str(tier.flat_amount),
+        }
+        for tier in tiers
+    ]
+
+
+def _read_tiers(tiers: Any) -> list[Tier]:
+    return [
+        Tier(
+            up_to=_int_or_none(tier.get("up_to")),
+            unit_amount=_decimal_amount(tier, "unit_amount"),
+            flat_amount=_int_amount(tier, "flat_amount"),
+        )
+        for tier in (tiers or [])
+    ]
 
 
 def _tier_params(tier: Tier) -> dict[str, Any]:
@@ -447,6 +566,24 @@ def _other_currencies(price: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     own = str(price.get("currency") or "").lower()
     return tuple(sorted(str(code).upper() for code in options if str(code).lower() != own))
+
+
+def _read_currency_options(price: Mapping[str, Any], tiered: bool) -> dict[str, CurrencyAmounts]:
+    """The extra currencies of an expanded Price; Stripe lists the price's own currency there too: left out."""
+    options = price.get("currency_options")
+    if not isinstance(options, Mapping):
+        return {}
+    own = str(price.get("currency") or "").lower()
+    found: dict[str, CurrencyAmounts] = {}
+    for code, option in options.items():
+        if str(code).lower() == own or not isinstance(option, Mapping):
+            continue
+        found[str(code).lower()] = CurrencyAmounts(
+            unit_amount=None if tiered else _decimal_amount(option, "unit_amount"),
+            tiers=_read_tiers(option.get("tiers")) if tiered else [],
+            tax_behavior=option.get("tax_behavior"),
+        )
+    return found
 
 
 def _custom_label(custom: Mapping[str, Any], currency: str) -> str:
@@ -553,8 +690,8 @@ def describe_price(price: Mapping[str, Any]) -> str:
             body += f" per {size:,} units, {rounding}"
         elif metered:
             body += " per unit"
-    others = _other_currencies(price)
-    also = f" · also in {', '.join(others)}" if others else ""
+    others = len(_other_currencies(price))
+    also = f" · +{others} currenc{'ies' if others != 1 else 'y'}" if others else ""
     if not recurring:
         return f"{body} one-time{also}"
     every = interval_label(str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
@@ -598,12 +735,61 @@ def _row(label: str, quantity: int, unit: Decimal | None, flat: int | None, curr
     return BreakdownRow(label, quantity, unit, flat, amount, text)
 
 
-def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
-    """Rows and total Stripe bills for `price` (Price JSON, tiers expanded) at `quantity` in one period."""
+class UnknownCurrencyError(ValueError):
+    """A bill asked in a currency the price is not offered in; the message names the ones it is."""
+
+    def __init__(self, currency: str, offered: Sequence[str], hint: str = "") -> None:
+        self.currency = currency.lower()
+        self.offered = list(offered)
+        names = ", ".join(code.upper() for code in self.offered) or "none"
+        super().__init__(f"This price is not offered in {currency.upper()}: its currencies are {names}{hint}")
+
+
+def price_currencies(price: Mapping[str, Any]) -> list[str]:
+    """The price's currencies, lower-case: its own first, then the others of an expanded `currency_options`."""
+    own = str(price.get("currency") or "usd").lower()
+    return [own, *(code.lower() for code in _other_currencies(price))]
+
+
+def in_currency(price: Mapping[str, Any], currency: str) -> Mapping[str, Any]:
+    """The price as if `currency` were its own: the amounts (or tiers) of `currency_options[currency]`.
+
+    Stripe bills a customer in one of the price's currencies with that currency's amounts on the same model, tier
+    boundaries and package; only the amounts change.
+    """
+    code = str(currency).lower()
+    if code == str(price.get("currency") or "usd").lower():
+        return price
+    options = price.get("currency_options")
+    if not isinstance(options, Mapping):
+        hint = " (or its other currencies were not read: retrieve it with expand=['currency_options'])"
+        raise UnknownCurrencyError(code, price_currencies(price), hint)
+    option = options.get(code)
+    if not isinstance(option, Mapping):
+        raise UnknownCurrencyError(code, price_currencies(price))
+    derived = {**price, "currency": code, "custom_unit_amount": option.get("custom_unit_amount")}
+    if price.get("billing_scheme") == "tiered":
+        if not option.get("tiers"):
+            raise ValueError(f"the {code.upper()} tiers were not returned: retrieve the price with its tiers expanded")
+        derived["tiers"] = option["tiers"]
+    else:
+        derived["unit_amount"] = option.get("unit_amount")
+        derived["unit_amount_decimal"] = option.get("unit_amount_decimal")
+    return derived
+
+
+def breakdown(price: Mapping[str, Any], quantity: int, *, currency: str | None = None) -> Breakdown:
+    """Rows and total Stripe bills for `price` (Price JSON, tiers expanded) at `quantity` in one period.
+
+    `currency` bills in one of the price's other currencies (from its expanded `currency_options`); the default is
+    the price's own. UnknownCurrencyError (a ValueError) for one the price is not offered in.
+    """
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise TypeError("quantity must be an int")
     if quantity < 0:
         raise ValueError("quantity cannot be negative")
+    if currency is not None:
+        price = in_currency(price, currency)
     currency = str(price.get("currency") or "usd")
     rows: list[BreakdownRow] = []
     scheme = price.get("billing_scheme")
@@ -669,9 +855,10 @@ def breakdown(price: Mapping[str, Any], quantity: int) -> Breakdown:
     return Breakdown(rows=rows, total=sum(row.amount for row in rows), currency=currency, quantity=quantity)
 
 
-def amount_for(price: Mapping[str, Any], quantity: int) -> int:
-    """Minor units Stripe bills for one line of `price` (Price JSON, tiers expanded) at `quantity`."""
-    return breakdown(price, quantity).total
+def amount_for(price: Mapping[str, Any], quantity: int, *, currency: str | None = None) -> int:
+    """Minor units Stripe bills for one line of `price` (Price JSON, tiers expanded) at `quantity`, in the price's
+    own currency or in `currency` (one of its `currency_options`, expanded)."""
+    return breakdown(price, quantity, currency=currency).total
 
 
 def sample_quantities(price: Mapping[str, Any]) -> list[int]:
