@@ -622,14 +622,101 @@ async def test_a_verdict_recorded_while_the_plan_editor_is_open_is_kept_by_its_s
         await pilot.press("ctrl+r")
         await wait_until(pilot, gate.reached.is_set)
         await app.switch_mode("plans")
-        await settle(pilot)
+        # Not settle(): it waits for every worker, the held run too, so the record would land (once the gate gave
+        # up after 30 s) before the edit below instead of after it.
+        await pilot.pause()
         app.screen.query_one("#plan-name", Input).value = "Team (edited)"
         await pilot.pause()
-        gate.release()
         path = config_dir / "plans.toml"
+        assert "verified" not in path.read_text()  # the run is still held: its record comes after the edit
+        gate.release()
         await wait_until(pilot, lambda: "verified" in path.read_text(), timeout=20)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert type(app.screen).__name__ == "PlansScreen"
     data = tomllib.loads(path.read_text())
     assert data["plans"][0]["name"] == "Team (edited)" and data["plans"][0]["verified"]["result"] == "pass"
+
+
+# ---- a price offered in several currencies: the test customer's currency is chosen ------------------------------
+
+
+async def test_a_run_in_euros_is_chosen_by_keyboard_and_shown_in_euros(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    from tests.services.test_walkthrough import multi_currency_prices
+    from tests.ui.test_layout import in_view
+
+    price = multi_currency_prices(sandbox)["flat"]  # $20.00, €18.00, ¥3,000 a month
+    app = make_app(sandbox)
+    app.context.config_store.save(PlanConfig(plans=[Plan("world", "World", price)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_verify(pilot, app)
+        screen = app.screen
+        choice = screen.query_one("#currency", Select)
+        assert screen.query_one("#currency-row").display
+        assert [value for _label, value in choice._options] == ["usd", "eur", "jpy"]  # the price's own first
+        assert choice.value == "usd"
+        # The whole form fits at 80×24, the currency choice included, from the plan to the Run button.
+        for part in ("#plan", "#card", "#currency", "#quantity", "#advance", "#run"):
+            assert in_view(screen.query_one(part)), part
+        screen.query_one("#plan", Select).focus()
+        for _ in range(3):
+            if screen.focused is choice:
+                break
+            await pilot.press("tab")
+        assert screen.focused is choice
+        await pilot.press("enter", "down", "enter")  # the list opens on USD: one down is EUR
+        await settle(pilot)
+        assert choice.value == "eur"
+        screen.query_one("#quantity", Input).value = "3"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        verdict = str(screen.query_one("#verdict").render())
+        assert "PASS — invoiced €54.00 ✓" in verdict, verdict
+        assert "€54.00" in text_of(screen.query_one("#lines", Static))
+        assert "billed in EUR" in str(screen.query_one("#steps").render())
+        await pilot.press("ctrl+y")
+        assert "Scenario: Visa 4242 · succeeds, quantity 3, billed in EUR" in app.clipboard
+        record = app.context.config_store.load().plans[0].verified
+        assert record is not None and record.passed and record.currency == "eur"
+        # Another currency is another run: the result on screen goes out of date.
+        choice.value = "jpy"
+        await settle(pilot)
+        assert "Out of date" in str(screen.query_one("#verdict").render())
+        assert clocks_left(sandbox) == 0
+
+
+async def test_no_currency_choice_for_a_single_currency_price(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    with_plans(app, seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_verify(pilot, app)
+        assert not app.screen.query_one("#currency-row").display
+        assert app.screen.query_one("#currency", Select) not in app.screen.focus_chain
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "PASS — invoiced $" in str(app.screen.query_one("#verdict").render())
+        assert "billed in" not in app.screen.result.scenario_text()  # type: ignore[attr-defined]
+
+
+async def test_the_choice_follows_the_plan(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    from tests.services.test_walkthrough import multi_currency_prices, price_id_in
+
+    prices = multi_currency_prices(sandbox)
+    app = make_app(sandbox)
+    plans = [Plan("world", "World", prices["graduated"]), Plan("home", "Home", price_id_in(sandbox, "gbp"))]
+    app.context.config_store.save(PlanConfig(plans=plans))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_verify(pilot, app)
+        screen = app.screen
+        screen.query_one("#currency", Select).value = "jpy"
+        screen.query_one("#plan", Select).value = "home"
+        await settle(pilot)
+        assert not screen.query_one("#currency-row").display  # GBP only
+        screen.query_one("#plan", Select).value = "world"
+        await settle(pilot)
+        assert screen.query_one("#currency-row").display
+        assert screen.query_one("#currency", Select).value == "usd"  # a new plan starts on its price's own
