@@ -44,8 +44,11 @@ def tour(sandbox: Sandbox) -> None:
     call("get", "/v1/billing/meters")
     packaged = next(p for p in prices["data"] if p.get("transform_quantity"))
     call("get", f"/v1/prices/{packaged['id']}", expand=["product"])
-    licensed = next(p for p in prices["data"] if p["recurring"] and p["recurring"]["usage_type"] == "licensed")
-    metered = next(p for p in prices["data"] if p["recurring"] and p["recurring"]["usage_type"] == "metered")
+    # one customer's subscriptions share a currency (Stripe refuses to combine them): both in USD
+    recurring = [p for p in prices["data"] if p["recurring"] and p["currency"] == "usd"]
+    licensed = next(p for p in recurring if p["recurring"]["usage_type"] == "licensed" and p["unit_amount"])
+    metered = next(p for p in recurring if p["recurring"]["usage_type"] == "metered")
+    multi_currency(call, licensed["product"])
     now = int(time.time())
     clock = call("post", "/v1/test_helpers/test_clocks", frozen_time=now, name="conformance")
     customer = call(
@@ -87,6 +90,41 @@ def tour(sandbox: Sandbox) -> None:
     call("get", "/v1/invoices", customer=customer["id"], limit=100)
     call("delete", f"/v1/subscriptions/{usage['id']}")
     call("get", "/v1/test_helpers/test_clocks")
+
+
+def multi_currency(call: Any, product: str) -> None:
+    """A flat and a graduated price in USD, EUR and JPY, returned with their currency_options expanded."""
+    flat = call(
+        "post",
+        "/v1/prices",
+        product=product,
+        currency="usd",
+        unit_amount=2000,
+        recurring={"interval": "month"},
+        currency_options={"eur": {"unit_amount": 1800, "tax_behavior": "exclusive"}, "jpy": {"unit_amount": 3000}},
+        expand=["currency_options"],
+    )
+    tiered = call(
+        "post",
+        "/v1/prices",
+        product=product,
+        currency="usd",
+        billing_scheme="tiered",
+        tiers_mode="graduated",
+        recurring={"interval": "month"},
+        tiers=[{"up_to": 10, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400, "flat_amount": 100}],
+        currency_options={
+            "eur": {"tiers": [{"up_to": 10, "unit_amount": 450}, {"up_to": "inf", "unit_amount": 350}]},
+            "jpy": {"tiers": [{"up_to": 10, "unit_amount": 700}, {"up_to": "inf", "flat_amount": 1000}]},
+        },
+    )
+    assert "currency_options" not in tiered  # only when expanded
+    expand = ["tiers", "currency_options", "currency_options.eur.tiers", "currency_options.jpy.tiers"]
+    call("get", f"/v1/prices/{tiered['id']}", expand=expand)
+    call(
+        "post", f"/v1/prices/{flat['id']}", currency_options={"gbp": {"unit_amount": 1600}}, expand=["currency_options"]
+    )
+    call("get", "/v1/prices", limit=100, expand=["data.currency_options", "data.currency_options.eur.tiers"])
 
 
 def test_every_object_type_has_the_fields_the_sdk_declares() -> None:

@@ -58,7 +58,7 @@ def test_catalog_of_ten_thousand_prices_costs_one_hundred_requests(sandbox: Sand
     assert sizes == [100] * 100
     assert g.request_count == 100
     assert len([r for r in sandbox.requests if r.path.startswith("/v1/prices")]) == 100
-    assert all(r.params["expand"] == ["data.product", "data.tiers"] for r in sandbox.requests)
+    assert all(r.params["expand"] == ["data.product", "data.tiers", "data.currency_options"] for r in sandbox.requests)
 
 
 def test_catalog_pages_arrive_one_at_a_time(seeded_sandbox: Sandbox) -> None:
@@ -266,3 +266,53 @@ def test_a_retrieved_price_has_the_same_json_shape_as_a_catalog_page(seeded_sand
     retrieved = g.retrieve_price(api_calls["id"])
     assert retrieved["unit_amount_decimal"] == "0.04"
     assert all(g.retrieve_price(price_id) == price for price_id, price in listed.items())
+
+
+def test_multi_currency_prices_arrive_with_every_currency_and_a_tiered_one_with_its_tiers_per_currency(
+    sandbox: Sandbox,
+) -> None:
+    g = gateway(sandbox)
+    product = g.create_product("Pro VPS", None, idempotency_key=new_idempotency_key("product"))["id"]
+    flat = g.create_price(
+        {
+            "product": product,
+            "currency": "usd",
+            "unit_amount": 2000,
+            "recurring": {"interval": "month"},
+            "currency_options": {"eur": {"unit_amount": 1800}, "jpy": {"unit_amount": 3000}},
+        },
+        idempotency_key=new_idempotency_key("flat"),
+    )
+    tiered = g.create_price(
+        {
+            "product": product,
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "recurring": {"interval": "month"},
+            "tiers": [{"up_to": 10, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400}],
+            "currency_options": {
+                "eur": {"tiers": [{"up_to": 10, "unit_amount": 450}, {"up_to": "inf", "unit_amount": 350}]}
+            },
+        },
+        idempotency_key=new_idempotency_key("tiered"),
+    )
+    single = g.create_price(
+        {"product": product, "currency": "usd", "unit_amount": 900, "recurring": {"interval": "month"}},
+        idempotency_key=new_idempotency_key("single"),
+    )
+    before = g.request_count
+    listed = {p["id"]: p for page in g.iter_catalog_pages() for p in page}
+    # one list request, plus one retrieve for the tiered multi-currency price only (its tiers per currency)
+    assert g.request_count - before == 2
+    assert sorted(listed[flat["id"]]["currency_options"]) == ["eur", "jpy", "usd"]
+    assert listed[flat["id"]]["currency_options"]["jpy"]["unit_amount"] == 3000
+    assert list(listed[single["id"]]["currency_options"]) == ["usd"]
+    eur_tiers = listed[tiered["id"]]["currency_options"]["eur"]["tiers"]
+    assert [tier["unit_amount"] for tier in eur_tiers] == [450, 350]
+    assert isinstance(listed[tiered["id"]]["product"], dict) and listed[tiered["id"]]["tiers"]
+    retrieved = g.retrieve_price(tiered["id"])
+    assert retrieved == listed[tiered["id"]]
+    last = sandbox.requests[-1].params["expand"]
+    assert "currency_options.eur.tiers" in last and "currency_options.usd.tiers" in last
+    assert g.retrieve_price(flat["id"])["currency_options"] == listed[flat["id"]]["currency_options"]

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from portal_tui.domain.money import CURRENCIES
 from portal_tui.sandbox.account import ACCOUNT_ID, ACCOUNT_NAME
-from portal_tui.sandbox.catalog import render_price
+from portal_tui.sandbox.catalog import currency_options, render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, refuse_unmodelled, text
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
@@ -226,7 +227,7 @@ CUSTOMER_MODELLED = frozenset(
     {"description", "email", "expand", "invoice_settings", "metadata", "name", "payment_method", "phone", "test_clock"}
 )
 SUBSCRIPTION_MODELLED = frozenset(
-    {"customer", "default_payment_method", "expand", "items", "metadata", "payment_behavior"}
+    {"currency", "customer", "default_payment_method", "expand", "items", "metadata", "payment_behavior"}
 )
 
 
@@ -349,17 +350,24 @@ def usage(world: World, meter_id: str | None, customer_id: str, start: int, end:
     return int(sum(Decimal(str(e["payload"].get(value_key, 0))) for e in events))
 
 
+def price_in(world: World, price: Obj, currency: str) -> Obj:
+    """The price as the calculator bills it in `currency`: tiers and that currency's option expanded."""
+    return render_price(world, price, {"tiers", "currency_options", f"currency_options.{currency}.tiers"})
+
+
 def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int, skew: int) -> Obj:
     from portal_tui.pricing import amount_for
 
     price = world.objects["price"][item["price"]["id"]]
-    amount = amount_for(render_price(world, price, {"tiers"}), quantity) + skew
+    currency = sub["currency"]  # the customer's: a multi-currency price bills in its option for it
+    amount = amount_for(price_in(world, price, currency), quantity, currency=currency) + skew
+    unit_decimal = currency_options(price)[currency].get("unit_amount_decimal")
     product = world.objects["product"].get(price["product"], {})
     return world.add(
         "line_item",
         {
             "amount": amount,
-            "currency": price["currency"],
+            "currency": currency,
             "description": f"{quantity} × {product.get('name', 'Product')} (at price {price['id']})",
             "discount_amounts": [],
             "discountable": True,
@@ -383,7 +391,7 @@ def _line(world: World, sub: Obj, item: Obj, quantity: int, start: int, end: int
             "pricing": {
                 "type": "price_details",
                 "price_details": {"price": price["id"], "product": price["product"]},
-                "unit_amount_decimal": price.get("unit_amount_decimal"),
+                "unit_amount_decimal": unit_decimal,
             },
             "quantity": quantity,
             "quantity_decimal": str(quantity),
@@ -854,6 +862,45 @@ def render_subscription(world: World, sub: Obj, expand: set[str]) -> Obj:
     return out
 
 
+ENDED = ("canceled", "incomplete_expired")
+
+
+def _subscription_currency(world: World, params: dict[str, Any], customer: Obj, prices: list[Obj]) -> str:
+    """The currency a new subscription bills in: `currency` if given, else the customer's once set, else the first
+    price's own. Every price must offer it (its own currency or one of its `currency_options`), and a customer
+    with a running subscription in another currency is refused, as Stripe refuses it."""
+    asked = text(params, "currency")
+    if asked is not None and asked.lower() not in CURRENCIES:
+        raise invalid(
+            f"Invalid currency: {asked}. Stripe currently supports these currencies: " + ", ".join(sorted(CURRENCIES)),
+            "currency",
+        )
+    settled = customer.get("currency")
+    currency = (asked or "").lower() or (
+        settled if settled and all(settled in currency_options(price) for price in prices) else prices[0]["currency"]
+    )
+    for index, price in enumerate(prices):
+        offered = currency_options(price)
+        if currency not in offered:
+            raise invalid(
+                f"The price specified ({price['id']}) is not available in {currency}: it bills in "
+                f"{', '.join(offered)}. Subscribe in one of those or add {currency} to its `currency_options`.",
+                f"items[{index}][price]",
+            )
+    running = [
+        sub
+        for sub in world.objects["subscription"].values()
+        if sub["customer"] == customer["id"] and sub["status"] not in ENDED and sub["currency"] != currency
+    ]
+    if settled and settled != currency and running:
+        raise invalid(
+            "You cannot combine currencies on a single customer. This customer has an active subscription, "
+            f"subscription schedule, discount, quote, or invoice item with currency {settled}.",
+            "currency",
+        )
+    return currency
+
+
 def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
     check_known(params, "SubscriptionCreateParams")
     refuse_unmodelled(params, SUBSCRIPTION_MODELLED)
@@ -915,8 +962,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
                 "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
                 f"items[{index}][price]",
             )
-        if price["currency"] != first["currency"]:
-            raise invalid("All prices on a subscription must have the same currency.", f"items[{index}][price]")
+    currency = _subscription_currency(world, params, customer, [price for price, _qty, _meta in prices])
     start = _customer_now(world, customer)
     end = add_interval(start, first["recurring"]["interval"], first["recurring"]["interval_count"])
     sub = world.add(
@@ -937,7 +983,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
             "cancellation_details": {"comment": None, "feedback": None, "feedback_option": None, "reason": None},
             "collection_method": "charge_automatically",
             "created": start,
-            "currency": first["currency"],
+            "currency": currency,
             "customer": customer_id,
             "customer_account": None,
             "days_until_due": None,
@@ -1004,6 +1050,8 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
         )
         sub["items"]["data"].append(item)
     sub["items"]["total_count"] = len(sub["items"]["data"])
+    earlier_currency = customer["currency"]
+    customer["currency"] = currency  # billed in it from now on (Stripe sets it with the first invoice)
     lines = _lines(world, sub, (start, start), (start, end), skew)
     invoice = _invoice(world, sub, lines, "subscription_create", start, start, preview=False)
     if behaviour == "default_incomplete" and invoice["amount_due"] > 0:
@@ -1016,6 +1064,7 @@ def create_subscription(world: World, params: dict[str, Any], skew: int) -> Obj:
         intents = _others(world, "payment_intent")
         intent = next((intents.get(p["payment"]["payment_intent"]) for p in _payments_of(world, invoice["id"])), None)
         _delete_customer_subscription(world, sub, invoice)
+        customer["currency"] = earlier_currency  # nothing was billed after all
         error = (intent or {}).get("last_payment_error") or {}
         if intent is not None and intent["status"] == "requires_action":
             raise ApiError(

@@ -272,29 +272,50 @@ def list_products(world: World, params: dict[str, Any]) -> Obj:
 
 
 def render_price(world: World, price: Obj, expand: set[str], prefix: str = "") -> Obj:
-    """The price as Stripe returns it: tiers only when expanded, product as an id unless expanded."""
-    out = {key: value for key, value in price.items() if key != "tiers"}
+    """The price as Stripe returns it: tiers and currency_options only when expanded, product as an id unless
+    expanded."""
+    out = {key: value for key, value in price.items() if key not in ("tiers", "currency_options")}
     if price["billing_scheme"] == "tiered" and (f"{prefix}tiers" in expand):
         out["tiers"] = [dict(tier) for tier in price["tiers"]]
     if f"{prefix}product" in expand:
         out["product"] = world.objects["product"].get(price["product"], price["product"])
-    if isinstance(price.get("currency_options"), dict):
+    options = f"{prefix}currency_options"
+    if options in expand or any(name.startswith(options + ".") for name in expand):
+        # a per-currency tiers expansion (`currency_options.eur.tiers`) needs the options around it
+        with_tiers = {name.split(".")[-2] for name in expand if name.startswith(options + ".")}
         out["currency_options"] = {
-            currency: _currency_option(option) for currency, option in price["currency_options"].items()
+            code: _currency_option(option, code in with_tiers) for code, option in currency_options(price).items()
         }
     return out
 
 
-def _currency_option(option: Obj) -> Obj:
-    """One of a price's `currency_options` in Stripe's shape (tiers only when expanded, like the price's)."""
+def currency_options(price: Obj) -> dict[str, Obj]:
+    """Every currency the price bills in, its own first: Stripe lists the default currency among the options."""
+    own = {
+        "custom_unit_amount": price.get("custom_unit_amount"),
+        "tax_behavior": price.get("tax_behavior"),
+        "tiers": price.get("tiers"),
+        "unit_amount": price.get("unit_amount"),
+        "unit_amount_decimal": price.get("unit_amount_decimal"),
+    }
+    others = price.get("currency_options") or {}
+    return {price["currency"]: own, **{code: option for code, option in others.items() if code != price["currency"]}}
+
+
+def _currency_option(option: Obj, with_tiers: bool) -> Obj:
+    """One of a price's `currency_options` in Stripe's shape (its tiers only when `currency_options.<code>.tiers`
+    is expanded, like the price's own)."""
     unit = option.get("unit_amount")
     decimal_text = option.get("unit_amount_decimal")
-    return {
+    out = {
         "custom_unit_amount": option.get("custom_unit_amount"),
         "tax_behavior": option.get("tax_behavior") or "unspecified",
         "unit_amount": unit,
         "unit_amount_decimal": decimal_text if decimal_text is not None else (str(unit) if unit is not None else None),
     }
+    if with_tiers and option.get("tiers") is not None:
+        out["tiers"] = [dict(tier) for tier in option["tiers"]]
+    return out
 
 
 def _amount_pair(source: dict[str, Any], name: str, param: str, currency: str) -> tuple[int | None, str | None]:
@@ -333,14 +354,15 @@ def _decimal_text(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def _tiers(params: dict[str, Any], currency: str) -> list[Obj]:
+def _tiers(params: dict[str, Any], currency: str, label: str = "tiers") -> list[Obj]:
+    """The tiers in `params` (`label` names them in errors: `currency_options[eur][tiers]` for a currency's own)."""
     raw = params.get("tiers")
     if not isinstance(raw, list) or not raw:
-        raise invalid("Tiers must be specified when `billing_scheme` is `tiered`.", "tiers")
+        raise invalid("Tiers must be specified when `billing_scheme` is `tiered`.", label)
     tiers: list[Obj] = []
     previous = 0
     for index, tier in enumerate(raw):
-        where = f"tiers[{index}]"
+        where = f"{label}[{index}]"
         if not isinstance(tier, dict):
             raise invalid("Invalid hash", where, "parameter_invalid_hash")
         for key in tier:
@@ -428,6 +450,105 @@ def _custom_unit_amount(params: dict[str, Any], recurring: bool, has_amount: boo
     if preset is not None and ((low is not None and preset < low) or (high is not None and preset > high)):
         raise invalid("`preset` must be between `minimum` and `maximum`.", "custom_unit_amount[preset]")
     return bounds
+
+
+TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
+
+
+def _currency_options(raw: Any, price: Obj, current: dict[str, Obj] | None = None) -> dict[str, Obj]:
+    """`currency_options` as create (and update) take them: per extra currency its own unit amount, or its own
+    tiers on the same `up_to` bounds as the price's, and its tax behaviour; checked all before any is kept.
+
+    `price` holds the settled default-currency terms; `current` the options an update replaces (a tax behaviour
+    once inclusive or exclusive stays, as on the price itself).
+    """
+    if not isinstance(raw, dict):
+        raise invalid("Invalid hash", "currency_options", "parameter_invalid_hash")
+    options: dict[str, Obj] = {}
+    for code_in, option_in in raw.items():
+        code = str(code_in).lower()
+        where = f"currency_options[{code_in}]"
+        if code not in CURRENCIES:
+            raise invalid(
+                f"Invalid currency: {code_in}. Stripe currently supports these currencies: "
+                + ", ".join(sorted(CURRENCIES)),
+                where,
+            )
+        if code == price["currency"]:
+            raise invalid(
+                f"`currency_options` cannot include the price's own currency ({code}): its amounts are the price's "
+                "`unit_amount` or `tiers`.",
+                where,
+            )
+        if code in options:
+            raise invalid(f"The currency {code} is given twice in `currency_options`.", where)
+        if not isinstance(option_in, dict):
+            raise invalid("Invalid hash", where, "parameter_invalid_hash")
+        options[code] = _currency_option_terms(option_in, code, where, price, (current or {}).get(code))
+    return options
+
+
+def _currency_option_terms(option_in: Obj, code: str, where: str, price: Obj, before: Obj | None) -> Obj:
+    option: Obj = {"custom_unit_amount": None, "tiers": None, "unit_amount": None, "unit_amount_decimal": None}
+    if price["billing_scheme"] == "tiered":
+        for key in ("unit_amount", "unit_amount_decimal", "custom_unit_amount"):
+            if key in option_in:
+                raise invalid(
+                    f"`{key}` cannot be set on a currency option of a price with `billing_scheme=tiered`; set its "
+                    "`tiers`.",
+                    f"{where}[{key}]",
+                )
+        if "tiers" not in option_in:
+            raise invalid(
+                f"Each currency option of a tiered price needs its own `tiers`: {code} has none.", f"{where}[tiers]"
+            )
+        tiers = _tiers(option_in, code, f"{where}[tiers]")
+        bounds = [tier["up_to"] for tier in price["tiers"]]
+        if len(tiers) != len(bounds):
+            raise invalid(
+                f"The tiers of currency option {code} must have the same `up_to` bounds as the price's tiers "
+                f"({len(bounds)} tiers, not {len(tiers)}).",
+                f"{where}[tiers]",
+            )
+        for index, (tier, bound) in enumerate(zip(tiers, bounds, strict=True)):
+            if tier["up_to"] != bound:
+                wanted = "inf" if bound is None else bound
+                raise invalid(
+                    f"The tiers of currency option {code} must have the same `up_to` bounds as the price's tiers: "
+                    f"tier {index + 1} must be up to {wanted}.",
+                    f"{where}[tiers][{index}][up_to]",
+                )
+        option["tiers"] = tiers
+    else:
+        if "tiers" in option_in:
+            raise invalid("`tiers` can only be set when `billing_scheme` is `tiered`.", f"{where}[tiers]")
+        unit, unit_text = _amount_pair(option_in, "unit_amount", f"{where}[unit_amount]", code)
+        custom = None
+        if "custom_unit_amount" in option_in or price.get("custom_unit_amount") is not None:
+            if price.get("custom_unit_amount") is None:
+                raise invalid(
+                    "`custom_unit_amount` can only be set on a currency option of a price whose customer chooses "
+                    "the amount.",
+                    f"{where}[custom_unit_amount]",
+                )
+            try:
+                custom = _custom_unit_amount(option_in, False, unit_text is not None)
+            except ApiError as error:
+                error.param = f"{where}[{error.param}]".replace("[custom_unit_amount[", "[custom_unit_amount][")
+                raise
+        if unit_text is None and custom is None:
+            raise invalid(
+                f"You must pass either `unit_amount` or `unit_amount_decimal` for currency option {code}.",
+                f"{where}[unit_amount]",
+            )
+        option.update(custom_unit_amount=custom, unit_amount=unit, unit_amount_decimal=unit_text)
+    wanted = choice(option_in, "tax_behavior", TAX_BEHAVIORS, f"{where}[tax_behavior]")
+    settled = (before or {}).get("tax_behavior") or "unspecified"
+    if wanted is not None and settled != "unspecified" and wanted != settled:
+        raise invalid("The tax behavior of a price cannot be changed once it is set.", f"{where}[tax_behavior]")
+    # unset, a currency takes the price's tax behaviour (an update keeps the one it had)
+    option["tax_behavior"] = wanted or (before or {}).get("tax_behavior") or price["tax_behavior"]
+    return option
 
 
 def _lookup_key_holder(world: World, lookup_key: str, claimant: str | None) -> Obj | None:
@@ -587,7 +708,15 @@ def _create_price(world: World, params: dict[str, Any]) -> Obj:
             if rounding is None:
                 raise missing_param("transform_quantity[round]")
             transform = {"divide_by": divide_by, "round": rounding}
-    tax_behavior = choice(params, "tax_behavior", ("exclusive", "inclusive", "unspecified")) or "unspecified"
+    tax_behavior = choice(params, "tax_behavior", TAX_BEHAVIORS) or "unspecified"
+    terms = {
+        "billing_scheme": scheme,
+        "currency": currency,
+        "custom_unit_amount": custom,
+        "tax_behavior": tax_behavior,
+        "tiers": tiers,
+    }
+    options = _currency_options(params["currency_options"], terms) if "currency_options" in params else {}
     lookup_key = _claim_lookup_key(world, params)
     price = world.add(
         "price",
@@ -611,6 +740,8 @@ def _create_price(world: World, params: dict[str, Any]) -> Obj:
     )
     if tiers is not None:
         price["tiers"] = tiers
+    if options:
+        price["currency_options"] = options  # rendered only when expanded (render_price)
     return price
 
 
@@ -628,10 +759,16 @@ def update_price(world: World, price_id: str, params: dict[str, Any]) -> Obj:
         changes["nickname"] = text(params, "nickname") or None
     metadata = mapping(params, "metadata") if "metadata" in params else None
     if "tax_behavior" in params:
-        wanted = choice(params, "tax_behavior", ("exclusive", "inclusive", "unspecified"))
+        wanted = choice(params, "tax_behavior", TAX_BEHAVIORS)
         if price["tax_behavior"] != "unspecified" and wanted != price["tax_behavior"]:
             raise invalid("The tax behavior of a price cannot be changed once it is set.", "tax_behavior")
         changes["tax_behavior"] = wanted
+    if "currency_options" in params:
+        # like other hashes on update, the named currencies are added or replaced and the rest kept; "" (the
+        # SDK's PriceModifyParams allows it) removes every extra currency
+        raw = params["currency_options"]
+        current = price.get("currency_options") or {}
+        changes["currency_options"] = {} if raw == "" else {**current, **_currency_options(raw, price, current)}
     _check_transfer(params)
     if "lookup_key" in params:
         # last: claiming may take the key from another price, so nothing after it may refuse

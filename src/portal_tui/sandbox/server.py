@@ -171,7 +171,7 @@ KEY_PERMISSIONS: tuple[tuple[str, str, str, str], ...] = (
     ("nowebhooks", "/v1/webhook_endpoints*", "rak_webhook_read", "rak_webhook_write"),
 )
 
-_PRICE = frozenset({"product", "tiers"})
+_PRICE = frozenset({"product", "tiers", "currency_options", "currency_options.*.tiers"})
 _PRODUCT = catalog.PRODUCT_EXPANDABLE
 _SUBSCRIPTION = billing.SUBSCRIPTION_EXPANDABLE
 # What each route can expand, as Stripe spells it (lists expand inside `data.`). Anything else is refused as
@@ -309,20 +309,21 @@ class Sandbox:
 
     def stop(self) -> None:
         self.faults.release_all()  # a request held at a gate must not keep the server from closing
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        # `portal-tui sandbox` stops it from its own thread too: whoever comes second must find nothing to close
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (for `portal-tui sandbox`)."""
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self._server.daemon_threads = True
+        server = self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        server.daemon_threads = True
         try:
-            self._server.serve_forever()
+            server.serve_forever()
         finally:
-            self._server.server_close()
+            server.server_close()
 
     def __enter__(self) -> Sandbox:
         return self.start()

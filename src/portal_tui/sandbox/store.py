@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,10 +156,14 @@ def expansions(params: dict[str, Any]) -> set[str]:
     return set(raw)
 
 
+# A map's entry in an expansion: `currency_options.eur.tiers` is expandable as `currency_options.*.tiers`.
+_CURRENCY_ENTRY = re.compile(r"(?<=currency_options\.)[a-z]{3}(?=\.)")
+
+
 def check_expansions(params: dict[str, Any], expandable: frozenset[str]) -> None:
     """Refuse an expansion the route cannot make, in Stripe's words (with its hint when `data.` is missing)."""
     for name in sorted(expansions(params)):
-        if name in expandable:
+        if name in expandable or _CURRENCY_ENTRY.sub("*", name) in expandable:
             continue
         message = f"This property cannot be expanded ({name})."
         if f"data.{name}" in expandable:

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 STRIPE_API = "https://api.stripe.com"
 PAGE_SIZE = 100
-CATALOG_EXPAND = ["data.product", "data.tiers"]
+# currency_options: a multi-currency price's other amounts (its own tiers per currency come from `with_currency_tiers`)
+CATALOG_EXPAND = ["data.product", "data.tiers", "data.currency_options"]
 LOOKUP_KEYS_PER_REQUEST = 10  # Stripe's limit on a price list's `lookup_keys`
 _PERMISSION = re.compile(r"'(rak_[a-z_]+)'")
 
@@ -256,17 +257,38 @@ class StripeGateway:
             body = cast("dict[str, Any]", response.data)
             items = cast("list[dict[str, Any]]", body.get("data") or [])
             if items:
-                yield items
+                yield [self.with_currency_tiers(item) for item in items]
             if not body.get("has_more") or not items:
                 return
             params["starting_after"] = items[-1]["id"]
 
     def retrieve_price(self, price_id: str, *, expand: Sequence[str] = ()) -> dict[str, Any]:
-        """The price with tiers and product expanded, and whatever else `expand` names ("currency_options")."""
-        params: dict[str, Any] = {"expand": ["tiers", "product", *expand]}
-        return cast(
+        """The price with tiers, product and currency_options expanded (a tiered one's tiers per currency too), and
+        whatever else `expand` names."""
+        fields = list(dict.fromkeys(["tiers", "product", "currency_options", *expand]))
+        params: dict[str, Any] = {"expand": fields}
+        price = cast(
             "dict[str, Any]",
             self._call(lambda: _plain(self.client.v1.prices.retrieve(price_id, params=cast("Any", params)))),
+        )
+        return self.with_currency_tiers(price, fields)
+
+    def with_currency_tiers(
+        self, price: dict[str, Any], expand: Sequence[str] = ("tiers", "product")
+    ) -> dict[str, Any]:
+        """A tiered multi-currency price again with each currency's tiers: Stripe returns them only when expanded
+        by name (`currency_options.eur.tiers`), and the names are known only once the price is read. One more
+        request per such price; every other price comes back as it is."""
+        options = price.get("currency_options")
+        if price.get("billing_scheme") != "tiered" or not isinstance(options, dict) or len(options) < 2:
+            return price
+        if all("tiers" in option for option in options.values() if isinstance(option, dict)):
+            return price
+        fields = [*expand, "currency_options", *(f"currency_options.{code}.tiers" for code in sorted(options))]
+        params: dict[str, Any] = {"expand": list(dict.fromkeys(fields))}
+        return cast(
+            "dict[str, Any]",
+            self._call(lambda: _plain(self.client.v1.prices.retrieve(str(price["id"]), params=cast("Any", params)))),
         )
 
     def find_price_by_lookup_key(self, lookup_key: str) -> dict[str, Any] | None:
@@ -276,7 +298,7 @@ class StripeGateway:
                 params={"lookup_keys": [lookup_key], "active": True, "expand": CATALOG_EXPAND}
             )
         )
-        return _plain(page.data[0]) if page.data else None
+        return self.with_currency_tiers(_plain(page.data[0])) if page.data else None
 
     def find_lookup_key_holder(self, lookup_key: str) -> dict[str, Any] | None:
         """The price holding `lookup_key`, active or archived: Stripe keeps keys on archived prices and refuses a
@@ -293,7 +315,7 @@ class StripeGateway:
         def batch_of(batch: list[str]) -> list[dict[str, Any]]:
             params: dict[str, Any] = {"lookup_keys": batch, "limit": PAGE_SIZE, "expand": list(CATALOG_EXPAND)}
             page = self._call(lambda: self.client.v1.prices.list(params=cast("Any", params)))
-            return [_plain(item) for item in page.data]
+            return [self.with_currency_tiers(_plain(item)) for item in page.data]
 
         for start in range(0, len(keys), LOOKUP_KEYS_PER_REQUEST):
             found.extend(batch_of(keys[start : start + LOOKUP_KEYS_PER_REQUEST]))
