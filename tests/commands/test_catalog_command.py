@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ from keyring.backends.fail import Keyring as FailKeyring
 
 from portal_tui.cli import main
 from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.domain.pricing import CurrencyAmounts, PriceDraft
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.config_store import ConfigStore
+from portal_tui.services.gateway import StripeGateway
 from portal_tui.services.keystore import KeyStore, parse_key
 from tests.conftest import LIVE_KEY, TEST_KEY
 
@@ -357,3 +360,32 @@ def test_apply_killed_mid_request_resumes_without_duplicates(env: Env) -> None:
     writes = env.sandbox.writes(live=True)
     assert env.cli("catalog", "diff", "--mode", "live").code == 0
     assert env.sandbox.writes(live=True) == writes
+
+
+def test_a_multi_currency_price_travels_through_the_file_and_diff_names_its_currency(env: Env) -> None:
+    test = StripeGateway(parse_key(TEST_KEY), api_base=env.sandbox.url)
+    pro = env.sandbox.test_world.objects["price"][price_id(env.sandbox.test_world.objects["price"], "pro_monthly")]
+    the_draft = PriceDraft(
+        unit_amount=Decimal(2000),
+        lookup_key="pro_world",
+        currency_options={"eur": CurrencyAmounts(Decimal(1800)), "jpy": CurrencyAmounts(Decimal(3000))},
+    )
+    made = test.create_price(the_draft.to_stripe_params(str(pro["product"])), idempotency_key="pro-world")
+    config = env.plans.load()
+    config.plans.append(Plan("world", "World", str(made["id"]), quotas={"vcpu": 4}))
+    env.plans.save(config)
+
+    exported = env.cli("catalog", "export")
+    assert exported.code == 0, exported.text
+    text = env.catalog_file.read_text()
+    assert '[[prices.currency_options]]\ncurrency = "eur"\nunit_amount = "1800"\n' in text
+    applied = env.cli("catalog", "apply", "--mode", "live", "--yes")
+    assert applied.code == 0, applied.text
+    live = next(p for p in live_objects(env.sandbox, "price") if p["lookup_key"] == "pro_world")
+    assert set(live["currency_options"]) == {"eur", "jpy"}  # type: ignore[arg-type]
+    assert env.cli("catalog", "diff", "--mode", "live").code == 0
+
+    env.catalog_file.write_text(text.replace('unit_amount = "1800"', 'unit_amount = "1900"'))
+    changed = env.cli("catalog", "diff", "--mode", "live")
+    assert changed.code == 1, changed.text
+    assert "EUR amount: €19.00 → €18.00" in changed.out

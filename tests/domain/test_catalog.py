@@ -18,8 +18,9 @@ from portal_tui.domain.catalog import (
     CatalogProduct,
     product_key_of,
 )
-from portal_tui.domain.price_terms import terms_fingerprint
-from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier
+from portal_tui.domain.price_terms import compare_terms, terms_fingerprint
+from portal_tui.domain.pricing import CurrencyAmounts, PriceDraft, PricingModel, Tier
+from portal_tui.services.toml_file import dumps_tables
 
 
 def every_model() -> Catalog:
@@ -220,3 +221,119 @@ def test_create_params_use_the_accounts_ids_and_the_catalog_key() -> None:
     assert meter is not None
     assert meter.create_params()["customer_mapping"]["event_payload_key"] == "account"
     assert "value_settings" not in CatalogMeter("n", "N", "count").create_params()
+
+
+# ---- several currencies ---------------------------------------------------------------------------------------------
+
+SEAT_TIERS = [Tier(10, Decimal(500), 1000), Tier(None, Decimal(400))]
+
+
+def multi_currency() -> Catalog:
+    flat = PriceDraft(
+        unit_amount=Decimal(2000),
+        lookup_key="pro_multi",
+        currency_options={
+            "eur": CurrencyAmounts(Decimal(1800), tax_behavior="exclusive"),
+            "jpy": CurrencyAmounts(Decimal(3000)),
+        },
+    )
+    graduated = PriceDraft(
+        model=PricingModel.GRADUATED,
+        tiers=list(SEAT_TIERS),
+        tiers_mode="graduated",
+        lookup_key="seats_multi",
+        currency_options={
+            "eur": CurrencyAmounts(tiers=[Tier(10, Decimal(450), 900), Tier(None, Decimal("3.6"))]),
+            "jpy": CurrencyAmounts(tiers=[Tier(10, Decimal(700), 1400), Tier(None, Decimal(560))]),
+        },
+    )
+    return Catalog(
+        products=[CatalogProduct("pro", "Pro VPS")],
+        prices=[CatalogPrice("pro_multi", "pro", flat), CatalogPrice("seats_multi", "pro", graduated)],
+    )
+
+
+def test_extra_currencies_round_trip_through_the_file() -> None:
+    catalog = multi_currency()
+    assert catalog.validate() == []
+    text = dumps_tables(catalog.to_toml_dict())  # as CatalogStore writes it: sections, never inline tables
+    assert '[[prices.currency_options]]\ncurrency = "eur"\nunit_amount = "1800"\ntax_behavior = "exclusive"\n' in text
+    assert '[[prices.currency_options.tiers]]\nup_to = "inf"\nunit_amount = "3.6"\n' in text
+    again = Catalog.from_toml_dict(tomllib.loads(text))
+    assert again == catalog
+    assert [p.fingerprint() for p in again.prices] == [p.fingerprint() for p in catalog.prices]
+
+
+def test_an_old_file_without_currencies_keeps_its_fingerprints() -> None:
+    """Files and Verify records written before multi-currency prices: the terms of a one-currency price are as
+    they were (no currency_options key), so nothing goes stale."""
+    catalog = roundtrip(every_model())
+    assert all(not p.draft.currency_options for p in catalog.prices)
+    assert all("currency_options" not in p.terms() for p in catalog.prices)
+    assert all("currency_options" not in p for p in catalog.to_toml_dict()["prices"])
+
+
+@pytest.mark.parametrize(
+    ("option", "field", "words"),
+    [
+        ({"unit_amount": "1800"}, "prices[0].currency_options[0].currency", "missing"),
+        ({"currency": "eur", "amount": "1"}, "prices[0].currency_options[0].amount", "not a known key"),
+        ({"currency": "eur", "unit_amount": 18.5}, "prices[0].currency_options[0].unit_amount", "as text"),
+        (
+            {"currency": "eur", "unit_amount": "1", "tax_behavior": "no"},
+            "prices[0].currency_options[0].tax_behavior",
+            "inclusive",
+        ),
+    ],
+)
+def test_malformed_currencies_are_refused_with_their_field(option: dict[str, object], field: str, words: str) -> None:
+    entry = {"lookup_key": "a", "product": "p", "currency": "usd", "unit_amount": "100", "currency_options": [option]}
+    with pytest.raises(CatalogError) as caught:
+        Catalog.from_toml_dict({"prices": [entry]})
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+def test_a_currency_listed_twice_or_an_amount_beside_tiers_is_refused() -> None:
+    data = multi_currency().to_toml_dict()
+    data["prices"][0]["currency_options"].append({"currency": "EUR", "unit_amount": "1"})
+    with pytest.raises(CatalogError) as caught:
+        Catalog.from_toml_dict(data)
+    assert (
+        caught.value.field == "prices[0].currency_options[2].currency" and "EUR is listed twice" in caught.value.message
+    )
+    data = multi_currency().to_toml_dict()
+    data["prices"][1]["currency_options"][0]["unit_amount"] = "450"
+    with pytest.raises(CatalogError) as caught:
+        Catalog.from_toml_dict(data)
+    assert caught.value.field == "prices[1].currency_options[0].unit_amount"
+
+
+def test_validate_checks_each_currency_on_the_price_tiers() -> None:
+    catalog = multi_currency()
+    seats = catalog.prices[1].draft
+    seats.currency_options["eur"].tiers[0].up_to = 20
+    seats.currency_options["jpy"].tiers[0].flat_amount = None
+    seats.currency_options["jpy"].tiers[0].unit_amount = None
+    assert [(e.field, e.message) for e in catalog.validate()] == [
+        ("prices[1].currency_options.eur.tiers[0].up_to", "EUR tier 1 must go up to 10, as the price's own"),
+        (
+            "prices[1].currency_options.jpy.tiers[0].unit_amount",
+            "JPY tier 1 needs a per-unit price, a flat fee, or both",
+        ),
+    ]
+
+
+def test_diff_names_the_currency_whose_amount_changed() -> None:
+    expected = multi_currency()
+    actual = multi_currency()
+    actual.prices[0].draft.currency_options["eur"].unit_amount = Decimal(1900)
+    del actual.prices[0].draft.currency_options["jpy"]
+    actual.prices[1].draft.currency_options["jpy"].tiers[1].unit_amount = Decimal(600)
+    flat = compare_terms(expected.prices[0].terms(), actual.prices[0].terms())
+    assert [d.text() for d in flat] == ["EUR amount: €18.00 → €19.00", "JPY amounts: ¥3,000 → none"]
+    tiers = compare_terms(expected.prices[1].terms(), actual.prices[1].terms())
+    assert [d.label for d in tiers] == ["JPY tiers"]
+    assert tiers[0].text() == "JPY tiers: 10: ¥700 + ¥1,400 · ∞: ¥560 → 10: ¥700 + ¥1,400 · ∞: ¥600"
+    assert expected.prices[0].fingerprint() != actual.prices[0].fingerprint()
+    assert compare_terms(expected.prices[1].terms(), multi_currency().prices[1].terms()) == []

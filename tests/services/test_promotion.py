@@ -13,7 +13,8 @@ import pytest
 
 from portal_tui.domain.catalog import PRODUCT_KEY_METADATA, Catalog, CatalogPrice
 from portal_tui.domain.plans import Plan, PlanConfig
-from portal_tui.domain.pricing import PriceDraft, PricingModel
+from portal_tui.domain.pricing import CurrencyAmounts, PriceDraft, PricingModel
+from portal_tui.pricing import amount_for
 from portal_tui.sandbox import Sandbox
 from portal_tui.services.catalog_store import CatalogStore
 from portal_tui.services.errors import StripeUnreachableError
@@ -38,6 +39,7 @@ from portal_tui.services.promotion import (
     set_lookup_key,
 )
 from tests.conftest import LIVE_KEY, TEST_KEY
+from tests.domain.test_catalog import multi_currency
 
 # Seed prices without a lookup key, and the keys the tests give them.
 UNKEYED = {
@@ -163,11 +165,61 @@ def test_prices_the_catalog_cannot_describe_are_refused_by_name(world: Sandbox) 
     with pytest.raises(UnsupportedPriceError) as caught:
         export_catalog(test, price_ids=[custom["id"]])
     assert custom["id"] in caught.value.message and "customer choose" in caught.value.message
-    (eu,) = _ids(world, "eu_monthly")
-    world.worlds[False].objects["price"][eu]["currency_options"] = {"eur": {}, "usd": {"unit_amount": 2000}}
-    with pytest.raises(UnsupportedPriceError) as caught:
-        export_catalog(test, price_ids=[eu])
-    assert eu in caught.value.message and "USD" in caught.value.message
+
+
+def multi_currency_prices(world: Sandbox) -> list[str]:
+    """The two prices made in the test world through the real client, on the seeded Pro product."""
+    test = gateway_test_mode(world)
+    (pro,) = _ids(world, "pro_monthly")
+    product = str(world.worlds[False].objects["price"][pro]["product"])
+    ids = []
+    for price in multi_currency().prices:  # a flat and a graduated price in USD, EUR and JPY
+        params = price.create_params(product, None)
+        ids.append(str(test.create_price(params, idempotency_key=f"multi-{price.lookup_key}")["id"]))
+    return ids
+
+
+def test_multi_currency_prices_are_exported_applied_and_compared(world: Sandbox, tmp_path: Path) -> None:
+    ids = multi_currency_prices(world)
+    test = gateway_test_mode(world)
+    catalog = export_catalog(test, price_ids=ids)
+    flat, graduated = catalog.price("pro_multi"), catalog.price("seats_multi")
+    assert flat is not None and graduated is not None
+    wanted = multi_currency()
+    assert flat.draft.currency_options == wanted.prices[0].draft.currency_options
+    assert graduated.draft.currency_options == wanted.prices[1].draft.currency_options
+    store = CatalogStore(tmp_path / "catalog.toml")
+    store.save(catalog)
+    assert "[[prices.currency_options.tiers]]" in store.path.read_text()
+    catalog = store.load()  # through the file, as the CLI does
+    assert catalog.price("seats_multi") == graduated
+
+    live = live_gateway(world)
+    result = apply_catalog(catalog, live)
+    made = live_price(world, "seats_multi")
+    assert result.price_ids["seats_multi"] == made["id"]
+    # The live price bills in every currency exactly as the test one does.
+    test_price = test.retrieve_price(ids[1])
+    live_seats = live.retrieve_price(made["id"])
+    for code in ("usd", "eur", "jpy"):
+        for quantity in (1, 10, 11, 40):
+            assert amount_for(live_seats, quantity, currency=code) == amount_for(test_price, quantity, currency=code)
+    assert amount_for(live_seats, 12, currency="jpy") == 10 * 700 + 1400 + 2 * 560
+    assert {item.state for item in diff_catalog(catalog, live).items if item.kind == "price"} == {"same"}
+    writes = world.writes(live=True)
+    assert apply_catalog(catalog, live).writes == 0 and world.writes(live=True) == writes
+
+    # A changed EUR amount (and a currency added) is a difference, named by currency.
+    changed = store.load()
+    pro_multi = changed.price("pro_multi")
+    assert pro_multi is not None
+    pro_multi.draft.currency_options["eur"].unit_amount = Decimal(1900)
+    pro_multi.draft.currency_options["gbp"] = CurrencyAmounts(Decimal(1700))
+    status = diff_catalog(changed, live).state_of_price("pro_multi")
+    assert status is not None and status.state == "differs"
+    assert [d.text() for d in status.differences] == ["EUR amount: €19.00 → €18.00", "GBP amounts: £17.00 → none"]
+    planned = [r for r in plan_apply(changed, diff_catalog(changed, live), replace=True) if r.action == "create_price"]
+    assert "currency_options[eur][unit_amount]=1900" in planned[0].text()
 
 
 # ---- apply ---------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from portal_tui.domain.price_terms import terms_fingerprint, terms_of_draft
 from portal_tui.domain.pricing import (
     INTERVALS,
     MAX_LOOKUP_KEY,
+    CurrencyAmounts,
     FieldError,
     PriceDraft,
     PricingModel,
@@ -51,8 +52,11 @@ PRICE_KEYS = (
     "nickname",
     "tax_behavior",
     "default",
+    "currency_options",
 )
 TIER_KEYS = ("up_to", "unit_amount", "flat_amount")
+# [[prices.currency_options]]: one extra currency each, with its amount or its own [[prices.currency_options.tiers]].
+CURRENCY_OPTION_KEYS = ("currency", "unit_amount", "tiers", "tax_behavior")
 
 
 class CatalogError(ValueError):
@@ -319,15 +323,7 @@ def _price_dict(price: CatalogPrice) -> dict[str, Any]:
     if draft.model.is_tiered:
         if draft.model is PricingModel.USAGE_PER_TIER:
             entry["tiers_mode"] = draft.tiers_mode
-        tiers = []
-        for tier in draft.tiers:
-            row: dict[str, Any] = {"up_to": "inf" if tier.up_to is None else tier.up_to}
-            if tier.unit_amount is not None:
-                row["unit_amount"] = _amount_text(tier.unit_amount)
-            if tier.flat_amount is not None:
-                row["flat_amount"] = tier.flat_amount
-            tiers.append(row)
-        entry["tiers"] = tiers
+        entry["tiers"] = _tier_dicts(draft.tiers)
     else:
         entry["unit_amount"] = _amount_text(draft.unit_amount if draft.unit_amount is not None else Decimal(0))
         if draft.package_size is not None:
@@ -345,6 +341,34 @@ def _price_dict(price: CatalogPrice) -> dict[str, Any]:
         entry["tax_behavior"] = draft.tax_behavior
     if price.default:
         entry["default"] = True
+    if draft.currency_options:
+        entry["currency_options"] = [
+            _option_dict(code, amounts, draft.model.is_tiered)
+            for code, amounts in sorted(draft.currency_options.items())
+        ]
+    return entry
+
+
+def _tier_dicts(tiers: list[Tier]) -> list[dict[str, Any]]:
+    rows = []
+    for tier in tiers:
+        row: dict[str, Any] = {"up_to": "inf" if tier.up_to is None else tier.up_to}
+        if tier.unit_amount is not None:
+            row["unit_amount"] = _amount_text(tier.unit_amount)
+        if tier.flat_amount is not None:
+            row["flat_amount"] = tier.flat_amount
+        rows.append(row)
+    return rows
+
+
+def _option_dict(code: str, amounts: CurrencyAmounts, tiered: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"currency": code.lower()}
+    if tiered:
+        entry["tiers"] = _tier_dicts(amounts.tiers)
+    else:
+        entry["unit_amount"] = _amount_text(amounts.unit_amount if amounts.unit_amount is not None else Decimal(0))
+    if amounts.tax_behavior:
+        entry["tax_behavior"] = amounts.tax_behavior
     return entry
 
 
@@ -398,24 +422,7 @@ def _read_price(item: Mapping[str, Any], where: str) -> CatalogPrice:
         if tiers_mode is not None and tiers_mode != model.value:
             raise CatalogError(f"{where}.tiers_mode", f"contradicts model = {model.value!r}")
         tiers_mode = model.value
-    tiers: list[Tier] = []
-    raw_tiers = item.get("tiers")
-    if raw_tiers is not None:
-        if not model.is_tiered:
-            raise CatalogError(f"{where}.tiers", f"only tiered models have tiers, not {model.value!r}")
-        for tier_item, tier_where in _tables(item, "tiers", TIER_KEYS, parent=where):
-            up_to = tier_item.get("up_to")
-            if up_to is None:
-                raise CatalogError(f"{tier_where}.up_to", 'is missing (a whole number, or "inf" for the last tier)')
-            if up_to != "inf" and (isinstance(up_to, bool) or not isinstance(up_to, int)):
-                raise CatalogError(f"{tier_where}.up_to", f'expected a whole number or "inf", got {up_to!r}')
-            tiers.append(
-                Tier(
-                    up_to=None if up_to == "inf" else up_to,
-                    unit_amount=_amount(tier_item, "unit_amount", tier_where),
-                    flat_amount=_whole(tier_item, "flat_amount", tier_where),
-                )
-            )
+    tiers = _read_tiers(item, where, model)
     if model.is_tiered and "unit_amount" in item:
         raise CatalogError(f"{where}.unit_amount", "a tiered price has amounts on its [[prices.tiers]] only")
     recurring = item.get("recurring", True)
@@ -430,9 +437,7 @@ def _read_price(item: Mapping[str, Any], where: str) -> CatalogPrice:
     package_round = _text(item, "package_round", where) or "up"
     if package_round not in ("up", "down"):
         raise CatalogError(f"{where}.package_round", f"must be up or down, not {package_round!r}")
-    tax = _text(item, "tax_behavior", where) or None
-    if tax is not None and tax not in ("unspecified", "inclusive", "exclusive"):
-        raise CatalogError(f"{where}.tax_behavior", f"must be unspecified, inclusive or exclusive, not {tax!r}")
+    tax = _tax_behavior(item, where)
     default = item.get("default", False)
     if not isinstance(default, bool):
         raise CatalogError(f"{where}.default", f"expected true or false, got {default!r}")
@@ -450,6 +455,7 @@ def _read_price(item: Mapping[str, Any], where: str) -> CatalogPrice:
         nickname=_text(item, "nickname", where) or None,
         lookup_key=lookup_key,
         tax_behavior=cast("Any", tax),
+        currency_options=_read_currency_options(item, where, model),
     )
     return CatalogPrice(
         lookup_key=lookup_key,
@@ -458,6 +464,54 @@ def _read_price(item: Mapping[str, Any], where: str) -> CatalogPrice:
         meter=_text(item, "meter", where) or None,
         default=default,
     )
+
+
+def _tax_behavior(item: Mapping[str, Any], where: str) -> str | None:
+    tax = _text(item, "tax_behavior", where) or None
+    if tax is not None and tax not in ("unspecified", "inclusive", "exclusive"):
+        raise CatalogError(f"{where}.tax_behavior", f"must be unspecified, inclusive or exclusive, not {tax!r}")
+    return tax
+
+
+def _read_tiers(item: Mapping[str, Any], where: str, model: PricingModel) -> list[Tier]:
+    """The [[…tiers]] of a price or of one of its currencies (`where` names the owner)."""
+    tiers: list[Tier] = []
+    if item.get("tiers") is None:
+        return tiers
+    if not model.is_tiered:
+        raise CatalogError(f"{where}.tiers", f"only tiered models have tiers, not {model.value!r}")
+    for tier_item, tier_where in _tables(item, "tiers", TIER_KEYS, parent=where):
+        up_to = tier_item.get("up_to")
+        if up_to is None:
+            raise CatalogError(f"{tier_where}.up_to", 'is missing (a whole number, or "inf" for the last tier)')
+        if up_to != "inf" and (isinstance(up_to, bool) or not isinstance(up_to, int)):
+            raise CatalogError(f"{tier_where}.up_to", f'expected a whole number or "inf", got {up_to!r}')
+        tiers.append(
+            Tier(
+                up_to=None if up_to == "inf" else up_to,
+                unit_amount=_amount(tier_item, "unit_amount", tier_where),
+                flat_amount=_whole(tier_item, "flat_amount", tier_where),
+            )
+        )
+    return tiers
+
+
+def _read_currency_options(item: Mapping[str, Any], where: str, model: PricingModel) -> dict[str, CurrencyAmounts]:
+    """The [[prices.currency_options]] tables (none in files written before multi-currency prices)."""
+    options: dict[str, CurrencyAmounts] = {}
+    for option, option_where in _tables(item, "currency_options", CURRENCY_OPTION_KEYS, parent=where):
+        code = _text(option, "currency", option_where, required=True).lower()
+        if code in options:
+            raise CatalogError(f"{option_where}.currency", f"{code.upper()} is listed twice for this price")
+        if model.is_tiered and "unit_amount" in option:
+            message = "a tiered price has amounts on its [[prices.currency_options.tiers]] only"
+            raise CatalogError(f"{option_where}.unit_amount", message)
+        options[code] = CurrencyAmounts(
+            unit_amount=None if model.is_tiered else _amount(option, "unit_amount", option_where, required=True),
+            tiers=_read_tiers(option, option_where, model),
+            tax_behavior=cast("Any", _tax_behavior(option, option_where)),
+        )
+    return options
 
 
 def _text(item: Mapping[str, Any], name: str, where: str, *, required: bool = False) -> str:

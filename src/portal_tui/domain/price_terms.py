@@ -2,7 +2,8 @@
 
 Test and live mode hold separate objects with different IDs, so "is the live price the one that was verified?"
 is answered by comparing terms: currency, pricing model, amounts, tiers, package, interval, meter (by its event
-name, the meter's identity in both modes) and tax behaviour. A fingerprint of the terms lets a Verify result go
+name, the meter's identity in both modes), tax behaviour and the amounts in each extra currency (`currency_options`,
+compared currency by currency: "EUR amount: €18.00 → €19.00"). A fingerprint of the terms lets a Verify result go
 stale when the price it checked is no longer what a plan links.
 """
 
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from portal_tui.domain.money import format_money
-from portal_tui.domain.pricing import PriceDraft, PricingModel, interval_label
+from portal_tui.domain.pricing import CurrencyAmounts, PriceDraft, PricingModel, Tier, interval_label
 
 # The fields compared, in the order a difference is reported, with the words a person reads.
 TERM_LABELS: dict[str, str] = {
@@ -28,6 +29,14 @@ TERM_LABELS: dict[str, str] = {
     "package": "package",
     "interval": "billing period",
     "meter": "meter",
+    "tax_behavior": "tax behaviour",
+    "currency_options": "other currencies",
+}
+# A difference in one extra currency has the field "currency_options.<code>[.<term>]"; its label names the currency.
+OPTION_LABELS: dict[str, str] = {
+    "": "amounts",
+    "unit_amount": "amount",
+    "tiers": "tiers",
     "tax_behavior": "tax behaviour",
 }
 
@@ -42,6 +51,9 @@ class TermDifference:
 
     @property
     def label(self) -> str:
+        if self.field.startswith("currency_options."):
+            code, _, term = self.field.removeprefix("currency_options.").partition(".")
+            return f"{code.upper()} {OPTION_LABELS.get(term, term)}"
         return TERM_LABELS.get(self.field, self.field)
 
     def text(self) -> str:
@@ -68,15 +80,30 @@ def terms_of_draft(draft: PriceDraft, meter_event_name: str | None = None) -> di
         "tax_behavior": draft.tax_behavior or "unspecified",
     }
     if draft.model.is_tiered:
-        terms["tiers"] = {
-            "mode": draft.effective_tiers_mode,
-            "rows": [[tier.up_to, _amount(tier.unit_amount), _amount(tier.flat_amount)] for tier in draft.tiers],
-        }
+        terms["tiers"] = {"mode": draft.effective_tiers_mode, "rows": _tier_rows(draft.tiers)}
     else:
         terms["unit_amount"] = _amount(draft.unit_amount or Decimal(0))
         if draft.package_size is not None:
             terms["package"] = [draft.package_size, draft.package_round]
+    if draft.currency_options:
+        # Only when there are some: a single-currency price keeps the fingerprint it had before they were compared.
+        terms["currency_options"] = {
+            code.lower(): _option_terms(amounts, draft.model.is_tiered)
+            for code, amounts in sorted(draft.currency_options.items())
+        }
     return terms
+
+
+def _tier_rows(tiers: list[Tier]) -> list[list[Any]]:
+    return [[tier.up_to, _amount(tier.unit_amount), _amount(tier.flat_amount)] for tier in tiers]
+
+
+def _option_terms(amounts: CurrencyAmounts, tiered: bool) -> dict[str, Any]:
+    return {
+        "unit_amount": None if tiered else _amount(amounts.unit_amount or Decimal(0)),
+        "tiers": _tier_rows(amounts.tiers) if tiered else None,
+        "tax_behavior": amounts.tax_behavior or "unspecified",
+    }
 
 
 def price_terms(price: Mapping[str, Any], meter_event_name: str | None = None) -> dict[str, Any]:
@@ -105,22 +132,70 @@ def _words(field: str, terms: Mapping[str, Any]) -> str:
     if field == "package":
         return f"per {value[0]} units, rounded {value[1]}"
     if field == "tiers":
-        rows = []
-        for up_to, unit, flat in value["rows"]:
-            parts = [format_money(Decimal(unit), currency) if unit is not None else None]
-            if flat is not None:
-                parts.append(f"+ {format_money(Decimal(flat), currency)}")
-            rows.append(f"{'∞' if up_to is None else up_to}: {' '.join(p for p in parts if p) or '0'}")
-        return f"{value['mode']} · " + " · ".join(rows)
+        return f"{value['mode']} · " + _rows_words(value["rows"], currency)
     if field == "currency":
         return str(value).upper()
     return str(value)
 
 
+def _rows_words(rows: list[list[Any]], currency: str) -> str:
+    words = []
+    for up_to, unit, flat in rows:
+        parts = [format_money(Decimal(unit), currency) if unit is not None else None]
+        if flat is not None:
+            parts.append(f"+ {format_money(Decimal(flat), currency)}")
+        words.append(f"{'∞' if up_to is None else up_to}: {' '.join(p for p in parts if p) or '0'}")
+    return " · ".join(words)
+
+
+def _option_words(option: Mapping[str, Any] | None, term: str, code: str) -> str:
+    """One extra currency's term in words; `term` "" is the whole option (its amount or tiers)."""
+    if option is None:
+        return "none"
+    if term == "":
+        term = "tiers" if option.get("tiers") is not None else "unit_amount"
+    value = option.get(term)
+    if value is None:
+        return "none"
+    if term == "unit_amount":
+        return format_money(Decimal(value), code)
+    if term == "tiers":
+        return _rows_words(value, code)
+    return str(value)
+
+
+def _option_differences(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[TermDifference]:
+    """Currency by currency: one missing on a side is one difference; otherwise one per differing term."""
+    mine, theirs = expected.get("currency_options") or {}, actual.get("currency_options") or {}
+    found = []
+    for code in sorted(set(mine) | set(theirs)):
+        left, right = mine.get(code), theirs.get(code)
+        if left == right:
+            continue
+        if left is None or right is None:
+            found.append(
+                TermDifference(
+                    f"currency_options.{code}", _option_words(left, "", code), _option_words(right, "", code)
+                )
+            )
+            continue
+        for term in ("unit_amount", "tiers", "tax_behavior"):
+            if left.get(term) != right.get(term):
+                found.append(
+                    TermDifference(
+                        f"currency_options.{code}.{term}",
+                        _option_words(left, term, code),
+                        _option_words(right, term, code),
+                    )
+                )
+    return found
+
+
 def compare_terms(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[TermDifference]:
-    """Every term on which `actual` differs from `expected`, in TERM_LABELS order (empty when they agree)."""
+    """Every term on which `actual` differs from `expected`, in TERM_LABELS order (empty when they agree); the
+    extra currencies one by one ("EUR amount: €18.00 → €19.00")."""
     return [
         TermDifference(field, _words(field, expected), _words(field, actual))
         for field in TERM_LABELS
-        if expected.get(field) != actual.get(field)
-    ]
+        if field != "currency_options" and expected.get(field) != actual.get(field)
+    ] + _option_differences(expected, actual)

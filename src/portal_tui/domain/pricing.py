@@ -581,7 +581,8 @@ def _read_currency_options(price: Mapping[str, Any], tiered: bool) -> dict[str, 
         found[str(code).lower()] = CurrencyAmounts(
             unit_amount=None if tiered else _decimal_amount(option, "unit_amount"),
             tiers=_read_tiers(option.get("tiers")) if tiered else [],
-            tax_behavior=option.get("tax_behavior"),
+            # "unspecified" is what Stripe shows for none set: read as unset, so an option read back equals its draft
+            tax_behavior=option.get("tax_behavior") if option.get("tax_behavior") != "unspecified" else None,
         )
     return found
 

@@ -76,7 +76,7 @@ class MissingLookupKeyError(PortalError):
 
 
 class UnsupportedPriceError(PortalError):
-    """A price the catalog cannot describe exactly (customer chooses the amount, several currencies)."""
+    """A price the catalog cannot describe exactly (customer chooses the amount, tiers not returned)."""
 
     title = "This price cannot be promoted"
 
@@ -324,13 +324,19 @@ def _refuse_unsupported(price: Mapping[str, Any]) -> None:
     price_id = str(price.get("id"))
     if isinstance(price.get("custom_unit_amount"), Mapping):
         raise UnsupportedPriceError(price_id, "lets the customer choose the amount")
-    options = price.get("currency_options")
-    own = str(price.get("currency") or "").lower()
-    if isinstance(options, Mapping) and any(str(code).lower() != own for code in options):
-        others = ", ".join(sorted(str(code).upper() for code in options if str(code).lower() != own))
-        raise UnsupportedPriceError(price_id, f"is also offered in other currencies ({others})")
     if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
         raise UnsupportedPriceError(price_id, "came without its tiers")
+    options = price.get("currency_options")
+    if price.get("billing_scheme") == "tiered" and isinstance(options, Mapping):
+        # Each currency's tiers come only when expanded by name; without them its amounts would read as none.
+        own = str(price.get("currency") or "").lower()
+        bare = sorted(
+            str(code).upper()
+            for code, option in options.items()
+            if str(code).lower() != own and not (option or {}).get("tiers")
+        )
+        if bare:
+            raise UnsupportedPriceError(price_id, f"came without its tiers in {', '.join(bare)}")
 
 
 def _clean_draft(draft: PriceDraft) -> PriceDraft:
@@ -463,8 +469,10 @@ class _Account:
 
 def _read_account(catalog: Catalog, gateway: StripeGateway) -> _Account:
     account_id = gateway.verify().id
+    # Listed with their currency_options; a tiered one is read again for its tiers in each currency.
     holders = {
-        str(p["lookup_key"]): p for p in gateway.list_prices_by_lookup_keys(p.lookup_key for p in catalog.prices)
+        str(p["lookup_key"]): gateway.with_currency_tiers(p)
+        for p in gateway.list_prices_by_lookup_keys(p.lookup_key for p in catalog.prices)
     }
     return _Account(account_id, gateway.list_meters(), gateway.list_products(active=True), holders)
 
