@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from portal_tui.domain.plans import Plan, PlanConfig
-from portal_tui.sandbox import Sandbox
+from portal_tui.sandbox import RecordedRequest, Sandbox
 from portal_tui.services.gateway import StripeGateway
 from portal_tui.services.keystore import parse_key
 from portal_tui.services.walkthrough import Scenario, Step, StepStatus, Walkthrough
@@ -691,3 +692,174 @@ def test_record_result_reports_what_it_could_not_record(seeded_sandbox: Sandbox,
     cancelled, _ = run(seeded_sandbox, pid, Scenario(), is_cancelled=lambda: True)
     said = record_result(store, cancelled)
     assert said.record is None and said.text.startswith("Not recorded in plans.toml: the run was cancelled")
+
+
+# ---- a price offered in several currencies: verified in the one chosen -------------------------------------------
+
+# Hand-worked bills (not the calculator's): flat × 3 and graduated 1–5 then 6+ at quantity 8, per currency.
+MULTI_CURRENCY_BILLS = [
+    ("flat", "usd", 3, 6000, "$60.00"),
+    ("flat", "eur", 3, 5400, "€54.00"),
+    ("flat", "jpy", 3, 9000, "¥9,000"),
+    ("graduated", "usd", 8, 5 * 500 + 3 * 400, "$37.00"),
+    ("graduated", "eur", 8, 5 * 450 + 3 * 350, "€33.00"),
+    ("graduated", "jpy", 8, 5 * 700 + 3 * 600, "¥5,300"),
+]
+
+
+def multi_currency_prices(sandbox: Sandbox) -> dict[str, str]:
+    """A flat and a graduated monthly price with USD, EUR and JPY amounts, made through the real client."""
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=sandbox.url, retry_delay=0.01)
+    product = gateway.create_product("Worldwide", None, idempotency_key="worldwide")
+    monthly = {"interval": "month"}
+
+    def graduated(first: int, rest: int) -> list[dict[str, Any]]:
+        return [{"up_to": 5, "unit_amount": first}, {"up_to": "inf", "unit_amount": rest}]
+
+    flat = gateway.create_price(
+        {
+            "product": product["id"],
+            "currency": "usd",
+            "unit_amount": 2000,
+            "recurring": monthly,
+            "currency_options": {"eur": {"unit_amount": 1800}, "jpy": {"unit_amount": 3000}},
+        },
+        idempotency_key="flat",
+    )
+    tiered = gateway.create_price(
+        {
+            "product": product["id"],
+            "currency": "usd",
+            "recurring": monthly,
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "tiers": graduated(500, 400),
+            "currency_options": {"eur": {"tiers": graduated(450, 350)}, "jpy": {"tiers": graduated(700, 600)}},
+        },
+        idempotency_key="graduated",
+    )
+    return {"flat": str(flat["id"]), "graduated": str(tiered["id"])}
+
+
+@pytest.fixture
+def invoice_currencies() -> Iterator[list[str]]:
+    """The currency of every invoice (and invoice preview) the sandbox answers with while the test runs."""
+    seen: list[str] = []
+
+    def observe(_request: RecordedRequest, body: dict[str, Any]) -> None:
+        for found in (body, body.get("latest_invoice"), *(body.get("data") or [])):
+            if isinstance(found, dict) and found.get("object") == "invoice":
+                seen.append(str(found["currency"]))
+
+    Sandbox.observers.append(observe)
+    yield seen
+    Sandbox.observers.remove(observe)
+
+
+@pytest.mark.parametrize(("model", "currency", "quantity", "expected", "shown"), MULTI_CURRENCY_BILLS)
+def test_a_multi_currency_price_is_verified_in_each_currency(
+    sandbox: Sandbox, invoice_currencies: list[str], model: str, currency: str, quantity: int, expected: int, shown: str
+) -> None:
+    pid = multi_currency_prices(sandbox)[model]
+    result, steps = run(sandbox, pid, Scenario("succeeds", quantity, True, currency=currency))
+    assert result.verdict == "PASS", result.summary_text()
+    assert result.currency == currency and result.currencies == ["usd", "eur", "jpy"]
+    # the preview's line and subtotal, and the first invoice, each in the chosen currency
+    checked = [(line.expected, line.invoiced, line.currency) for line in result.lines]
+    assert checked == [(expected, expected, currency)] * 3
+    assert result.headline().startswith(f"PASS — invoiced {shown} ✓ · card paid ✓")
+    assert f"billed in {currency.upper()}" in result.scenario_text()
+    assert f"billed in {currency.upper()}" in final(steps, "price").detail
+    subscribe = next(r for r in sandbox.requests if r.method == "POST" and r.path == "/v1/subscriptions")
+    assert subscribe.params["currency"] == currency  # the test customer is billed in it from the first invoice
+    # every invoice Stripe answered with (first, preview, renewal) was in it
+    assert invoice_currencies and set(invoice_currencies) == {currency}
+    assert result.invoice_status == "paid"  # the renewal too, in the same currency
+    record = result.verify_record()
+    assert record is not None and record.passed
+    assert record.currency == (None if currency == "usd" else currency)  # None: the price's own, as before
+    assert leftovers(sandbox) == CLEAN
+
+
+def test_the_price_s_own_currency_is_the_default(sandbox: Sandbox) -> None:
+    pid = multi_currency_prices(sandbox)["flat"]
+    result, _ = run(sandbox, pid, Scenario("succeeds", 1))
+    assert result.verdict == "PASS" and result.currency == "usd"
+    assert [line.invoiced for line in result.lines] == [2000] * 3 and "invoiced $20.00 ✓" in result.headline()
+
+
+def test_a_currency_the_price_lacks_is_refused_before_anything_is_written(sandbox: Sandbox) -> None:
+    prices = multi_currency_prices(sandbox)
+    single_currency = price_id_in(sandbox, "usd")
+    before = sandbox.writes()
+    result, steps = run(sandbox, prices["graduated"], Scenario("succeeds", 2, currency="GBP"))
+    assert result.verdict == "FAILED" and result.error is not None
+    assert result.error.message == f"{prices['graduated']} is not offered in GBP: it bills in USD, EUR, JPY"
+    assert final(steps, "price").status is StepStatus.FAILED
+    assert final(steps, "cleanup").detail == "nothing was created"
+    assert sandbox.writes() == before
+    # a single-currency price says it has only the one
+    single, _ = run(sandbox, single_currency, Scenario(currency="eur"))
+    assert single.error is not None and single.error.message.endswith("is not offered in EUR: it bills only in USD")
+    assert sandbox.writes() == before
+
+
+def price_id_in(sandbox: Sandbox, currency: str) -> str:
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=sandbox.url, retry_delay=0.01)
+    product = gateway.create_product("Local", None, idempotency_key=f"local-{currency}")
+    params = {"product": product["id"], "currency": currency, "unit_amount": 1000, "recurring": {"interval": "month"}}
+    return str(gateway.create_price(params, idempotency_key=f"local-price-{currency}")["id"])
+
+
+def test_the_minimum_charge_is_the_chosen_currency_s(sandbox: Sandbox) -> None:
+    gateway = StripeGateway(parse_key(TEST_KEY), api_base=sandbox.url, retry_delay=0.01)
+    product = gateway.create_product("Tiny", None, idempotency_key="tiny")
+    # $1.00 is above USD's $0.50 minimum; ¥40 is below JPY's ¥50
+    params = {
+        "product": product["id"],
+        "currency": "usd",
+        "unit_amount": 100,
+        "recurring": {"interval": "month"},
+        "currency_options": {"jpy": {"unit_amount": 40}},
+    }
+    pid = str(gateway.create_price(params, idempotency_key="tiny-price")["id"])
+    in_usd, _ = run(sandbox, pid, Scenario("succeeds", 1, currency="usd"))
+    assert in_usd.first_payment is not None and in_usd.first_payment.text == "$1.00 paid"
+    in_jpy, _ = run(sandbox, pid, Scenario("declined", 1, currency="jpy"))
+    assert in_jpy.verdict == "PASS", in_jpy.summary_text()
+    assert in_jpy.first_payment is not None and in_jpy.first_payment.kind == "no_charge"
+    assert in_jpy.first_payment.text.startswith("¥40: no charge (below Stripe's minimum")
+
+
+def test_an_invoice_in_another_currency_is_a_mismatch_whatever_its_number() -> None:
+    from portal_tui.domain.pricing import Breakdown
+    from portal_tui.services.walkthrough import LineCheck, WalkthroughResult
+
+    expected = Breakdown(rows=[], total=5400, currency="eur", quantity=3)
+    wrong = LineCheck("Flat × 3", 3, 5400, 5400, "eur", expected, invoiced_currency="usd")
+    right = LineCheck("Flat × 3", 3, 5400, 5400, "eur", expected)
+    assert not wrong.ok and right.ok
+    result = WalkthroughResult(Plan("pro", "Pro"), "price_1", Scenario(currency="eur"), [], lines=[wrong])
+    assert result.verdict == "MISMATCH"
+    assert result.checks()[0] == "invoiced $54.00 ✗ (expected €54.00)"
+
+
+def test_the_record_notes_a_currency_other_than_the_price_s_own(sandbox: Sandbox, tmp_path: Path) -> None:
+    from portal_tui.services.config_store import ConfigStore
+    from portal_tui.services.walkthrough import record_result
+
+    pid = multi_currency_prices(sandbox)["flat"]
+    store = ConfigStore(tmp_path / "plans.toml")
+    store.save(PlanConfig(plans=[Plan("pro", "Pro", pid)]))
+    in_eur, _ = run(sandbox, pid, Scenario(currency="eur"))
+    record_result(store, in_eur)
+    verified = tomllib.loads(store.path.read_text())["plans"][0]["verified"]
+    assert verified["currency"] == "eur" and "billed in EUR" in verified["summary"] and "€18.00" in verified["summary"]
+    loaded = store.load().plans[0].verified
+    assert loaded is not None and loaded.currency == "eur"
+    # in the price's own currency the record is written as before this field existed: no currency key
+    in_usd, _ = run(sandbox, pid, Scenario(currency="usd"))
+    record_result(store, in_usd)
+    verified = tomllib.loads(store.path.read_text())["plans"][0]["verified"]
+    assert "currency" not in verified and "billed in USD" in verified["summary"]
+    assert store.load().plans[0].verified.currency is None  # type: ignore[union-attr]

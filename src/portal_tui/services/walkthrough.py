@@ -3,6 +3,9 @@
 One run: test clock → customer with a test card → subscription → usage (metered) → invoice preview compared line by
 line with `amount_for` → optionally advance the clock and read the finalized invoice → the plan's quotas. The test
 clock is always deleted at the end (that removes its customer and subscription), also on failure or cancel.
+
+A price offered in several currencies (`currency_options`) is verified in one of them: the subscription is created
+in it (Stripe bills a customer in the currency of their first invoice) and every amount is compared and shown in it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from portal_tui.domain.money import format_money
 from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord, format_quota
 from portal_tui.domain.price_terms import price_terms, terms_fingerprint
-from portal_tui.domain.pricing import Breakdown, breakdown, describe_price
+from portal_tui.domain.pricing import Breakdown, breakdown, describe_price, price_currencies
 from portal_tui.services.errors import LiveModeRefusedError, NotFoundError, PortalError
 
 if TYPE_CHECKING:
@@ -95,6 +98,7 @@ class Scenario:
     card: Card = "succeeds"
     quantity: int = 1
     advance_clock: bool = False
+    currency: str | None = None  # one of the price's currencies ("eur"); None: the price's own
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,14 @@ class LineCheck:
     currency: str
     breakdown: Breakdown
     pending: bool = False  # metered usage Stripe had not aggregated yet: neither ✓ nor ✗
+    invoiced_currency: str | None = None  # the invoice's own, when it is not `currency`: then the line is wrong
 
     @property
     def ok(self) -> bool:
-        return self.pending or self.expected == self.invoiced
+        return self.invoiced_currency is None and (self.pending or self.expected == self.invoiced)
+
+    def invoiced_text(self) -> str:
+        return format_money(self.invoiced, self.invoiced_currency or self.currency)
 
 
 class Cancelled(Exception):
@@ -167,6 +175,15 @@ class WalkthroughResult:
     cancelled: bool = False
     # terms_fingerprint of the price as the run read it (meter by event name): what a VerifyRecord vouches for.
     terms: str | None = None
+    currency: str | None = None  # the currency the run bills in, once the price is read
+    currencies: list[str] = field(default_factory=list)  # every currency the price is offered in, its own first
+
+    @property
+    def other_currency(self) -> str | None:
+        """The run's currency when it is not the price's own (what the plan's Verify record notes), else None."""
+        if self.currency is None or not self.currencies or self.currency == self.currencies[0]:
+            return None
+        return self.currency
 
     @property
     def final_status(self) -> str | None:
@@ -185,7 +202,9 @@ class WalkthroughResult:
             if self.metered
             else f"quantity {self.scenario.quantity:,}"
         )
-        return f"{card}, {amount}" + (", clock advanced one period" if self.scenario.advance_clock else "")
+        # Only a price with a choice of currencies names the one chosen: single-currency summaries read as before.
+        billed = f", billed in {self.currency.upper()}" if self.currency and len(self.currencies) > 1 else ""
+        return f"{card}, {amount}{billed}" + (", clock advanced one period" if self.scenario.advance_clock else "")
 
     def cleanup_text(self) -> str:
         """What the clean-up did, as a sentence fragment for a notification."""
@@ -265,7 +284,7 @@ class WalkthroughResult:
             # The price's own line first; the subtotal and the first invoice repeat its amount when all is well.
             wrong = next((line for line in self.lines if not line.ok), None)
             line = wrong or self.lines[0]
-            invoiced = format_money(line.invoiced, line.currency)
+            invoiced = line.invoiced_text()
             if wrong is not None:
                 parts.append(f"invoiced {invoiced} ✗ (expected {format_money(line.expected, line.currency)})")
             elif self.usage_pending:
@@ -307,7 +326,14 @@ class WalkthroughResult:
         if passed is None or self.terms is None:
             return None
         when = at if at is not None else datetime.now(UTC)
-        return VerifyRecord(when.replace(microsecond=0), passed, self.price_id, self.terms, self.verdict_line())
+        return VerifyRecord(
+            when.replace(microsecond=0),
+            passed,
+            self.price_id,
+            self.terms,
+            self.verdict_line(),
+            currency=self.other_currency,
+        )
 
     def shown_payment(self) -> PaymentOutcome | None:
         """The charge that tells the card's story: the unexpected one, else the last real charge, else the last."""
@@ -376,7 +402,7 @@ class WalkthroughResult:
             mark = "…" if line.pending else ("✓" if line.ok else "✗")
             lines.append(
                 f"{mark} {line.description}: expected {format_money(line.expected, line.currency)}, "
-                f"invoiced {format_money(line.invoiced, line.currency)}"
+                f"invoiced {line.invoiced_text()}"
             )
         if self.error is not None:
             lines.append(f"Error: {self.error.message}")
@@ -473,14 +499,17 @@ class Walkthrough:
                 )
             self._begin("price")
             price = self._usable_price(price_id)
-            result.price = price
+            currency = self._currency_of_run(price)
+            result.price, result.currency, result.currencies = price, currency, price_currencies(price)
             metered = (price.get("recurring") or {}).get("usage_type") == "metered"
             # A metered price's meter is read up front: its event name is part of the terms the record vouches for
             # (the meter ID differs between modes), and a missing meter stops the run before anything is created.
             self._meter = self._price_meter(price) if metered else None
             event_name = str(self._meter["event_name"]) if self._meter is not None else None
             result.terms = terms_fingerprint(price_terms(price, event_name))
-            self._set("price", StepStatus.DONE, describe_price(price))
+            self._expected(price, currency)  # a price the calculator cannot bill in this currency stops the run here
+            billed = f" · billed in {currency.upper()}" if len(result.currencies) > 1 else ""
+            self._set("price", StepStatus.DONE, describe_price(price) + billed)
 
             self._begin("clock")
             now = int(self.clock())
@@ -505,7 +534,7 @@ class Walkthrough:
 
             self._begin("subscribe")
             subscription = self.gateway.create_subscription(
-                customer["id"], price_id, None if metered else self.scenario.quantity
+                customer["id"], price_id, None if metered else self.scenario.quantity, currency=currency
             )
             result.subscription_status = str(subscription.get("status"))
             self._set("subscribe", StepStatus.DONE, self._first_invoice(subscription, result))
@@ -523,16 +552,16 @@ class Walkthrough:
             self._set(
                 "preview",
                 StepStatus.DONE,
-                f"total {format_money(int(preview.get('total') or 0), price['currency'])}"
+                f"total {format_money(int(preview.get('total') or 0), str(preview.get('currency') or currency))}"
                 + (f" · {result.usage_pending}" if result.usage_pending else ""),
             )
 
             self._begin("compare")
-            result.lines = self._compare(preview, price, pending=result.usage_pending is not None)
+            result.lines = self._compare(preview, price, currency, pending=result.usage_pending is not None)
             first = subscription.get("latest_invoice")
             if not metered and isinstance(first, dict):
                 # A licensed price is charged in advance: the first invoice is the one the card actually pays.
-                result.lines.append(self._first_invoice_check(first, price))
+                result.lines.append(self._first_invoice_check(first, price, currency))
             bad = sum(1 for line in result.lines if not line.ok)
             if bad:
                 self._set("compare", StepStatus.FAILED, f"{bad} line{'s' if bad != 1 else ''} differ")
@@ -580,7 +609,7 @@ class Walkthrough:
         if not price_id.startswith("price_"):
             raise WalkthroughError(f"'{price_id}' is not a price ID (price_…): link the plan's test price {fix}")
         try:
-            price = self.gateway.retrieve_price(price_id)
+            price = self.gateway.retrieve_price(price_id)  # currency_options expanded, tiers in each currency too
         except NotFoundError:
             raise WalkthroughError(
                 f"{price_id} does not exist in this test account: link one of its test prices {fix}",
@@ -599,6 +628,29 @@ class Walkthrough:
         if price.get("type") != "recurring" or not price.get("recurring"):
             raise WalkthroughError(f"{price_id} is a one-time price: link a recurring (monthly or yearly) price {fix}")
         return price
+
+    def _currency_of_run(self, price: dict[str, Any]) -> str:
+        """The scenario's currency, refused before anything is created unless the price is offered in it."""
+        offered = price_currencies(price)
+        wanted = (self.scenario.currency or offered[0]).lower()
+        if wanted not in offered:
+            names = ", ".join(code.upper() for code in offered)
+            only = f"only in {names}" if len(offered) == 1 else f"in {names}"
+            raise WalkthroughError(
+                f"{price['id']} is not offered in {wanted.upper()}: it bills {only}",
+                hint="Choose one of the price's currencies, or add the currency to the price.",
+            )
+        return wanted
+
+    def _expected(self, price: dict[str, Any], currency: str) -> Breakdown:
+        """What the calculator says the scenario bills, in the run's currency."""
+        try:
+            return breakdown(price, self.scenario.quantity, currency=currency)
+        except ValueError as error:
+            raise WalkthroughError(
+                f"The calculator cannot bill {price['id']} in {currency.upper()}: {error}",
+                hint="Check the price's amounts for that currency in Stripe.",
+            ) from None
 
     def _mark_running(self, status: StepStatus, detail: str) -> None:
         for step in self.steps:
@@ -731,39 +783,40 @@ class Walkthrough:
                 found.append(line)
         return found
 
-    def _compare(self, preview: dict[str, Any], price: dict[str, Any], *, pending: bool = False) -> list[LineCheck]:
-        currency = str(price["currency"])
+    def _compare(
+        self, preview: dict[str, Any], price: dict[str, Any], currency: str, *, pending: bool = False
+    ) -> list[LineCheck]:
         lines = self._price_lines(preview, price)
         invoiced = sum(int(line.get("amount") or 0) for line in lines)
-        expected = breakdown(price, self.scenario.quantity)
-        checks = [
-            LineCheck(
-                f"{describe_price(price)} × {self.scenario.quantity:,}",
-                self.scenario.quantity,
-                expected.total,
-                invoiced,
-                currency,
-                expected,
-                pending,
-            )
-        ]
         subtotal = preview.get("subtotal")
         total = int(subtotal if subtotal is not None else (preview.get("total") or 0))
-        checks.append(
-            LineCheck("Invoice subtotal", self.scenario.quantity, expected.total, total, currency, expected, pending)
-        )
-        return checks
+        expected = self._expected(price, currency)
+        described = f"{describe_price(price)} × {self.scenario.quantity:,}"
+        return [
+            self._check(described, invoiced, preview, expected, pending),
+            self._check("Invoice subtotal", total, preview, expected, pending),
+        ]
 
-    def _first_invoice_check(self, invoice: dict[str, Any], price: dict[str, Any]) -> LineCheck:
-        expected = breakdown(price, self.scenario.quantity)
+    def _first_invoice_check(self, invoice: dict[str, Any], price: dict[str, Any], currency: str) -> LineCheck:
         invoiced = sum(int(line.get("amount") or 0) for line in self._price_lines(invoice, price))
+        description = f"First invoice {invoice.get('id')} (charged at sign-up)"
+        return self._check(description, invoiced, invoice, self._expected(price, currency))
+
+    def _check(
+        self, description: str, invoiced: int, invoice: dict[str, Any], expected: Breakdown, pending: bool = False
+    ) -> LineCheck:
+        """One amount of an invoice against the calculator's, in the run's currency: an invoice in another
+        currency is wrong whatever its number says."""
+        billed_in = str(invoice.get("currency") or expected.currency).lower()
         return LineCheck(
-            f"First invoice {invoice.get('id')} (charged at sign-up)",
+            description,
             self.scenario.quantity,
             expected.total,
             invoiced,
-            str(price["currency"]),
+            expected.currency,
             expected,
+            pending,
+            invoiced_currency=None if billed_in == expected.currency.lower() else billed_in,
         )
 
     # ---- advancing the clock ---------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class VerifyScreen(Screen[None]):
     VerifyScreen .row > Select, VerifyScreen .row > Input { width: 1fr; }
     VerifyScreen #plan-info { height: auto; padding: 0 1; color: $text-muted; }
     VerifyScreen #live-refusal { display: none; }
+    VerifyScreen #currency-row { display: none; }
     VerifyScreen #run-row { height: auto; margin-top: 1; }
     VerifyScreen #run-row Button { margin-right: 2; }
     VerifyScreen #verdict { text-style: bold; height: auto; margin-top: 1; }
@@ -112,6 +113,8 @@ class VerifyScreen(Screen[None]):
         self.plan_info = ""
         self.run_done: threading.Event | None = None  # set by the worker thread once clean-up has finished
         self.run_inputs: tuple[Any, ...] | None = None  # what the shown result was run with
+        self.offered: list[str] = []  # the currencies in the currency choice, the price's own first
+        self.offered_for: str | None = None  # the price they were read from
 
     @property
     def running(self) -> bool:
@@ -148,6 +151,10 @@ class VerifyScreen(Screen[None]):
                     allow_blank=False,
                     id="card",
                 )
+            # Only for a price offered in several currencies (filled in once the plan's price has been read).
+            with Horizontal(classes="row", id="currency-row"):
+                yield Label("Currency")
+                yield Select([("the price's own", "")], value="", allow_blank=False, id="currency")
             with Horizontal(classes="row"):
                 yield Label("Quantity", id="quantity-label")
                 yield Input(value="1", id="quantity", restrict=r"[0-9,_]*")
@@ -219,7 +226,14 @@ class VerifyScreen(Screen[None]):
             str(self.query_one("#card", Select).value),
             quantity,
             self.query_one("#advance", Checkbox).value,
+            self.chosen_currency(),
         )
+
+    def chosen_currency(self) -> str | None:
+        """The currency chosen for the test customer; None (the price's own) when the price has no other."""
+        if not self.query_one("#currency-row").display:
+            return None
+        return str(self.query_one("#currency", Select).value) or None
 
     @on(Select.Changed)
     @on(Input.Changed, "#quantity")
@@ -243,6 +257,8 @@ class VerifyScreen(Screen[None]):
     def show_plan(self) -> None:
         plan = self.config.plan(str(self.query_one("#plan", Select).value))
         info = self.query_one("#plan-info", Static)
+        if plan is None or plan.test_price_id != self.offered_for:
+            self.query_one("#currency-row").display = False  # until this plan's price says what it offers
         if plan is None:
             info.update("Create plans and link their test prices in step 4 (F4).")
             return
@@ -259,7 +275,7 @@ class VerifyScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="verify-price")
     def describe_price(self, price_id: str | None) -> None:
-        from portal_tui.domain.pricing import PriceDraft, describe_price
+        from portal_tui.domain.pricing import PriceDraft, describe_price, price_currencies
         from portal_tui.services.errors import PortalError
 
         context = portal(self).context
@@ -267,7 +283,7 @@ class VerifyScreen(Screen[None]):
             return
         try:
             gateway = context.gateway()
-            price = gateway.retrieve_price(price_id)
+            price = gateway.retrieve_price(price_id)  # with its currency_options
             recurring = price.get("recurring") or {}
             meter_id = recurring.get("meter")
             meter = next((m for m in gateway.list_meters() if m.get("id") == meter_id), None) if meter_id else None
@@ -280,10 +296,29 @@ class VerifyScreen(Screen[None]):
             name = (meter or {}).get("display_name")
             note += f" · meter {name} ({meter_id})" if name else f" · meter {meter_id}"
         self.app.call_from_thread(self._price_note, note, metered)
+        self.app.call_from_thread(self.offer_currencies, price_id, price_currencies(price))
 
     def _price_note(self, note: str, metered: bool) -> None:
         self.query_one("#plan-info", Static).update(f"{self.plan_info}\n{note}")
         self.query_one("#quantity-label", Label).update("Usage" if metered else "Quantity")
+
+    def offer_currencies(self, price_id: str | None, currencies: list[str]) -> None:
+        """The currency choice for the plan's price: its own currency first, shown only when there is a choice.
+        A choice already made stays while the price still offers it (coming back to the screen, say)."""
+        plan = self.config.plan(str(self.query_one("#plan", Select).value))
+        if plan is None or plan.test_price_id != price_id:
+            return  # an answer about the plan chosen before: the current plan's own is on its way
+        row, select = self.query_one("#currency-row"), self.query_one("#currency", Select)
+        chosen = self.chosen_currency()
+        self.offered_for = price_id
+        row.display = len(currencies) > 1
+        if not row.display:
+            return
+        own = currencies[0]
+        if currencies != self.offered:
+            self.offered = currencies
+            select.set_options([(f"{own.upper()} · the price's own", own), *((c.upper(), c) for c in currencies[1:])])
+        select.value = chosen if chosen in currencies else own
 
     # ---- running ----------------------------------------------------------------------------------------------------
 
@@ -314,6 +349,7 @@ class VerifyScreen(Screen[None]):
             card=str(self.query_one("#card", Select).value),  # type: ignore[arg-type]
             quantity=quantity,
             advance_clock=self.query_one("#advance", Checkbox).value,
+            currency=self.chosen_currency(),
         )
         self.cancel_requested = False
         self.run_done = threading.Event()
