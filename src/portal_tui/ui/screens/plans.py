@@ -1,10 +1,12 @@
-"""Plans & quotas (step 4): link each portal plan to its Stripe prices (test and live) and set resource quotas."""
+"""Plans & quotas (step 4): link each portal plan to its Stripe prices (test and live) and set resource quotas.
+
+The screen binds widgets to `forms.plan_form.PlanForm`, which holds the plans, the rules and what a save writes.
+"""
 
 from __future__ import annotations
 
-import re
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,45 +14,41 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Button, Input, Label, ListItem, ListView, Static
+from textual.widgets import Button, Input, Label, ListView, Static
 from textual.widgets.input import Selection
 
-from portal_tui.domain.plans import (
-    PLAN_ID,
-    Plan,
-    PlanConfig,
-    Quota,
-    Resource,
-    format_quota,
-    parse_quota,
-    slugify,
-    unit_label,
+from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.forms.plan_form import (
+    SLOTS,
+    DiskChange,
+    InputError,
+    Offer,
+    PlanForm,
+    PriceLookup,
+    Slot,
+    look_up_price,
+    price_field,
+    quota_field,
 )
-from portal_tui.services.redact import redact
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
+from portal_tui.ui.widgets.new_resource import NewResource
+from portal_tui.ui.widgets.plan_list import PlanList
+from portal_tui.ui.widgets.price_offer import PriceOffer
+from portal_tui.ui.widgets.price_slot import PriceSlot
+from portal_tui.ui.widgets.quota_rows import QuotaRows, widget_key
 from portal_tui.ui.widgets.top_bar import TopBar
 
-Slot = Literal["test", "live"]
-PRICE_ID = re.compile(r"^price_[A-Za-z0-9]+$")
-SLOTS: tuple[Slot, Slot] = ("test", "live")
-# A price check result: True fine, False a problem (shown as ✗), None unknown (not checkable right now).
-Check = tuple[bool | None, str]
-# A lookup: its check, the price's currency (when found) and the active price that replaced it (when archived).
-Lookup = tuple[Check, str | None, str | None]
-SECRET_KEY_PASTED = "That was a secret API key — removed from this field; price IDs start with price_"
 
-
-def _safe(key: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", key)
-
-
-def _without_records(data: dict[str, Any]) -> dict[str, Any]:
-    """A plan file's TOML dict without the plans' Verify records (what the admin edits here)."""
-    plans = [{k: v for k, v in plan.items() if k != "verified"} for plan in data.get("plans", [])]
-    return {**data, "plans": plans}
+def widget_id(field: str) -> str:
+    """The input showing a form field: "name" -> "plan-name", "test_price_id" -> "price-test", "quotas.vcpu"."""
+    if field.startswith("quotas."):
+        return f"quota-{widget_key(field.removeprefix('quotas.'))}"
+    if field.endswith("_price_id"):
+        return f"price-{field.removesuffix('_price_id')}"
+    return f"plan-{field}"
 
 
 class PlansScreen(Screen[None]):
@@ -116,75 +114,54 @@ class PlansScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = PlanConfig()
-        self.saved: dict[str, Any] = self.config.to_toml_dict()
-        self.selected: int | None = None
-        self.broken = False
-        self.offered_price: str | None = None
-        self.offered_slot: Slot = "test"
-        # Per plan (by identity), the fields holding text that is not a valid value: widget id -> (text, message).
-        # Kept across plan switches, so a bad value is neither lost nor silently dropped on save.
-        self.bad: dict[int, dict[str, tuple[str, str]]] = {}
-        # Plans created here and never saved: their ID follows their name until the admin edits the ID.
-        self.fresh: set[int] = set()
-        self.price_checks: dict[tuple[str, Slot], tuple[bool, str]] = {}
-        # What the last checks learnt beyond ok/not ok: each price's currency, and the successor of a replaced one.
-        self.currencies: dict[tuple[str, Slot], str] = {}
-        self.replacements: dict[str, str] = {}
+        self.form = PlanForm(portal(self).context.config_store)
         self._left_step = False
-        self.loaded_fingerprint: str | None = None
-        # Each plan as last loaded or saved, with its ID in the file: Verify's records are kept by that ID.
-        self.file_ids: list[tuple[Plan, str]] = []
         self._lookup_timers: dict[Slot, Timer] = {}
+
+    @property
+    def config(self) -> PlanConfig:
+        return self.form.config
+
+    @property
+    def selected(self) -> int | None:
+        return self.form.selected
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.form.plan
+
+    @property
+    def unsaved(self) -> bool:
+        return self.form.dirty
+
+    @property
+    def key_mode(self) -> Slot:
+        return "live" if portal(self).context.livemode else "test"
 
     # ---- layout ------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield TopBar("4 Plans & quotas")
         yield Static("", id="plans-header", markup=False)
-        with Vertical(id="offer", classes="notice"):
-            yield Static("", id="offer-text", markup=False)
-            with Horizontal():
-                yield Button("Use as test price", id="offer-test", variant="primary")
-                yield Button("Use as live price", id="offer-live")
-                yield Button("Dismiss", id="offer-dismiss")
+        yield PriceOffer()
         yield Static("", id="broken", classes="notice-live", markup=False)
         yield Static("", id="currency-warning", classes="notice", markup=False)
         with Horizontal(id="plans-body"):
-            with Vertical(id="plan-list-box"):
-                yield ListView(id="plan-list")
-                with Horizontal(id="plan-buttons"):
-                    yield Button("New", id="new-plan")
-                    yield Button("Delete", id="delete-plan", variant="error")
+            yield PlanList()
             with VerticalScroll(id="plan-form", can_focus=False):
                 yield Static("No plan selected. Press ctrl+n to create one.", id="empty-form")
                 with Vertical(id="plan-fields"):
-                    with Horizontal(classes="row"):
-                        yield Label("Plan name")
-                        yield Input(id="plan-name")
-                    yield FieldError(id="error-plan-name")
-                    with Horizontal(classes="row"):
-                        yield Label("Plan ID")
-                        yield Input(id="plan-id")
-                    yield FieldError(id="error-plan-id")
-                    yield Static("", id="plan-id-note", classes="price-state", markup=False)
-                    for slot in ("test", "live"):
+                    for field, label in (("name", "Plan name"), ("id", "Plan ID")):
                         with Horizontal(classes="row"):
-                            yield Label(f"{slot.capitalize()} price ID")
-                            yield Input(placeholder="price_…", id=f"price-{slot}")
-                            yield Button("Pick…", id=f"pick-{slot}")
-                        yield FieldError(id=f"error-price-{slot}")
-                        yield Static("", id=f"state-price-{slot}", classes="price-state", markup=False)
+                            yield Label(label)
+                            yield Input(id=f"plan-{field}")
+                        yield FieldError(id=f"error-plan-{field}")
+                    yield Static("", id="plan-id-note", classes="price-state", markup=False)
+                    yield PriceSlot("test")
+                    yield PriceSlot("live")
                     yield Label("Quotas (a number or 'unlimited'; empty = not offered)", classes="step-title")
-                    yield Vertical(id="quota-rows")
-                    # The hint is in the heading: at 80 columns each field shows about ten characters.
-                    yield Label("Add a resource: key, label, unit (ctrl+g)", classes="step-title")
-                    with Horizontal(classes="row"):
-                        yield Input(placeholder="gpu_hours", id="new-resource-key")
-                        yield Input(placeholder="GPU", id="new-resource-label")
-                        yield Input(placeholder="hours", id="new-resource-unit")
-                        yield Button("Add", id="add-resource")
-                    yield FieldError(id="error-new-resource")
+                    yield QuotaRows()
+                    yield NewResource()
         yield KeyBar()
 
     async def on_mount(self) -> None:
@@ -214,100 +191,40 @@ class PlansScreen(Screen[None]):
         self.forget_price_checks()
 
     def forget_price_checks(self) -> None:
-        self.price_checks.clear()
-        self.currencies.clear()
-        self.replacements.clear()
+        self.form.forget_price_checks()
         self.update_currency_warning()
-        if self.broken:
+        if self.form.broken is not None:
             return
-        plan = self.plan
-        if plan is not None:
-            for slot in SLOTS:
-                if plan.price_id(slot) and portal(self).context.connected:
-                    self.show_price_state(slot, "checking…")  # check_all_prices looks it up with the others
-                else:
-                    self.check_price(slot)
+        for slot in SLOTS:
+            self.check_price(slot, look_up=False)  # check_all_prices looks it up with the others
         self.check_all_prices()
 
     # ---- file ----------------------------------------------------------------------------------------------------
 
-    @property
-    def dirty(self) -> bool:
-        return not self.broken and (self.config.to_toml_dict() != self.saved or any(self.bad.values()))
-
-    @property
-    def unsaved(self) -> bool:
-        return self.dirty
-
     async def load_file(self) -> None:
-        from portal_tui.services.errors import ConfigFileError
-
-        store = portal(self).context.config_store
+        loaded = self.form.load()
         broken = self.query_one("#broken", Static)
-        # Fingerprint first: if the file changes between this and the read, the next save asks (the safe side).
-        fingerprint = store.fingerprint()
-        try:
-            self.config = store.load()
-        except ConfigFileError as error:
-            self.broken = True
+        self.query_one("#plans-body").display = loaded
+        broken.set_class(not loaded, "visible")
+        if self.form.broken is not None:
+            error = self.form.broken
             broken.update(f"{error.message}\n{error.hint or ''}\nFix the file, then press ctrl+r to reload.")
-            broken.add_class("visible")
-            self.query_one("#plans-body").display = False
             self.update_header()
             return
-        self.loaded_fingerprint = fingerprint
-        self.broken = False
-        broken.remove_class("visible")
-        self.query_one("#plans-body").display = True
-        self.saved = self.config.to_toml_dict()
-        self.file_ids = [(plan, plan.id) for plan in self.config.plans]
-        self.bad.clear()
-        self.fresh.clear()
-        # A reload re-checks every linked price: one may have been replaced since it was last looked up.
-        self.price_checks.clear()
-        self.currencies.clear()
-        self.replacements.clear()
-        self.selected = 0 if self.config.plans else None
         await self.rebuild_list()
-        await self.rebuild_quota_rows()
+        await self.query_one(QuotaRows).rebuild(self.config.resources)
         self.fill_form()
         self.check_all_prices()
 
     def adopt_verify_records(self) -> bool:
-        """Take the plans' Verify records from the file when they are all that changed on disk since it was loaded.
-
-        Verify (step 5) records each run's verdict in the plan file. Unsaved edits here stay and the records join
-        them; the file counts as loaded again, so the next save neither asks about a change on disk nor drops a
-        record. Any other change on disk is left to the save's question. True when the records were taken.
-        """
-        from portal_tui.services.errors import ConfigFileError
-
-        if self.broken:
-            return False
-        store = portal(self).context.config_store
-        fingerprint = store.fingerprint()  # first: a change after it makes the next save ask (the safe side)
-        if fingerprint is None or fingerprint == self.loaded_fingerprint:
-            return False
-        try:
-            disk = store.load()
-        except ConfigFileError:
-            return False
-        on_disk = disk.to_toml_dict()
-        if _without_records(on_disk) != _without_records(self.saved):
-            return False
-        records = {plan.id: plan.verified for plan in disk.plans}
-        editing = {id(plan) for plan in self.config.plans}
-        for plan, file_id in self.file_ids:
-            if id(plan) in editing:  # a plan deleted here (not saved yet) stays deleted
-                plan.verified = records.get(file_id)
-        # Equal to what was loaded but for the records: the file as it is now is what this editor started from.
-        self.saved = on_disk
-        self.loaded_fingerprint = fingerprint
-        self.update_header()
-        return True
+        """Take Verify's records written on disk meanwhile, when they are all that changed (see PlanForm)."""
+        adopted = self.form.adopt_verify_records()
+        if adopted:
+            self.update_header()
+        return adopted
 
     async def action_reload(self) -> None:
-        if not self.dirty:
+        if not self.unsaved:
             await self.load_file()
             return
 
@@ -318,12 +235,12 @@ class PlansScreen(Screen[None]):
         self.app.push_screen(ConfirmModal("Reload and discard your changes?", confirm_label="Discard"), answer)
 
     def update_header(self) -> None:
-        store = portal(self).context.config_store
-        marker = "  ● modified (ctrl+s saves)" if self.dirty else ("" if store.exists() else "  (new file)")
+        store = self.form.store
+        marker = "  ● modified (ctrl+s saves)" if self.unsaved else ("" if store.exists() else "  (new file)")
         self.query_one("#plans-header", Static).update(f"Plan file: {store.path}{marker}")
 
     def action_save(self) -> None:
-        if self.broken:
+        if self.form.broken is not None:
             self.notify("The plan file is broken: fix it and reload first.", severity="error")
             return
         if self.point_at_bad_input():
@@ -343,21 +260,20 @@ class PlansScreen(Screen[None]):
         self.save_unless_changed_on_disk()
 
     async def confirm_then_save(self) -> None:
-        linked = [f"{plan.name or plan.id}: {plan.live_price_id}" for plan in self.config.plans if plan.live_price_id]
-        details = "Live prices linked:\n" + "\n".join(linked) if linked else "No plan links a live price yet."
-        if await portal(self).confirm_write("Save the plan file the portal uses for live customers", details):
+        if await portal(self).confirm_write(
+            "Save the plan file the portal uses for live customers", self.form.live_links()
+        ):
             self.save_unless_changed_on_disk()
         else:
             self.notify("Not saved: your edits are still here.", severity="warning")
 
     def save_unless_changed_on_disk(self) -> None:
-        store = portal(self).context.config_store
         self.adopt_verify_records()  # a Verify result recorded meanwhile is no conflict, and is kept
-        now = store.fingerprint()
-        if now == self.loaded_fingerprint:
+        change = self.form.disk_change()
+        if change is None:
             self.write_file()
             return
-        self.app.push_screen(self.overwrite_question(now), lambda ok: self.write_file() if ok else self.not_saved())
+        self.app.push_screen(self.overwrite_question(change), lambda ok: self.write_file() if ok else self.not_saved())
 
     def not_saved(self) -> None:
         self.notify(
@@ -366,142 +282,72 @@ class PlansScreen(Screen[None]):
             timeout=10,
         )
 
-    def overwrite_question(self, now: str | None) -> ConfirmModal:
-        from portal_tui.services.errors import ConfigFileError
-
-        store = portal(self).context.config_store
-        name = store.path.name
-        if now is None:
-            return ConfirmModal(
-                f"{name} was deleted since it was loaded",
-                "Save writes your version as a new file.",
-                confirm_label="Write it",
-            )
-        try:
-            store.load()
-        except ConfigFileError as error:
-            return ConfirmModal(
-                f"{name} changed on disk and no longer parses",
-                f"{error.message}\n\nSomeone edited it after portal-tui read it. Overwriting replaces their "
-                f"version, broken part and all, with yours (the current file is kept as {store.backup_path.name}).",
-                confirm_label="Overwrite the broken file",
-            )
-        return ConfirmModal(
-            f"{name} changed on disk since it was loaded",
-            "Someone (or another editor) saved it after portal-tui read it. Overwriting replaces their changes "
-            f"with yours (the current file is kept as {store.backup_path.name}). Cancel, then ctrl+r, to load theirs.",
-            confirm_label="Overwrite",
-        )
+    def overwrite_question(self, change: DiskChange) -> ConfirmModal:
+        store = self.form.store
+        title, details, confirm = change.question(store.path.name, store.backup_path.name)
+        return ConfirmModal(title, details, confirm_label=confirm)
 
     def write_file(self) -> None:
         from portal_tui.services.errors import PortalError
 
-        store = portal(self).context.config_store
+        path = self.form.store.path
         try:
-            store.save(self.config)
+            self.form.save()
         except PortalError as error:
             self.notify(f"{error.message} {error.hint or ''}", title=error.title, severity="error", timeout=10)
             return
-        self.loaded_fingerprint = store.fingerprint()
-        self.saved = self.config.to_toml_dict()
-        self.file_ids = [(plan, plan.id) for plan in self.config.plans]
-        self.fresh.clear()
         self.fill_form()
         self.update_header()
-        warnings = self.price_warnings()
+        count = len(self.config.plans)
+        warnings = self.form.price_warnings()
         if warnings:
             self.notify(
-                f"Saved {len(self.config.plans)} plan(s) to {store.path}, but {len(warnings)} linked price(s) have "
-                "problems:\n" + "\n".join(warnings),
+                f"Saved {count} plan(s) to {path}, but {len(warnings)} linked price(s) have problems:\n"
+                + "\n".join(warnings),
                 title="Saved with price problems",
                 severity="warning",
                 timeout=15,
             )
         else:
-            self.notify(f"Saved {len(self.config.plans)} plan(s) to {store.path}", title="Plans saved")
+            self.notify(f"Saved {count} plan(s) to {path}", title="Plans saved")
         note = portal(self).context.plans_note
         if note:  # the demo's plan file goes away on quit: say so where the admin just saved
             self.notify(note, title="Demo", severity="warning", timeout=12)
 
-    def price_warnings(self) -> list[str]:
-        """The known problems of linked prices, one line per plan and slot."""
-        lines = []
-        for plan in self.config.plans:
-            for slot in SLOTS:
-                price_id = plan.price_id(slot)
-                result = self.price_checks.get((price_id, slot)) if price_id else None
-                if result is not None and result[0] is False:
-                    lines.append(f"'{plan.name or plan.id}' {slot}: {result[1].removeprefix('✗ ')}")
-        return lines
-
     def point_at_bad_input(self) -> bool:
         """Refuse to save while any plan holds invalid text: select that plan and focus the first bad field."""
-        for index, plan in enumerate(self.config.plans):
-            bad = self.bad.get(id(plan))
-            if not bad:
-                continue
-            widget_id, (_text, message) = next(iter(bad.items()))
-            if self.selected != index:
-                self.selected = index
-                self.query_one("#plan-list", ListView).index = index
-                self.fill_form()
-            others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            self.notify(
-                f"Not saved: plan '{plan.name or plan.id}' has an invalid value{others}. {message}",
-                title="Fix the highlighted fields",
-                severity="error",
-                timeout=10,
-            )
-            self.call_after_refresh(self.query_one(f"#{widget_id}", Input).focus)
-            return True
-        return False
+        bad = self.form.first_bad_input()
+        if bad is None:
+            return False
+        if self.form.select(bad.index):
+            self.query_one("#plan-list", ListView).index = bad.index
+            self.fill_form()
+        self.notify(bad.notice(), title="Fix the highlighted fields", severity="error", timeout=10)
+        self.call_after_refresh(self.query_one(f"#{widget_id(bad.field)}", Input).focus)
+        return True
 
     # ---- plan list ----------------------------------------------------------------------------------------------
 
-    def mark(self, plan: Plan) -> str:
-        """✓ linked and fine, ✗ a problem (bad input or a flagged price), · not linked in the key's mode."""
-        if self.bad.get(id(plan)):
-            return "✗"
-        for slot in SLOTS:
-            price_id = plan.price_id(slot)
-            result = self.price_checks.get((price_id, slot)) if price_id else None
-            if result is not None and result[0] is False:
-                return "✗"
-        mode: Slot = "live" if portal(self).context.livemode else "test"
-        return "✓" if plan.price_id(mode) else "·"
+    def labels(self) -> list[str]:
+        return [self.form.label(plan, self.key_mode) for plan in self.config.plans]
 
     async def rebuild_list(self) -> None:
-        view = self.query_one("#plan-list", ListView)
-        await view.clear()
-        await view.extend(
-            ListItem(Label(f"{self.mark(plan)} {plan.name or plan.id}", markup=False)) for plan in self.config.plans
-        )
-        if self.selected is not None and self.config.plans:
-            view.index = min(self.selected, len(self.config.plans) - 1)
+        await self.query_one(PlanList).rebuild(self.labels(), self.selected)
         self.update_header()
+
+    def rebuild_list_labels(self) -> None:
+        self.query_one(PlanList).relabel(self.labels())
 
     @on(ListView.Highlighted, "#plan-list")
     def plan_highlighted(self, event: ListView.Highlighted) -> None:
-        index = event.list_view.index
-        if index is not None and index != self.selected and 0 <= index < len(self.config.plans):
-            self.selected = index
+        if self.form.select(event.list_view.index):
             self.fill_form()
-
-    @property
-    def plan(self) -> Plan | None:
-        if self.selected is None or not 0 <= self.selected < len(self.config.plans):
-            return None
-        return self.config.plans[self.selected]
 
     @on(Button.Pressed, "#new-plan")
     async def action_new_plan(self) -> None:
-        if self.broken:
+        if self.form.broken is not None:
             return
-        name = "New plan"
-        plan = Plan(self.config.unique_plan_id(name), name)
-        self.config.plans.append(plan)
-        self.fresh.add(id(plan))
-        self.selected = len(self.config.plans) - 1
+        self.form.add_plan()
         await self.rebuild_list()
         self.fill_form()
         name_field = self.query_one("#plan-name", Input)
@@ -511,46 +357,23 @@ class PlansScreen(Screen[None]):
     @on(Button.Pressed, "#delete-plan")
     def action_delete_plan(self) -> None:
         plan = self.plan
-        if plan is None or self.broken:
+        if plan is None or self.form.broken is not None:
             return
 
         async def done(ok: bool | None) -> None:
-            if ok and plan in self.config.plans:
-                self.config.plans.remove(plan)
-                self.bad.pop(id(plan), None)
-                self.fresh.discard(id(plan))
-                self.selected = min(self.selected or 0, len(self.config.plans) - 1) if self.config.plans else None
+            if ok and self.form.delete_plan(plan):
                 await self.rebuild_list()
                 self.fill_form()
                 self.notify(f"Deleted plan '{plan.name}' (not saved yet: ctrl+s).")
 
-        self.app.push_screen(
-            ConfirmModal(
-                f"Delete plan '{plan.name}'?",
-                "Its price links and quotas go with it once you save.",
-                confirm_label="Delete",
-            ),
-            done,
+        question = ConfirmModal(
+            f"Delete plan '{plan.name}'?",
+            "Its price links and quotas go with it once you save.",
+            confirm_label="Delete",
         )
+        self.app.push_screen(question, done)
 
     # ---- the form --------------------------------------------------------------------------------------------------
-
-    async def rebuild_quota_rows(self) -> None:
-        rows = self.query_one("#quota-rows", Vertical)
-        # The new rows reuse the old rows' IDs: the old ones must be gone before they are mounted.
-        await rows.remove_children()
-        widgets: list[Horizontal | FieldError] = []
-        for resource in self.config.resources:
-            widgets += [self._quota_row(resource), FieldError(id=f"error-quota-{_safe(resource.key)}")]
-        await rows.mount_all(widgets)
-
-    def _quota_row(self, resource: Resource) -> Horizontal:
-        return Horizontal(
-            Label(resource.label),
-            Input(placeholder="—", id=f"quota-{_safe(resource.key)}"),
-            Static(resource.unit, classes="unit", id=f"unit-{_safe(resource.key)}", markup=False),
-            classes="row",
-        )
 
     def fill_form(self) -> None:
         plan = self.plan
@@ -559,89 +382,43 @@ class PlansScreen(Screen[None]):
         self.update_header()
         if plan is None:
             return
-        bad = self.bad.get(id(plan), {})
-        values = {
-            "plan-name": plan.name,
-            "plan-id": plan.id,
-            "price-test": plan.price_id("test") or "",
-            "price-live": plan.price_id("live") or "",
-        }
+        rows = self.query_one(QuotaRows)
         for resource in self.config.resources:
-            values[f"quota-{_safe(resource.key)}"] = format_quota(plan.quotas.get(resource.key))
-            self.show_unit(resource, plan.quotas.get(resource.key))
+            rows.show_unit(resource, plan.quotas.get(resource.key))
         # Filling the form is not an edit: no Changed messages (they would arrive late, possibly for another plan).
         with self.prevent(Input.Changed):
-            for widget_id, value in values.items():
-                field = self.query(f"#{widget_id}")
-                if field:
-                    field.first(Input).value = bad[widget_id][0] if widget_id in bad else value
+            for field, value in self.form.values(plan).items():
+                found = self.query(f"#{widget_id(field)}")
+                if found:
+                    found.first(Input).value = value
         for error in self.query(FieldError):
             if error.id != "error-new-resource":
                 error.clear()
-        for widget_id, (_text, message) in bad.items():
-            errors = self.query(f"#error-{widget_id}")
-            if errors:
-                errors.first(FieldError).show(message)
-        self.show_id_note(plan)
+        for field, message in self.form.errors(plan).items():
+            self.show_error(field, message)
+        self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
         for slot in SLOTS:
             self.check_price(slot)
 
-    def show_id_note(self, plan: Plan) -> None:
-        note = self.query_one("#plan-id-note", Static)
-        if id(plan) in self.fresh:
-            note.update("follows the name until you edit it; the portal refers to the plan by this ID")
-        else:
-            saved_ids = {str(p.get("id")) for p in self.saved.get("plans", [])}
-            note.update(
-                "the portal refers to the plan by this ID: changing it breaks that link"
-                if plan.id in saved_ids
-                else "the portal will refer to the plan by this ID"
-            )
-
-    def set_bad(self, widget_id: str, text: str, message: str | None) -> None:
-        """Record (or clear) invalid text in a field of the selected plan and show it under the field."""
-        plan = self.plan
-        if plan is None:
-            return
-        bad = self.bad.setdefault(id(plan), {})
-        error = self.query_one(f"#error-{widget_id}", FieldError)
-        if message is None:
-            bad.pop(widget_id, None)
-            error.clear()
-        else:
-            bad[widget_id] = (text, message)
-            error.show(message)
+    def show_error(self, field: str, message: str | None) -> None:
+        errors = self.query(f"#error-{widget_id(field)}")
+        if errors:
+            errors.first(FieldError).show(message)
 
     def changed(self) -> None:
         self.rebuild_list_labels()
         self.update_header()
-
-    def rebuild_list_labels(self) -> None:
-        view = self.query_one("#plan-list", ListView)
-        for item, plan in zip(view.children, self.config.plans, strict=False):
-            label = item.query(Label)
-            if label:
-                label.first(Label).update(f"{self.mark(plan)} {plan.name or plan.id}")
 
     @on(Input.Changed, "#plan-name")
     def name_changed(self, event: Input.Changed) -> None:
         plan = self.plan
         if plan is None:
             return
-        name = event.value
-        self.set_bad("plan-name", name, None if name.strip() else "Give the plan a name")
-        if name.strip():
-            plan.name = name
-            if id(plan) in self.fresh:
-                # A plan nobody has saved yet: nothing refers to its ID, so it follows the name.
-                others = [p.id for p in self.config.plans if p is not plan]
-                base, n, candidate = slugify(name), 2, slugify(name)
-                while candidate in others:
-                    candidate, n = f"{base}-{n}", n + 1
-                plan.id = candidate
-                with self.prevent(Input.Changed):
-                    self.query_one("#plan-id", Input).value = candidate
-                self.set_bad("plan-id", candidate, None)
+        self.show_error("name", self.form.set_name(event.value))
+        if event.value.strip() and self.form.id_follows_name(plan):
+            with self.prevent(Input.Changed):
+                self.query_one("#plan-id", Input).value = plan.id
+            self.show_error("id", None)
         self.changed()
 
     @on(Input.Changed, "#plan-id")
@@ -649,43 +426,25 @@ class PlansScreen(Screen[None]):
         plan = self.plan
         if plan is None:
             return
-        value = event.value.strip()
-        self.fresh.discard(id(plan))
-        if not PLAN_ID.match(value):
-            message = "Use lower-case letters, digits, - and _ (e.g. pro-vps)"
-        elif any(p.id == value for p in self.config.plans if p is not plan):
-            message = f"Another plan already has the ID '{value}'"
-        else:
-            message = None
-            plan.id = value
-        self.set_bad("plan-id", event.value, message)
-        self.show_id_note(plan)
+        self.show_error("id", self.form.set_id(event.value))
+        self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
         self.changed()
 
     @on(Input.Changed, "#price-test")
     @on(Input.Changed, "#price-live")
     def price_changed(self, event: Input.Changed) -> None:
-        plan = self.plan
-        if plan is None or event.input.id is None:
+        if self.plan is None:
             return
-        slot: Slot = "test" if event.input.id.endswith("test") else "live"
-        value = event.value.strip()
-        if redact(value) != value:
-            # A secret key pasted into the wrong field: it must not stay on screen (nor in the plan, nor the file).
+        slot: Slot = "test" if (event.input.id or "").endswith("test") else "live"
+        edit = self.form.set_price(slot, event.value)
+        if edit.cleared:
             with self.prevent(Input.Changed):
                 event.input.value = ""
-            self.set_bad(f"price-{slot}", "", None)
-            setattr(plan, f"{slot}_price_id", None)
-            self.query_one(f"#error-price-{slot}", FieldError).show(SECRET_KEY_PASTED)
-            self.check_price(slot)
-        elif value and not PRICE_ID.match(value):
-            message = f"'{value}' is not a price ID: they start with price_ (a prod_ ID is the product)"
-            self.set_bad(f"price-{slot}", event.value, message)
-            self.show_price_state(slot)
+        self.show_error(price_field(slot), edit.message)
+        if edit.cleared or edit.look_up:
+            self.check_price(slot, delay=0.0 if edit.cleared else self.lookup_delay)
         else:
-            self.set_bad(f"price-{slot}", event.value, None)
-            setattr(plan, f"{slot}_price_id", value or None)
-            self.check_price(slot, delay=self.lookup_delay)
+            self.query_one(f"#slot-{slot}", PriceSlot).show_state()
         self.update_currency_warning()
         self.changed()
 
@@ -697,111 +456,50 @@ class PlansScreen(Screen[None]):
         if slot in self._lookup_timers:
             self.check_price(slot)
 
-    def show_price_state(self, slot: Slot, text: str | None = None, ok: bool | None = None) -> None:
-        state = self.query_one(f"#state-price-{slot}", Static)
-        state.set_class(ok is True, "ok")
-        state.set_class(ok is False, "bad")
-        state.update(text or "")
-
-    def check_price(self, slot: Slot, delay: float = 0.0) -> None:
-        plan = self.plan
+    def check_price(self, slot: Slot, delay: float = 0.0, *, look_up: bool = True) -> None:
+        """Show what is known about the slot's price; look it up (after `delay`) when nothing is."""
         timer = self._lookup_timers.pop(slot, None)
         if timer is not None:
             timer.stop()
-        if plan is None:
+        state = self.form.slot_state(slot, portal(self).context.connected)
+        if state is None:
             return
-        price_id = plan.price_id(slot)
-        context = portal(self).context
-        if not price_id:
-            self.show_price_state(slot, "not linked")
+        self.query_one(f"#slot-{slot}", PriceSlot).show_state(state.text, state.ok)
+        if state.look_up is None or not look_up:
             return
-        if not context.connected:
-            self.show_price_state(slot, "connect Stripe to check this price")
-            return
-        cached = self.price_checks.get((price_id, slot))
-        if cached is not None:
-            self.show_price_state(slot, cached[1], cached[0])
-            return
-        self.show_price_state(slot, "checking…")
         if delay:
-            self._lookup_timers[slot] = self.set_timer(delay, partial(self.start_lookup, price_id, slot))
+            self._lookup_timers[slot] = self.set_timer(delay, partial(self.start_lookup, state.look_up, slot))
         else:
-            self.start_lookup(price_id, slot)
+            self.start_lookup(state.look_up, slot)
 
     def start_lookup(self, price_id: str, slot: Slot) -> None:
         self._lookup_timers.pop(slot, None)  # fired (or overtaken): enter has nothing left to hurry
         # One lookup per slot at a time: a newer ID replaces the pending one.
         self.run_worker(
-            partial(self.fetch_price, price_id, slot), thread=True, exclusive=True, group=f"price-check-{slot}"
+            partial(self.fetch_prices, [(price_id, slot)]), thread=True, exclusive=True, group=f"price-check-{slot}"
         )
 
-    def lookup(self, price_id: str, slot: Slot) -> Lookup:
-        """Runs in a worker thread. With a key of the other mode, finding the price proves it is in the wrong slot."""
-        from portal_tui.domain.pricing import describe_price
-        from portal_tui.services.errors import NotFoundError, PortalError
-        from portal_tui.services.plan_check import find_replacement, price_problems
+    def check_all_prices(self) -> None:
+        """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
+        wanted = self.form.unchecked_prices() if portal(self).context.connected else []
+        if wanted:
+            self.run_worker(partial(self.fetch_prices, wanted), thread=True, exclusive=True, group="check-all")
 
+    def fetch_prices(self, wanted: list[tuple[str, Slot]]) -> None:
+        """Runs in a worker thread."""
         context = portal(self).context
-        key_mode: Slot = "live" if context.livemode else "test"
-        try:
-            gateway = context.gateway()
-            price = gateway.retrieve_price(price_id)
-            problems = price_problems(price, slot)
-            successor = (
-                find_replacement(price, gateway.retrieve_price, gateway.find_price_by_lookup_key)
-                if not price.get("active", True) and bool(price.get("livemode")) == (slot == "live")
-                else None
-            )
-        except NotFoundError:
-            if key_mode == slot:
-                return (False, f"✗ {price_id} does not exist in {slot} mode"), None, None
-            return (None, f"not a {key_mode}-mode price; connect a {slot} key to check it fully"), None, None
-        except PortalError as error:
-            return (None, f"could not check: {error.message}"), None, None
-        currency = str(price.get("currency") or "") or None
-        if successor is not None:
-            new_id = str(successor["id"])
-            problems = [p for p in problems if "archived" not in p]
-            problems.insert(0, f"{price_id} is archived, replaced by {new_id} — press ctrl+y to link the new price")
-            return (False, "✗ " + "; ".join(problems)), currency, new_id
-        if problems:
-            return (False, "✗ " + "; ".join(problems)), currency, None
-        product = price.get("product")
-        name = product.get("name") if isinstance(product, dict) else product
-        return (True, f"✓ {name} · {describe_price(price)}"), currency, None
+        for price_id, slot in wanted:
+            result = look_up_price(context.gateway, price_id, slot, self.key_mode)
+            self.app.call_from_thread(self._price_checked, price_id, slot, result)
 
-    def fetch_price(self, price_id: str, slot: Slot) -> None:
-        result = self.lookup(price_id, slot)
-        self.app.call_from_thread(self._price_checked, price_id, slot, result)
-
-    def _price_checked(self, price_id: str, slot: Slot, result: Lookup) -> None:
-        (ok, text), currency, successor = result
-        if ok is not None:
-            self.price_checks[(price_id, slot)] = (bool(ok), text)
-        if currency:
-            self.currencies[(price_id, slot)] = currency
-        if successor:
-            self.replacements[price_id] = successor
-        plan = self.plan
-        if plan is not None and plan.price_id(slot) == price_id:
-            self.show_price_state(slot, text, ok)
+    def _price_checked(self, price_id: str, slot: Slot, result: PriceLookup) -> None:
+        if self.form.record_lookup(price_id, slot, result):
+            self.query_one(f"#slot-{slot}", PriceSlot).show_state(result.text, result.ok)
         self.rebuild_list_labels()
         self.update_currency_warning()
 
     def update_currency_warning(self) -> None:
-        """Flag plans whose linked prices (same slot) bill in different currencies, as `portal-tui check` does."""
-        from portal_tui.services.plan_check import CURRENCY_CLASH
-
-        lines = []
-        for slot in SLOTS:
-            found = [
-                (plan.id, currency)
-                for plan in self.config.plans
-                if (price_id := plan.price_id(slot)) and (currency := self.currencies.get((price_id, slot)))
-            ]
-            if len({currency for _plan, currency in found}) > 1:
-                listing = ", ".join(f"{plan_id}={currency.upper()}" for plan_id, currency in found)
-                lines.append(f"⚠ {slot.capitalize()} prices bill in different currencies ({listing}): {CURRENCY_CLASH}")
+        lines = self.form.currency_warnings()
         warning = self.query_one("#currency-warning", Static)
         warning.update("\n".join(lines))
         warning.set_class(bool(lines), "visible")
@@ -811,11 +509,7 @@ class PlansScreen(Screen[None]):
         plan = self.plan
         if plan is None:
             return
-        swapped = [
-            (slot, old, self.replacements[old])
-            for slot in SLOTS
-            if (old := plan.price_id(slot)) and old in self.replacements
-        ]
+        swapped = self.form.replacements_for(plan)
         if not swapped:
             self.notify("This plan links no replaced price.", severity="warning")
             return
@@ -824,52 +518,16 @@ class PlansScreen(Screen[None]):
         done = "; ".join(f"{slot}: {new} instead of {old}" for slot, old, new in swapped)
         self.notify(f"Linked '{plan.name or plan.id}' to the new price ({done}). Press ctrl+s to save.")
 
-    def check_all_prices(self) -> None:
-        """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
-        if not portal(self).context.connected:
-            return
-        wanted = {
-            (price_id, slot)
-            for plan in self.config.plans
-            for slot in SLOTS
-            if (price_id := plan.price_id(slot)) and (price_id, slot) not in self.price_checks
-        }
-        if wanted:
-            self.run_worker(partial(self._check_each, sorted(wanted)), thread=True, exclusive=True, group="check-all")
-
-    def _check_each(self, wanted: list[tuple[str, Slot]]) -> None:
-        for price_id, slot in wanted:
-            result = self.lookup(price_id, slot)
-            self.app.call_from_thread(self._price_checked, price_id, slot, result)
-
     @on(Input.Changed, "#quota-rows Input")
     def quota_changed(self, event: Input.Changed) -> None:
-        plan = self.plan
-        if plan is None or event.input.id is None:
+        key = (event.input.id or "").removeprefix("quota-")
+        resource = next((r for r in self.config.resources if widget_key(r.key) == key), None)
+        if self.plan is None or resource is None:
             return
-        safe = event.input.id.removeprefix("quota-")
-        resource = next((r for r in self.config.resources if _safe(r.key) == safe), None)
-        if resource is None:
-            return
-        self.show_unit(resource, None)
-        if not event.value.strip():
-            plan.quotas.pop(resource.key, None)
-            self.set_bad(event.input.id, event.value, None)
-        else:
-            try:
-                plan.quotas[resource.key] = parse_quota(event.value)
-            except ValueError as exc:
-                self.set_bad(event.input.id, event.value, str(exc))
-            else:
-                self.set_bad(event.input.id, event.value, None)
-                self.show_unit(resource, plan.quotas[resource.key])
+        message = self.form.set_quota(resource.key, event.value)
+        self.show_error(quota_field(resource.key), message)
+        self.query_one(QuotaRows).show_unit(resource, None if message else self.plan.quotas.get(resource.key))
         self.changed()
-
-    def show_unit(self, resource: Resource, quota: Quota | None) -> None:
-        """"1 server", "4 servers": the unit beside a quota agrees with it."""
-        units = self.query(f"#unit-{_safe(resource.key)}")
-        if units:
-            units.first(Static).update(unit_label(resource.unit, quota))
 
     def action_focus_new_resource(self) -> None:
         self.query_one("#new-resource-key", Input).focus()
@@ -877,25 +535,17 @@ class PlansScreen(Screen[None]):
     @on(Button.Pressed, "#add-resource")
     @on(Input.Submitted, "#new-resource-unit")
     async def add_resource(self) -> None:
-        key = self.query_one("#new-resource-key", Input).value.strip()
-        label = self.query_one("#new-resource-label", Input).value.strip() or key
-        unit = self.query_one("#new-resource-unit", Input).value.strip()
-        error = self.query_one("#error-new-resource", FieldError)
-        if not re.match(r"^[a-z][a-z0-9_]*$", key):
-            error.show("Resource keys use lower-case letters, digits and _ (e.g. gpu_hours)")
+        row = self.query_one(NewResource)
+        try:
+            resource = self.form.add_resource(*(field.value for field in row.fields))
+        except InputError as refused:
+            row.show_error(refused.message)
             return
-        if self.config.resource(key) is not None:
-            error.show(f"'{key}' already exists")
-            return
-        error.clear()
-        resource = Resource(key, label, unit)
-        self.config.resources.append(resource)
-        rows = self.query_one("#quota-rows", Vertical)
-        await rows.mount_all([self._quota_row(resource), FieldError(id=f"error-quota-{_safe(key)}")])
-        for name in ("key", "label", "unit"):
-            self.query_one(f"#new-resource-{name}", Input).value = ""
+        row.show_error(None)
+        await self.query_one(QuotaRows).add(resource)
+        row.clear()
         self.changed()
-        self.notify(f"Added resource '{label}' to every plan's quotas.")
+        self.notify(f"Added resource '{resource.label}' to every plan's quotas.")
 
     # ---- picking and offered prices ------------------------------------------------------------------------------
 
@@ -912,14 +562,12 @@ class PlansScreen(Screen[None]):
 
         if self.plan is None:
             return
-        context = portal(self).context
-        if not context.connected:
+        if not portal(self).context.connected:
             self.notify("Connect Stripe first, or paste the price ID.", severity="warning")
             return
-        key_mode = "live" if context.livemode else "test"
-        if key_mode != slot:
+        if self.key_mode != slot:
             self.notify(
-                f"The connected key is in {key_mode} mode: the picker shows {key_mode} prices only. "
+                f"The connected key is in {self.key_mode} mode: the picker shows {self.key_mode} prices only. "
                 f"Paste the {slot} price ID instead.",
                 severity="warning",
             )
@@ -942,52 +590,34 @@ class PlansScreen(Screen[None]):
 
         `livemode` defaults to the connected key's mode: the catalog and the builder only show prices of that mode.
         """
-        if livemode is None:
-            livemode = portal(self).context.livemode
-        slot: Slot = "live" if livemode else "test"
-        self.offered_price, self.offered_slot = price_id, slot
-        self.query_one("#offer-text", Static).update(
-            f"Link {price_id} (a {slot}-mode price) to a plan: choose the plan on the left (↑ ↓), then press "
-            f"{slot[0]} to make it the plan's {slot} price (or the button below)."
-        )
-        self.query_one("#offer-test").display = slot == "test"
-        self.query_one("#offer-live").display = slot == "live"
-        self.query_one("#offer").add_class("visible")
+        slot: Slot = self.key_mode if livemode is None else ("live" if livemode else "test")
+        self.form.offer = Offer(price_id, slot)
+        self.query_one(PriceOffer).show(self.form.offer)
         if not self.config.plans:
             await self.action_new_plan()
         self.query_one("#plan-list", ListView).focus()
 
     @on(Button.Pressed, "#offer-test")
     def offer_test(self) -> None:
-        self._use_offer("test")
+        self.action_use_offer("test")
 
     @on(Button.Pressed, "#offer-live")
     def offer_live(self) -> None:
-        self._use_offer("live")
+        self.action_use_offer("live")
 
     def action_use_offer(self, slot: Slot) -> None:
-        if self.offered_price:
-            self._use_offer(slot)
-
-    def _use_offer(self, slot: Slot) -> None:
-        if self.offered_price and slot != self.offered_slot:
-            # Test and live are separate worlds: a price of one mode never exists in the other.
-            self.notify(
-                f"{self.offered_price} is a {self.offered_slot}-mode price: it can only be a plan's "
-                f"{self.offered_slot} price. The {slot} slot needs a price made with a {slot} key "
-                f"({'sk_live_' if slot == 'live' else 'sk_test_'}…).",
-                title=f"Not linked as the {slot} price",
-                severity="error",
-                timeout=10,
-            )
+        offer = self.form.offer
+        refusal = offer.refusal(slot) if offer is not None else None
+        if refusal:
+            self.notify(refusal, title=f"Not linked as the {slot} price", severity="error", timeout=10)
             return
-        if self.offered_price and self.plan is not None:
-            self.set_price(slot, self.offered_price)
-            self.notify(f"{self.offered_price} linked to '{self.plan.name}' ({slot}). Press ctrl+s to save.")
-            self.offered_price = None
-            self.query_one("#offer").remove_class("visible")
+        price_id = self.form.take_offer(slot)
+        if price_id is not None and self.plan is not None:
+            self.set_price(slot, price_id)
+            self.notify(f"{price_id} linked to '{self.plan.name}' ({slot}). Press ctrl+s to save.")
+            self.query_one(PriceOffer).hide()
 
     @on(Button.Pressed, "#offer-dismiss")
     def offer_dismiss(self) -> None:
-        self.offered_price = None
-        self.query_one("#offer").remove_class("visible")
+        self.form.offer = None
+        self.query_one(PriceOffer).hide()
