@@ -37,6 +37,7 @@ from textual.widgets import Input  # noqa: E402
 
 from portal_tui.commands.app import demo_context  # noqa: E402
 from portal_tui.sandbox import Sandbox  # noqa: E402
+from portal_tui.services.gateway import CATALOG_EXPAND  # noqa: E402
 from portal_tui.ui.app import PortalApp  # noqa: E402
 from portal_tui.ui.widgets.price_table import PriceTable  # noqa: E402
 
@@ -81,7 +82,7 @@ async def run(n: int) -> None:
                     first_page = time.perf_counter() - started
             loaded = time.perf_counter() - started
             requests = len([r for r in sandbox.requests if r.path == "/v1/prices"]) - before
-            print(f"prices: {len(table.rows):,} in {requests} list requests (expand data.product, data.tiers)")
+            print(f"prices: {len(table.rows):,} in {requests} list requests (expand {', '.join(CATALOG_EXPAND)})")
             print(
                 f"first page on screen: {(first_page or 0) * 1000:.0f} ms; all {n:,} on screen: "
                 f"{loaded * 1000:.0f} ms (the sandbox answers too, on the same 2 cores)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -11,7 +12,7 @@ from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.widgets.price_details import PriceDetails
 from portal_tui.ui.widgets.price_table import PriceTable
-from tests.ui.helpers import settle, text_of, type_text
+from tests.ui.helpers import settle, text_of, type_text, wait_until
 
 
 def focused(app: PortalApp) -> Widget | None:
@@ -22,6 +23,18 @@ def focused(app: PortalApp) -> Widget | None:
 async def open_catalog(pilot: object, app: PortalApp) -> PriceTable:
     await app.switch_mode("catalog")
     await settle(pilot)  # type: ignore[arg-type]
+    return app.screen.query_one(PriceTable)
+
+
+async def open_picker(pilot: Pilot[None], app: PortalApp) -> PriceTable:
+    """The price picker of a new plan's test slot (ctrl+n, then ctrl+o in Plans & quotas), and its table."""
+    await app.switch_mode("plans")
+    await settle(pilot)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    await pilot.press("ctrl+o")
+    await settle(pilot)
+    assert type(app.screen).__name__ == "PricePickerModal"
     return app.screen.query_one(PriceTable)
 
 
@@ -203,13 +216,7 @@ async def test_the_picker_picks_with_one_enter_and_offers_only_its_own_keys(
 ) -> None:
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.switch_mode("plans")
-        await settle(pilot)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        await pilot.press("ctrl+o")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "PricePickerModal"
+        await open_picker(pilot, app)
         status = str(app.screen.query_one("#catalog-status").render())
         assert "enter picks" in status and "c copy" not in status and "archived" not in status
         await type_text(pilot, "pro")
@@ -293,3 +300,88 @@ async def test_link_to_plan_offers_only_the_slot_of_the_price_mode(
         await pilot.press("t")
         await settle(pilot)
         assert plan.test_price_id == price_id and plan.live_price_id is None
+
+
+def multi_currency_prices(sandbox: Sandbox) -> tuple[str, str]:
+    """A flat and a graduated price in USD, EUR and JPY, made through the real client like any other account's."""
+    import stripe
+
+    from tests.conftest import TEST_KEY
+
+    sc = stripe.StripeClient(TEST_KEY, base_addresses={"api": sandbox.url})
+    product = sc.v1.products.create(params={"name": "Global VPS"}).id
+    flat = sc.v1.prices.create(
+        params={
+            "product": product,
+            "currency": "usd",
+            "unit_amount": 2000,
+            "recurring": {"interval": "month"},
+            "lookup_key": "global_flat",
+            "currency_options": {"eur": {"unit_amount": 1850}, "jpy": {"unit_amount": 3000}},
+        }
+    )
+    graduated = sc.v1.prices.create(
+        params={
+            "product": product,
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "recurring": {"interval": "month"},
+            "lookup_key": "global_seats",
+            "tiers": [{"up_to": 10, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400}],
+            "currency_options": {
+                "eur": {"tiers": [{"up_to": 10, "unit_amount": 450}, {"up_to": "inf", "unit_amount": 350}]},
+                "jpy": {"tiers": [{"up_to": 10, "unit_amount": 700}, {"up_to": "inf", "unit_amount": 600}]},
+            },
+        }
+    )
+    return flat.id, graduated.id
+
+
+async def test_the_picker_finds_a_usd_price_by_its_other_currencies_and_says_how_many_it_has(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    flat, graduated = multi_currency_prices(seeded_sandbox)
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_picker(pilot, app)
+        await wait_until(pilot, lambda: len(table.rows) == 13)  # the seed's 11 and these two
+        row = next(r for r in table.rows if r.price_id == flat)
+        assert row.summary == "$20.00 / month · +2 currencies"
+        await type_text(pilot, "eur")
+        await pilot.pause()
+        # the two USD prices offered in EUR too, and the seed's own EUR price
+        shown = {r.price_id for r in table.shown}
+        assert {flat, graduated} <= shown and len(shown) == 3
+        line = "".join(segment.text for segment in table.render_line(1 + table.shown.index(row)))
+        assert "in EUR JPY · $20.00" in line  # the row says why it matched, before its summary
+        await pilot.press("backspace", "backspace", "backspace")
+        await type_text(pilot, "jpy")
+        await pilot.pause()
+        assert {r.price_id for r in table.shown} >= {flat, graduated}
+        assert all("JPY" in r.other_currencies or r.price.get("currency") == "jpy" for r in table.shown)
+
+
+async def test_details_list_each_currency_with_its_amount_or_tiers(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    flat, graduated = multi_currency_prices(seeded_sandbox)
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = await open_catalog(pilot, app)
+        await wait_until(pilot, lambda: len(table.rows) == 13)
+        details = app.screen.query_one(PriceDetails)
+        currencies = details.query_one("#details-currencies", Static)
+        assert table.select_price(flat)
+        await pilot.pause()
+        listed = text_of(currencies)
+        assert currencies.display
+        assert "USD  $20.00 / month" in listed and "EUR  €18.50 / month" in listed and "JPY  ¥3,000 / month" in listed
+        assert table.select_price(graduated)
+        await pilot.pause()
+        listed = text_of(currencies)
+        assert "EUR  Graduated" in listed and "JPY  Graduated" in listed
+        assert "€4.50" in listed and "€3.50" in listed and "¥700" in listed and "¥600" in listed
+        assert table.select_price(next(r.price_id for r in table.rows if r.lookup_key == "pro_monthly"))
+        await pilot.pause()
+        assert not currencies.display  # a one-currency price: nothing more to list

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -12,7 +13,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, Label, Static
 
 from portal_tui.domain.money import format_money, parse_quantity
-from portal_tui.domain.pricing import breakdown, describe_price, sample_quantities, tier_ranges
+from portal_tui.domain.pricing import (
+    breakdown,
+    describe_price,
+    in_currency,
+    price_currencies,
+    sample_quantities,
+    tier_ranges,
+)
 from portal_tui.ui.widgets.field_error import FieldError
 
 
@@ -40,6 +48,27 @@ def _decimal(value: Any) -> Any:
     from decimal import Decimal
 
     return Decimal(str(value))
+
+
+def currency_list(price: dict[str, Any]) -> RenderableType:
+    """Each currency of a multi-currency price with its amount, or its tiers (nothing for a one-currency price)."""
+    codes = price_currencies(price)
+    if len(codes) < 2:
+        return ""
+    parts: list[RenderableType] = [Text("Currencies", style="bold")]
+    for code in codes:
+        try:
+            own = {key: value for key, value in in_currency(price, code).items() if key != "currency_options"}
+        except ValueError as error:  # tiers of that currency not returned
+            parts.append(Text(f"{code.upper()}  {error}"))
+            continue
+        table = tier_table(own)
+        if table is None:
+            parts.append(Text(f"{code.upper()}  {describe_price(own)}"))
+        else:
+            parts.append(Text(f"{code.upper()}  {'Graduated' if own.get('tiers_mode') == 'graduated' else 'Volume'}"))
+            parts.append(table)
+    return Group(*parts)
 
 
 def preview_text(price: dict[str, Any], quantity: int) -> Text:
@@ -74,6 +103,9 @@ class PriceDetails(VerticalScroll, can_focus=False):
         yield Static("", id="details-summary", markup=False)
         yield Static("", id="details-facts", markup=False)
         yield Static("", id="details-tiers")
+        currencies = Static("", id="details-currencies")
+        currencies.display = False  # shown for a multi-currency price only
+        yield currencies
         yield Label("What a customer pays", classes="section")
         yield Input(placeholder="quantity or usage, e.g. 12000", id="details-quantity", restrict=r"[0-9,_]*")
         yield FieldError(id="details-quantity-error")
@@ -83,8 +115,9 @@ class PriceDetails(VerticalScroll, can_focus=False):
         self.price = price
         if price is None:
             self.query_one("#details-id", Static).update("No price selected")
-            for name in ("summary", "facts", "tiers", "preview"):
+            for name in ("summary", "facts", "tiers", "currencies", "preview"):
                 self.query_one(f"#details-{name}", Static).update("")
+            self.query_one("#details-currencies").display = False
             return
         self.query_one("#details-id", Static).update(str(price["id"]))
         self.query_one("#details-summary", Static).update(describe_price(price))
@@ -103,6 +136,9 @@ class PriceDetails(VerticalScroll, can_focus=False):
         self.query_one("#details-facts", Static).update("\n".join(f for f in facts if f))
         table = tier_table(price)
         self.query_one("#details-tiers", Static).update(table if table is not None else "")
+        currencies = self.query_one("#details-currencies", Static)
+        currencies.update(currency_list(price))
+        currencies.display = len(price_currencies(price)) > 1
         self.update_preview()
 
     @on(Input.Changed, "#details-quantity")

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from portal_tui.domain.pricing import describe_price, interval_label
+from portal_tui.domain.pricing import describe_price, interval_label, price_currencies
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class PriceRow:
     price_id: str
     active: bool
     haystack: str
+    # a multi-currency price's other currencies, upper-case ("EUR JPY"): the filter finds the price by any of them
+    other_currencies: str = ""
 
     @classmethod
     def from_price(cls, price: dict[str, Any]) -> PriceRow:
@@ -47,7 +49,8 @@ class PriceRow:
         summary = describe_price(price)
         nickname = str(price.get("nickname") or "")
         lookup_key = str(price.get("lookup_key") or "")
-        haystack = " ".join([name, nickname, lookup_key, str(price["id"]), summary]).lower()
+        currencies = price_currencies(price)
+        haystack = " ".join([name, nickname, lookup_key, str(price["id"]), summary, *currencies]).lower()
         return cls(
             price,
             name,
@@ -59,6 +62,7 @@ class PriceRow:
             str(price["id"]),
             bool(price.get("active", True)),
             haystack,
+            " ".join(code.upper() for code in currencies[1:]),
         )
 
 
@@ -240,6 +244,9 @@ class PriceTable(ScrollView, can_focus=True):
             for attr, label in MATCH_LABELS.items()
             if self.filter_text and attr not in shown and self.filter_text in getattr(row, attr).lower()
         ]
+        needle = self.filter_text
+        if needle and needle in row.other_currencies.lower() and needle not in row.summary.lower():
+            hidden_match.append(f"in {row.other_currencies}")  # "+2 currencies" alone would not say why it matched
         values = []
         for _title, attr, size in columns:
             value = getattr(row, attr)
