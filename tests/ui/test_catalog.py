@@ -97,7 +97,8 @@ async def test_link_to_plan_preselects_the_price(make_app: Callable[..., PortalA
         await pilot.press("l")
         await settle(pilot)
         assert app.current_mode == "plans"
-        assert getattr(app.screen, "offered_price", None) == price_id
+        offer = app.screen.form.offer  # type: ignore[attr-defined]
+        assert offer is not None and offer.price_id == price_id
         await pilot.press("t")
         await settle(pilot)
         plans = app.screen.config.plans  # type: ignore[attr-defined]
