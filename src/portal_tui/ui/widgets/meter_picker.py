@@ -14,21 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
-from portal_tui.services.product_setup import NewMeter
+from portal_tui.forms.price_form import AGGREGATION_DEFAULT, CUSTOMER_KEY_DEFAULT, NEW, VALUE_KEY_DEFAULT
 from portal_tui.ui.widgets.field_error import FieldError
-
-NEW = "__new__"
-# A fresh picker's new-meter settings: Stripe's usual payload keys and a sum of values.
-AGGREGATION_DEFAULT = "sum"
-CUSTOMER_KEY_DEFAULT = "stripe_customer_id"
-VALUE_KEY_DEFAULT = "value"
 
 
 class MeterPicker(Vertical):
     """The meter Select (existing meters plus "Create a new meter…") and the new meter's fields.
 
-    `meter_id` is the choice (an existing meter's ID, a NewMeter, or None), `problems` what stops it being usable,
-    keyed "meter" / "new-meter" as the screen shows them."""
+    The screen reads the fields into its form model (`PriceForm`), which judges the choice."""
 
     DEFAULT_CSS = """
     MeterPicker { height: auto; }
@@ -91,41 +84,6 @@ class MeterPicker(Vertical):
     def choice(self) -> str:
         """The Select's value: a meter ID, NEW, or "" while none is chosen."""
         return "" if self.select.is_blank() else str(self.select.value)
-
-    def _text(self, selector: str) -> str:
-        return self.query_one(selector, Input).value.strip()
-
-    @property
-    def meter_id(self) -> str | NewMeter | None:
-        """The chosen meter: an existing one's ID, the new meter to create, or None while nothing is chosen."""
-        choice = self.choice
-        if choice == NEW:
-            agg: Select[str] = self.query_one("#meter-agg", Select)
-            return NewMeter(
-                self._text("#meter-name"),
-                self._text("#meter-event"),
-                str(agg.value),  # type: ignore[arg-type]
-                self._text("#meter-customer-key") or CUSTOMER_KEY_DEFAULT,
-                self._text("#meter-value-key") or VALUE_KEY_DEFAULT,
-            )
-        return choice or None
-
-    @property
-    def problems(self) -> dict[str, str]:
-        """What stops the choice from being used, keyed "meter" (nothing chosen) or "new-meter" (its fields)."""
-        chosen = self.meter_id
-        if chosen is None:
-            return {"meter": "Choose the meter this price bills, or “Create a new meter…”"}
-        if isinstance(chosen, NewMeter):
-            if not chosen.display_name or not chosen.event_name:
-                return {"new-meter": "Give the new meter a display name and an event name"}
-            if any(m["event_name"] == chosen.event_name for m in self.meters):
-                return {"new-meter": f"A meter for event '{chosen.event_name}' exists: choose it above"}
-        return {}
-
-    def has_input(self) -> bool:
-        """The admin typed a new meter's name or event (their own work, lost if the form is cleared)."""
-        return bool(self._text("#meter-name") or self._text("#meter-event"))
 
     # ---- changing ------------------------------------------------------------------------------------------------
 

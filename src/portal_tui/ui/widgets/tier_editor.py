@@ -1,12 +1,11 @@
-"""The builder's tier editor: a header and one row per tier, with add / remove / move / fill and parsing.
+"""The builder's tier editor: a header and one row per tier, with add / remove / move / fill.
 
 Rows are plain Inputs, so typing in them bubbles Input.Changed as usual; changes of structure (a row added, removed,
-moved or the whole set refilled) post `TierEditor.Changed` so the screen re-reads the form.
+moved or the whole set refilled) post `TierEditor.Changed` so the screen re-reads the rows (`values()`). What the rows
+mean (their amounts, their problems) is the form model's business (`portal_tui.forms.price_form`).
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,8 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from portal_tui.domain.money import AmountError, format_amount_input, parse_amount, parse_quantity, parse_unit_amount
-from portal_tui.domain.pricing import Tier
+from portal_tui.forms.price_form import TierInput, tier_starts
 
 
 class TierRow(Horizontal):
@@ -103,20 +101,15 @@ class TierEditor(Vertical):
     def relabel(self) -> None:
         """Number the rows ("from" of each) and keep ∞ on the last one."""
         rows = self.rows()
-        low = 1
         for index, row in enumerate(rows):
             up_to = row.query_one(".tier-up-to", Input)
-            last = index == len(rows) - 1
-            if last:
+            if index == len(rows) - 1:
                 up_to.value, up_to.disabled = "∞", True
             elif up_to.disabled:
                 up_to.value, up_to.disabled = "", False
+        starts = tier_starts([row.query_one(".tier-up-to", Input).value for row in rows])
+        for row, low in zip(rows, starts, strict=True):
             row.query_one(".tier-from", Static).update(f"{low:,} –")
-            try:
-                high = parse_quantity(up_to.value) if not last else None
-            except AmountError:
-                high = None
-            low = (high + 1) if high is not None and high >= low else low + 1
         self.post_message(self.Changed())
 
     def row_of(self, widget: Widget | None) -> int | None:
@@ -159,53 +152,30 @@ class TierEditor(Vertical):
         b.query_one(".tier-unit", Input).focus()
         self.post_message(self.Changed())
 
-    async def fill(self, tiers: list[Tier], currency: str) -> None:
+    async def fill(self, tiers: list[TierInput]) -> None:
         """One row per tier, filled once the rows are mounted (their inputs exist only then)."""
         await self.box.remove_children()
         rows = [TierRow() for _ in tiers] or [TierRow()]
         await self.box.mount_all(rows)
         for row, tier in zip(rows, tiers, strict=False):
-            if tier.up_to is not None:
-                row.query_one(".tier-up-to", Input).value = str(tier.up_to)
-            if tier.unit_amount is not None:
-                row.query_one(".tier-unit", Input).value = format_amount_input(tier.unit_amount, currency)
-            if tier.flat_amount is not None:
-                row.query_one(".tier-flat", Input).value = format_amount_input(tier.flat_amount, currency)
+            for cls, text in (
+                (".tier-up-to", tier.up_to),
+                (".tier-unit", tier.unit_amount),
+                (".tier-flat", tier.flat_amount),
+            ):
+                if text:
+                    row.query_one(cls, Input).value = text
         self.relabel()
         rows[0].query_one(".tier-unit", Input).focus()
 
-    def has_input(self) -> bool:
-        return any(field.value.strip() and not field.disabled for row in self.rows() for field in row.query(Input))
-
-    def tiers(self, currency: str, *, decimal_units: bool) -> tuple[list[Tier], dict[str, str]]:
-        """The rows as Tiers, and a problem per field that cannot be read (keyed `tiers[i].field`).
-
-        `decimal_units`: per-unit prices may have fractions of a minor unit (usage-based prices)."""
-        tiers: list[Tier] = []
-        problems: dict[str, str] = {}
-        rows = self.rows()
-        for index, row in enumerate(rows):
-            tier = Tier(up_to=None)
-            if index < len(rows) - 1:
-                try:
-                    tier.up_to = parse_quantity(row.query_one(".tier-up-to", Input).value)
-                except AmountError:
-                    problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
-                    tier.up_to = 0
-            for cls, attr in ((".tier-unit", "unit_amount"), (".tier-flat", "flat_amount")):
-                text = row.query_one(cls, Input).value
-                if not text.strip():
-                    continue
-                try:
-                    if attr == "unit_amount":
-                        tier.unit_amount = (
-                            parse_unit_amount(text, currency)
-                            if decimal_units
-                            else Decimal(parse_amount(text, currency))
-                        )
-                    else:
-                        tier.flat_amount = parse_amount(text, currency)
-                except AmountError as error:
-                    problems[f"tiers[{index}].{attr}"] = f"Tier {index + 1}: {error.message}"
-            tiers.append(tier)
-        return tiers, problems
+    def values(self) -> list[TierInput]:
+        """The rows as typed (the unbounded last row's "up to" left empty)."""
+        return [
+            TierInput(
+                "" if up_to.disabled else up_to.value,
+                row.query_one(".tier-unit", Input).value,
+                row.query_one(".tier-flat", Input).value,
+            )
+            for row in self.rows()
+            for up_to in [row.query_one(".tier-up-to", Input)]
+        ]
