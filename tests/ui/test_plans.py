@@ -1,10 +1,13 @@
-"""The plan editor: create, link, quotas, save to TOML, reload, broken files, unsaved changes, wrong-mode prices."""
+"""The plan editor's wiring: keys, fields, lookups, questions and focus bound to its form model.
+
+The rules themselves (field checks, unsaved changes, the file on disk, Verify records, price slots) are tested
+without Textual in tests/forms/test_plan_form.py.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,11 +19,8 @@ from portal_tui.ui.app import PortalApp
 from portal_tui.ui.screens.plans import PlansScreen
 from portal_tui.ui.widgets.field_error import FieldError
 from tests.conftest import LIVE_KEY
+from tests.forms.test_plan_form import replace_price, seed_price
 from tests.ui.helpers import settle, type_text
-
-
-def seed_price(sandbox: Sandbox, lookup: str) -> str:
-    return next(str(p["id"]) for p in sandbox.test_world.objects["price"].values() if p["lookup_key"] == lookup)
 
 
 async def open_plans(pilot: object, app: PortalApp) -> None:
@@ -46,6 +46,7 @@ async def test_create_link_quota_save_and_reload(
         name = app.screen.query_one("#plan-name", Input)
         name.value = ""
         await type_text(pilot, "Pro VPS")
+        assert app.screen.query_one("#plan-id", Input).value == "pro-vps"  # a new plan's ID follows its name
         app.screen.query_one("#price-test", Input).value = price
         await checked(pilot)
         state = str(app.screen.query_one("#state-price-test").render())
@@ -67,25 +68,6 @@ async def test_create_link_quota_save_and_reload(
         assert again.screen.query_one("#plan-name", Input).value == "Pro VPS"
         assert again.screen.query_one("#quota-vcpu", Input).value == "4"
         assert "connect Stripe to check" in str(again.screen.query_one("#state-price-test").render())
-
-
-async def test_bad_values_are_shown_at_the_field_and_block_saving(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
-) -> None:
-    app = make_app(seeded_sandbox)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        app.screen.query_one("#price-test", Input).value = "prod_123"
-        app.screen.query_one("#quota-vcpu", Input).value = "lots"
-        await pilot.pause()
-        assert "not a price ID" in app.screen.query_one("#error-price-test", FieldError).message
-        assert "not a number" in app.screen.query_one("#error-quota-vcpu", FieldError).message
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert not (config_dir / "plans.toml").exists()
-        assert app.screen.query_one("#quota-vcpu", Input).value == "lots"  # nothing typed is lost
 
 
 async def test_a_secret_key_pasted_as_a_price_id_is_never_echoed(
@@ -112,35 +94,6 @@ async def test_a_secret_key_pasted_as_a_price_id_is_never_echoed(
         await settle(pilot)
     saved = (config_dir / "plans.toml").read_text() if (config_dir / "plans.toml").exists() else ""
     assert "51Hsecret" not in saved
-
-
-async def test_missing_archived_and_one_time_prices_are_flagged(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
-) -> None:
-    archived = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if not p["active"])
-    app = make_app(seeded_sandbox)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        for price, words in [(archived, "archived"), ("price_nope", "does not exist in test mode")]:
-            app.screen.query_one("#price-test", Input).value = price
-            await checked(pilot)
-            assert words in str(app.screen.query_one("#state-price-test").render())
-
-
-async def test_test_price_in_the_live_slot_is_an_error(
-    make_app: Callable[..., PortalApp], live_sandbox: Sandbox
-) -> None:
-    test_price = seed_price(live_sandbox, "pro_monthly")
-    app = make_app(live_sandbox, key=LIVE_KEY)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        app.screen.query_one("#price-live", Input).value = test_price
-        await checked(pilot)
-        assert "does not exist in live mode" in str(app.screen.query_one("#state-price-live").render())
 
 
 async def test_broken_file_is_reported_and_left_untouched(
@@ -175,33 +128,6 @@ async def test_leaving_with_unsaved_changes_asks(make_app: Callable[..., PortalA
         await pilot.click("#confirm-button")
         await settle(pilot)
         assert app.current_mode == "home"
-
-
-async def test_delete_plan_asks_first_and_custom_resources(
-    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
-) -> None:
-    app = make_app(sandbox, key=None)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        screen = app.screen
-        screen.query_one("#new-resource-key", Input).value = "gpu_hours"
-        screen.query_one("#new-resource-label", Input).value = "GPU"
-        screen.query_one("#new-resource-unit", Input).value = "hours"
-        await pilot.click("#add-resource")
-        await settle(pilot)
-        screen.query_one("#quota-gpu_hours", Input).value = "10"
-        await pilot.click("#delete-plan")
-        await pilot.pause()
-        await pilot.click("#confirm-button")
-        await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-    data = tomllib.loads((config_dir / "plans.toml").read_text())
-    assert [p["id"] for p in data["plans"]] == ["new-plan"]
-    assert {"key": "gpu_hours", "label": "GPU", "unit": "hours"} in data["resources"]
 
 
 async def test_reload_after_save_rebuilds_the_quota_rows(
@@ -261,47 +187,6 @@ async def test_invalid_quota_survives_switching_plans_and_blocks_saving(
     assert data["plans"][0]["quotas"] == {"vcpu": 4, "storage_gb": 50}
 
 
-async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(
-    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
-) -> None:
-    path = config_dir / "plans.toml"
-    path.write_text('schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\n')
-    app = make_app(sandbox, key=None)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_plans(pilot, app)
-        app.screen.query_one("#plan-name", Input).value = "Pro 2"
-        await pilot.pause()
-        hand_edit = 'schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro (hand-edited)"\n'
-        path.write_text(hand_edit)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ConfirmModal"
-        assert "changed on disk" in str(app.screen.query_one("#confirm-title").render())
-        await pilot.press("escape")
-        await settle(pilot)
-        assert path.read_text() == hand_edit
-        broken = hand_edit + "[[plans]\n"
-        path.write_text(broken)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert "no longer parses" in str(app.screen.query_one("#confirm-title").render())
-        await pilot.press("escape")
-        await settle(pilot)
-        assert path.read_text() == broken
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.click("#confirm-button")
-        await settle(pilot)
-        assert tomllib.loads(path.read_text())["plans"][0]["name"] == "Pro 2"
-        # Saved: the file is ours again, so the next save does not ask.
-        app.screen.query_one("#plan-name", Input).value = "Pro 3"
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "PlansScreen"
-    assert tomllib.loads(path.read_text())["plans"][0]["name"] == "Pro 3"
-
-
 async def test_focus_starts_on_the_plan_list_and_follows_reading_order(
     make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
 ) -> None:
@@ -347,71 +232,6 @@ async def test_keyboard_deletes_a_plan_and_adds_a_resource_from_inside_fields(
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.query("#quota-gpu_hours")
-
-
-async def test_the_id_follows_the_name_until_saved_and_can_be_edited(
-    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
-) -> None:
-    app = make_app(sandbox, key=None)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        await pilot.press("ctrl+u")  # the field's own "delete to start": clears "New plan"
-        await type_text(pilot, "Starter")
-        await pilot.pause()
-        assert app.screen.query_one("#plan-id", Input).value == "starter"
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        await pilot.press("ctrl+u")
-        await type_text(pilot, "Starter")  # same name: the ID stays unique
-        await pilot.pause()
-        assert app.screen.query_one("#plan-id", Input).value == "starter-2"
-        id_field = app.screen.query_one("#plan-id", Input)
-        id_field.value = "Bad ID!"
-        await pilot.pause()
-        assert "lower-case" in app.screen.query_one("#error-plan-id", FieldError).message
-        id_field.value = "starter"
-        await pilot.pause()
-        assert "already has the ID" in app.screen.query_one("#error-plan-id", FieldError).message
-        id_field.value = "starter-plus"
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        data = tomllib.loads((config_dir / "plans.toml").read_text())
-        assert [p["id"] for p in data["plans"]] == ["starter", "starter-plus"]
-        # Saved: renaming no longer moves the ID, and editing it warns that the portal refers to it.
-        app.screen.query_one("#plan-name", Input).value = "Starter Plus"
-        await pilot.pause()
-        assert app.screen.query_one("#plan-id", Input).value == "starter-plus"
-        assert "breaks that link" in str(app.screen.query_one("#plan-id-note").render())
-
-
-async def test_price_problems_are_saved_with_a_warning_and_marked_in_the_list(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
-) -> None:
-    one_off = next(p["id"] for p in seeded_sandbox.test_world.objects["price"].values() if p["type"] == "one_time")
-    test_price = seed_price(seeded_sandbox, "pro_monthly")
-    app = make_app(seeded_sandbox)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_plans(pilot, app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        app.screen.query_one("#price-test", Input).value = one_off
-        # A test key finds a test price pasted into the live slot: that is a mistake, not "cannot check".
-        app.screen.query_one("#price-live", Input).value = test_price
-        await checked(pilot)
-        assert "one-time price" in str(app.screen.query_one("#state-price-test").render())
-        live_state = app.screen.query_one("#state-price-live")
-        assert "test-mode price but sits in the live slot" in str(live_state.render())
-        assert live_state.has_class("bad")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        notes = [n.message for n in app._notifications]
-        assert any("2 linked price(s) have problems" in note and "one-time" in note for note in notes)
-        label = str(app.screen.query_one("#plan-list ListItem Label").render())
-        assert label.startswith("✗")
-    assert tomllib.loads((config_dir / "plans.toml").read_text())["plans"][0]["test_price_id"] == one_off
 
 
 async def test_typing_a_price_id_looks_it_up_once_typing_pauses(
@@ -486,22 +306,6 @@ def write_plans(config_dir: Path, text: str) -> None:
     (config_dir / "plans.toml").write_text(text)
 
 
-def replace_price(app: PortalApp, old_id: str, unit_amount: int) -> str:
-    """What the builder's "Replace price" does: a new price takes the lookup key (and default), the old is archived."""
-    from dataclasses import replace
-
-    from portal_tui.domain.pricing import PriceDraft
-    from portal_tui.services.product_setup import ProductSetup, SetupRequest
-
-    gateway = app.context.gateway()
-    old = gateway.retrieve_price(old_id)
-    draft = replace(PriceDraft.from_stripe(old), unit_amount=Decimal(unit_amount), transfer_lookup_key=True)
-    request = SetupRequest(draft=draft, existing_product_id=old["product"]["id"], replaces_price_id=old_id)
-    progress = ProductSetup(gateway, request).run()
-    assert progress.archived and progress.price is not None
-    return str(progress.price["id"])
-
-
 async def test_a_replaced_price_is_rechecked_and_the_new_one_offered(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
 ) -> None:
@@ -512,7 +316,7 @@ async def test_a_replaced_price_is_rechecked_and_the_new_one_offered(
         await open_plans(pilot, app)
         state = app.screen.query_one("#state-price-test")
         assert "✓ Pro VPS · $20.00 / month" in str(state.render())
-        new = replace_price(app, old, 2500)
+        new = replace_price(app.context.gateway(), old, 2500)
         # Coming back to the step re-checks (the app also tells screens when the catalog changed).
         await app.switch_mode("catalog")
         await settle(pilot)
@@ -520,25 +324,14 @@ async def test_a_replaced_price_is_rechecked_and_the_new_one_offered(
         await settle(pilot)
         text = str(state.render())
         assert f"replaced by {new}" in text and "ctrl+y" in text and "✓" not in text
+        assert str(app.screen.query_one("#plan-list ListItem Label").render()).startswith("✗")
+        await pilot.press("ctrl+s")  # saved all the same, with the problem said
+        await settle(pilot)
+        assert any("1 linked price(s) have problems" in n.message and new in n.message for n in app._notifications)
         await pilot.press("ctrl+y")
         await checked(pilot)
         assert app.screen.query_one("#price-test", Input).value == new
         assert "✓ Pro VPS · $25.00 / month" in str(state.render())
-
-
-async def test_reload_rechecks_linked_prices(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
-) -> None:
-    old = seed_price(seeded_sandbox, "pro_monthly")
-    write_plans(config_dir, f'[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{old}"\n')
-    app = make_app(seeded_sandbox)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        new = replace_price(app, old, 2500)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        assert f"replaced by {new}" in str(app.screen.query_one("#state-price-test").render())
-        assert str(app.screen.query_one("#plan-list ListItem Label").render()).startswith("✗")
 
 
 async def test_plans_in_different_currencies_are_flagged_in_the_editor(
@@ -647,44 +440,6 @@ RECORDED = (
 )
 
 
-async def test_the_editor_keeps_a_plans_record_and_a_new_test_price_makes_it_stale(
-    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox, config_dir: Path
-) -> None:
-    from portal_tui.domain.plans import verify_state
-
-    pro, team = seed_price(seeded_sandbox, "pro_monthly"), seed_price(seeded_sandbox, "team_seats")
-    path = config_dir / "plans.toml"
-    path.write_text(
-        f'schema_version = 2\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "{pro}"\n'
-        + RECORDED.format(price=pro)
-    )
-    record = tomllib.loads(path.read_text())["plans"][0]["verified"]
-    app = make_app(seeded_sandbox)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_plans(pilot, app)
-        app.screen.query_one("#plan-name", Input).value = "Pro VPS"
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert tomllib.loads(path.read_text())["plans"][0] == {
-            "id": "pro",
-            "name": "Pro VPS",
-            "test_price_id": pro,
-            "quotas": {},
-            "verified": record,
-        }
-        plan = app.context.config_store.load().plans[0]
-        assert verify_state(plan, "0123456789abcdef") == "passed"
-        app.screen.query_one("#price-test", Input).value = team
-        await checked(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-    saved = tomllib.loads(path.read_text())["plans"][0]
-    assert saved["test_price_id"] == team and saved["verified"] == record  # kept, about the old price
-    plan = app.context.config_store.load().plans[0]
-    assert verify_state(plan, None) == "stale" and verify_state(plan, "0123456789abcdef") == "stale"
-
-
 async def test_a_hand_edit_beside_a_new_record_still_asks_before_overwriting(
     make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
 ) -> None:
@@ -705,22 +460,3 @@ async def test_a_hand_edit_beside_a_new_record_still_asks_before_overwriting(
         await pilot.press("escape")
         await settle(pilot)
     assert "hand-edited" in path.read_text()
-
-
-async def test_a_record_alone_on_disk_is_taken_without_asking(
-    make_app: Callable[..., PortalApp], sandbox: Sandbox, config_dir: Path
-) -> None:
-    path = config_dir / "plans.toml"
-    head = 'schema_version = 1\n[[plans]]\nid = "pro"\nname = "Pro"\ntest_price_id = "price_1Pro"\n'
-    path.write_text(head)
-    app = make_app(sandbox, key=None)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_plans(pilot, app)
-        app.screen.query_one("#plan-id", Input).value = "pro-vps"  # renamed here: the record follows the plan
-        await pilot.pause()
-        path.write_text(head.replace("schema_version = 1", "schema_version = 2") + RECORDED.format(price="price_1Pro"))
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "PlansScreen"
-    saved = tomllib.loads(path.read_text())["plans"][0]
-    assert saved["id"] == "pro-vps" and saved["verified"]["price_id"] == "price_1Pro"

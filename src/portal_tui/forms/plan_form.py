@@ -299,6 +299,23 @@ class PlanForm:
         self.file_ids = [(plan, plan.id) for plan in self.config.plans]
         self.fresh.clear()
 
+    def header(self) -> str:
+        marker = "  ● modified (ctrl+s saves)" if self.dirty else ("" if self.store.exists() else "  (new file)")
+        return f"Plan file: {self.store.path}{marker}"
+
+    def invalid(self) -> str | None:
+        """Why the plans as edited cannot be saved (a rule of the plan file), or None."""
+        problems = self.config.validate()
+        return f"Not saved: {len(problems)} problem(s). {problems[0].message}" if problems else None
+
+    def saved_notice(self) -> tuple[str, str, bool]:
+        """What the admin is told after a save: message, title, and whether it is a warning (price problems)."""
+        count, path, warnings = len(self.config.plans), self.store.path, self.price_warnings()
+        if not warnings:
+            return f"Saved {count} plan(s) to {path}", "Plans saved", False
+        message = f"Saved {count} plan(s) to {path}, but {len(warnings)} linked price(s) have problems:\n"
+        return message + "\n".join(warnings), "Saved with price problems", True
+
     def live_links(self) -> str:
         """What a live-mode save's confirmation lists: the live prices the portal will sell."""
         linked = [f"{plan.name or plan.id}: {plan.live_price_id}" for plan in self.config.plans if plan.live_price_id]
@@ -534,6 +551,17 @@ class PlanForm:
             for slot in SLOTS
             if (old := plan.price_id(slot)) is not None and old in self.replacements
         ]
+
+    def pick_refusal(self, slot: Slot, connected: bool, key_mode: Slot) -> str | None:
+        """Why the price picker cannot fill the `slot` price: it lists the connected key's prices only."""
+        if not connected:
+            return "Connect Stripe first, or paste the price ID."
+        if key_mode != slot:
+            return (
+                f"The connected key is in {key_mode} mode: the picker shows {key_mode} prices only. "
+                f"Paste the {slot} price ID instead."
+            )
+        return None
 
     # ---- a price offered from the catalog or builder ----------------------------------------------------------------
 

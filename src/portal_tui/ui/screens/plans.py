@@ -11,10 +11,9 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
-from textual.widgets import Button, Input, Label, ListView, Static
+from textual.widgets import Button, Input, ListView, Static
 from textual.widgets.input import Selection
 
 from portal_tui.domain.plans import Plan, PlanConfig
@@ -32,23 +31,14 @@ from portal_tui.forms.plan_form import (
 )
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
-from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.new_resource import NewResource
+from portal_tui.ui.widgets.plan_fields import PlanFields, widget_id
 from portal_tui.ui.widgets.plan_list import PlanList
 from portal_tui.ui.widgets.price_offer import PriceOffer
 from portal_tui.ui.widgets.price_slot import PriceSlot
 from portal_tui.ui.widgets.quota_rows import QuotaRows, widget_key
 from portal_tui.ui.widgets.top_bar import TopBar
-
-
-def widget_id(field: str) -> str:
-    """The input showing a form field: "name" -> "plan-name", "test_price_id" -> "price-test", "quotas.vcpu"."""
-    if field.startswith("quotas."):
-        return f"quota-{widget_key(field.removeprefix('quotas.'))}"
-    if field.endswith("_price_id"):
-        return f"price-{field.removesuffix('_price_id')}"
-    return f"plan-{field}"
 
 
 class PlansScreen(Screen[None]):
@@ -116,7 +106,6 @@ class PlansScreen(Screen[None]):
         super().__init__()
         self.form = PlanForm(portal(self).context.config_store)
         self._left_step = False
-        self._lookup_timers: dict[Slot, Timer] = {}
 
     @property
     def config(self) -> PlanConfig:
@@ -150,18 +139,7 @@ class PlansScreen(Screen[None]):
             yield PlanList()
             with VerticalScroll(id="plan-form", can_focus=False):
                 yield Static("No plan selected. Press ctrl+n to create one.", id="empty-form")
-                with Vertical(id="plan-fields"):
-                    for field, label in (("name", "Plan name"), ("id", "Plan ID")):
-                        with Horizontal(classes="row"):
-                            yield Label(label)
-                            yield Input(id=f"plan-{field}")
-                        yield FieldError(id=f"error-plan-{field}")
-                    yield Static("", id="plan-id-note", classes="price-state", markup=False)
-                    yield PriceSlot("test")
-                    yield PriceSlot("live")
-                    yield Label("Quotas (a number or 'unlimited'; empty = not offered)", classes="step-title")
-                    yield QuotaRows()
-                    yield NewResource()
+                yield PlanFields()
         yield KeyBar()
 
     async def on_mount(self) -> None:
@@ -235,9 +213,7 @@ class PlansScreen(Screen[None]):
         self.app.push_screen(ConfirmModal("Reload and discard your changes?", confirm_label="Discard"), answer)
 
     def update_header(self) -> None:
-        store = self.form.store
-        marker = "  ● modified (ctrl+s saves)" if self.unsaved else ("" if store.exists() else "  (new file)")
-        self.query_one("#plans-header", Static).update(f"Plan file: {store.path}{marker}")
+        self.query_one("#plans-header", Static).update(self.form.header())
 
     def action_save(self) -> None:
         if self.form.broken is not None:
@@ -245,13 +221,9 @@ class PlansScreen(Screen[None]):
             return
         if self.point_at_bad_input():
             return
-        problems = self.config.validate()
-        if problems:
-            self.notify(
-                f"Not saved: {len(problems)} problem(s). {problems[0].message}",
-                title="Fix the highlighted fields",
-                severity="error",
-            )
+        invalid = self.form.invalid()
+        if invalid:
+            self.notify(invalid, title="Fix the highlighted fields", severity="error")
             return
         if portal(self).context.livemode:
             # The portal provisions live customers from this file: in live mode a save is a live change too.
@@ -290,7 +262,6 @@ class PlansScreen(Screen[None]):
     def write_file(self) -> None:
         from portal_tui.services.errors import PortalError
 
-        path = self.form.store.path
         try:
             self.form.save()
         except PortalError as error:
@@ -298,18 +269,11 @@ class PlansScreen(Screen[None]):
             return
         self.fill_form()
         self.update_header()
-        count = len(self.config.plans)
-        warnings = self.form.price_warnings()
-        if warnings:
-            self.notify(
-                f"Saved {count} plan(s) to {path}, but {len(warnings)} linked price(s) have problems:\n"
-                + "\n".join(warnings),
-                title="Saved with price problems",
-                severity="warning",
-                timeout=15,
-            )
+        message, title, warn = self.form.saved_notice()
+        if warn:
+            self.notify(message, title=title, severity="warning", timeout=15)
         else:
-            self.notify(f"Saved {count} plan(s) to {path}", title="Plans saved")
+            self.notify(message, title=title)
         note = portal(self).context.plans_note
         if note:  # the demo's plan file goes away on quit: say so where the admin just saved
             self.notify(note, title="Demo", severity="warning", timeout=12)
@@ -378,32 +342,17 @@ class PlansScreen(Screen[None]):
     def fill_form(self) -> None:
         plan = self.plan
         self.query_one("#empty-form").display = plan is None
-        self.query_one("#plan-fields").display = plan is not None
+        self.query_one(PlanFields).display = plan is not None
         self.update_header()
         if plan is None:
             return
-        rows = self.query_one(QuotaRows)
-        for resource in self.config.resources:
-            rows.show_unit(resource, plan.quotas.get(resource.key))
-        # Filling the form is not an edit: no Changed messages (they would arrive late, possibly for another plan).
-        with self.prevent(Input.Changed):
-            for field, value in self.form.values(plan).items():
-                found = self.query(f"#{widget_id(field)}")
-                if found:
-                    found.first(Input).value = value
-        for error in self.query(FieldError):
-            if error.id != "error-new-resource":
-                error.clear()
-        for field, message in self.form.errors(plan).items():
-            self.show_error(field, message)
-        self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
+        self.query_one(QuotaRows).show_units(self.config.resources, plan.quotas)
+        self.query_one(PlanFields).fill(self.form.values(plan), self.form.errors(plan), self.form.id_note(plan))
         for slot in SLOTS:
             self.check_price(slot)
 
     def show_error(self, field: str, message: str | None) -> None:
-        errors = self.query(f"#error-{widget_id(field)}")
-        if errors:
-            errors.first(FieldError).show(message)
+        self.query_one(PlanFields).show_error(field, message)
 
     def changed(self) -> None:
         self.rebuild_list_labels()
@@ -417,7 +366,7 @@ class PlansScreen(Screen[None]):
         self.show_error("name", self.form.set_name(event.value))
         if event.value.strip() and self.form.id_follows_name(plan):
             with self.prevent(Input.Changed):
-                self.query_one("#plan-id", Input).value = plan.id
+                self.query_one(PlanFields).field("id").value = plan.id
             self.show_error("id", None)
         self.changed()
 
@@ -427,7 +376,7 @@ class PlansScreen(Screen[None]):
         if plan is None:
             return
         self.show_error("id", self.form.set_id(event.value))
-        self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
+        self.query_one(PlanFields).show_id_note(self.form.id_note(plan))
         self.changed()
 
     @on(Input.Changed, "#price-test")
@@ -444,40 +393,16 @@ class PlansScreen(Screen[None]):
         if edit.cleared or edit.look_up:
             self.check_price(slot, delay=0.0 if edit.cleared else self.lookup_delay)
         else:
-            self.query_one(f"#slot-{slot}", PriceSlot).show_state()
+            self.slot(slot).show_state()
         self.update_currency_warning()
         self.changed()
 
-    @on(Input.Submitted, "#price-test")
-    @on(Input.Submitted, "#price-live")
-    def price_submitted(self, event: Input.Submitted) -> None:
-        """Enter looks the typed ID up now instead of after the typing pause."""
-        slot: Slot = "test" if (event.input.id or "").endswith("test") else "live"
-        if slot in self._lookup_timers:
-            self.check_price(slot)
+    def slot(self, slot: Slot) -> PriceSlot:
+        return self.query_one(f"#slot-{slot}", PriceSlot)
 
     def check_price(self, slot: Slot, delay: float = 0.0, *, look_up: bool = True) -> None:
         """Show what is known about the slot's price; look it up (after `delay`) when nothing is."""
-        timer = self._lookup_timers.pop(slot, None)
-        if timer is not None:
-            timer.stop()
-        state = self.form.slot_state(slot, portal(self).context.connected)
-        if state is None:
-            return
-        self.query_one(f"#slot-{slot}", PriceSlot).show_state(state.text, state.ok)
-        if state.look_up is None or not look_up:
-            return
-        if delay:
-            self._lookup_timers[slot] = self.set_timer(delay, partial(self.start_lookup, state.look_up, slot))
-        else:
-            self.start_lookup(state.look_up, slot)
-
-    def start_lookup(self, price_id: str, slot: Slot) -> None:
-        self._lookup_timers.pop(slot, None)  # fired (or overtaken): enter has nothing left to hurry
-        # One lookup per slot at a time: a newer ID replaces the pending one.
-        self.run_worker(
-            partial(self.fetch_prices, [(price_id, slot)]), thread=True, exclusive=True, group=f"price-check-{slot}"
-        )
+        self.slot(slot).show(self.form.slot_state(slot, portal(self).context.connected), delay, look_up=look_up)
 
     def check_all_prices(self) -> None:
         """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
@@ -486,15 +411,19 @@ class PlansScreen(Screen[None]):
             self.run_worker(partial(self.fetch_prices, wanted), thread=True, exclusive=True, group="check-all")
 
     def fetch_prices(self, wanted: list[tuple[str, Slot]]) -> None:
-        """Runs in a worker thread."""
+        """Runs in a worker thread (one slot's lookup runs in its PriceSlot)."""
         context = portal(self).context
         for price_id, slot in wanted:
             result = look_up_price(context.gateway, price_id, slot, self.key_mode)
             self.app.call_from_thread(self._price_checked, price_id, slot, result)
 
+    @on(PriceSlot.Checked)
+    def price_checked(self, event: PriceSlot.Checked) -> None:
+        self._price_checked(event.price_id, event.slot, event.result)
+
     def _price_checked(self, price_id: str, slot: Slot, result: PriceLookup) -> None:
         if self.form.record_lookup(price_id, slot, result):
-            self.query_one(f"#slot-{slot}", PriceSlot).show_state(result.text, result.ok)
+            self.slot(slot).show_state(result.text, result.ok)
         self.rebuild_list_labels()
         self.update_currency_warning()
 
@@ -550,27 +479,18 @@ class PlansScreen(Screen[None]):
     # ---- picking and offered prices ------------------------------------------------------------------------------
 
     @on(Button.Pressed, "#pick-test")
-    def pick_test(self) -> None:
-        self.action_pick("test")
-
     @on(Button.Pressed, "#pick-live")
-    def pick_live(self) -> None:
-        self.action_pick("live")
+    def pick_pressed(self, event: Button.Pressed) -> None:
+        self.action_pick("test" if event.button.id == "pick-test" else "live")
 
     def action_pick(self, slot: Slot) -> None:
         from portal_tui.ui.screens.price_picker import PricePickerModal
 
         if self.plan is None:
             return
-        if not portal(self).context.connected:
-            self.notify("Connect Stripe first, or paste the price ID.", severity="warning")
-            return
-        if self.key_mode != slot:
-            self.notify(
-                f"The connected key is in {self.key_mode} mode: the picker shows {self.key_mode} prices only. "
-                f"Paste the {slot} price ID instead.",
-                severity="warning",
-            )
+        refusal = self.form.pick_refusal(slot, portal(self).context.connected, self.key_mode)
+        if refusal:
+            self.notify(refusal, severity="warning")
             return
 
         def picked(price_id: str | None) -> None:
@@ -598,12 +518,9 @@ class PlansScreen(Screen[None]):
         self.query_one("#plan-list", ListView).focus()
 
     @on(Button.Pressed, "#offer-test")
-    def offer_test(self) -> None:
-        self.action_use_offer("test")
-
     @on(Button.Pressed, "#offer-live")
-    def offer_live(self) -> None:
-        self.action_use_offer("live")
+    def offer_pressed(self, event: Button.Pressed) -> None:
+        self.action_use_offer("test" if event.button.id == "offer-test" else "live")
 
     def action_use_offer(self, slot: Slot) -> None:
         offer = self.form.offer

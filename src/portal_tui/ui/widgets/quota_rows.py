@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
@@ -40,6 +40,10 @@ class QuotaRows(Vertical):
             classes="row",
         )
         return [row, FieldError(id=f"error-quota-{key}")]
+
+    def show_units(self, resources: Iterable[Resource], quotas: Mapping[str, Quota]) -> None:
+        for resource in resources:
+            self.show_unit(resource, quotas.get(resource.key))
 
     def show_unit(self, resource: Resource, quota: Quota | None) -> None:
         """ "1 server", "4 servers": the unit beside a quota agrees with it."""
