@@ -9,6 +9,7 @@ import pytest
 
 from portal_tui.forms.price_form import (
     NEW,
+    CurrencyInput,
     PriceForm,
     TierInput,
     close_currencies,
@@ -439,3 +440,94 @@ def test_close_currencies_suggest_what_a_typo_meant() -> None:
     assert "gbp" in close_currencies("gpb")
     assert "eur" in close_currencies("eru")
     assert close_currencies("") == []
+
+
+# ---- extra currencies ------------------------------------------------------------------------------------------
+
+
+def test_a_currency_is_added_only_if_known_new_and_not_the_prices_own() -> None:
+    typed = form("usd", product_name="P", amount="20")
+    refusal = typed.add_currency("eru")
+    assert refusal is not None and refusal.startswith("Unknown currency 'eru'. Did you mean:") and "eur" in refusal
+    assert typed.add_currency("USD") == "USD is the price's own currency: its amount is set in the form"
+    assert typed.add_currency(" EUR ") is None
+    assert typed.add_currency("eur") == "EUR is added already"
+    assert typed.currency_codes() == ["eur"] and typed.unsaved
+    typed.remove_currency("eur")
+    assert typed.currency_codes() == [] and "currency_options" not in typed.build().request.price_params("p", None)
+
+
+def test_extra_currencies_send_their_own_amounts_and_the_forms_tax_behaviour() -> None:
+    typed = form("gbp", product_name="P", amount="20", tax="exclusive")
+    typed.add_currency("eur")
+    typed.add_currency("jpy")
+    typed.edit_currency(CurrencyInput("eur", "18.50"))
+    typed.edit_currency(CurrencyInput("jpy", "3000"))
+    built = typed.build()
+    assert built.problems == {}
+    assert built.request.price_params("prod_1", None)["currency_options"] == {
+        "eur": {"unit_amount": 1850, "tax_behavior": "exclusive"},
+        "jpy": {"unit_amount": 3000, "tax_behavior": "exclusive"},
+    }
+    preview = typed.preview()
+    assert preview is not None and "+2 currencies" in preview.summary
+    assert [(other.code, other.total) for other in preview.others] == [("EUR", "€185.00"), ("JPY", "¥30,000")]
+    assert [other.samples[0] for other in preview.others] == ["€18.50", "¥3,000"]
+
+
+def test_a_currencys_problems_show_in_its_section_once_typed_in_and_leave_the_others_in_the_preview() -> None:
+    typed = form("usd", product_name="P", amount="20")
+    typed.add_currency("eur")
+    typed.add_currency("jpy")
+    assert typed.problems["currency_options.eur.unit_amount"] == "Enter an amount"
+    assert typed.shown_problems() == {}  # just added: not wrong yet
+    typed.edit_currency(CurrencyInput("jpy", "12.5"))
+    assert typed.shown_problems() == {"currency_options.jpy": "JPY amount: JPY has no decimals: enter a whole amount"}
+    typed.edit_currency(CurrencyInput("eur", "18"))
+    preview = typed.preview()
+    assert preview is not None and [other.code for other in preview.others] == ["EUR"]
+    typed.attempted = True
+    typed.edit_currency(CurrencyInput("jpy", ""))
+    assert typed.shown_problems()["currency_options.jpy"] == "Enter an amount"
+    # The price's own currency changed to one of its extra ones: said at that currency whatever was touched.
+    typed.edit("currency", "eur")
+    assert "EUR is already the price's own currency" in typed.shown_problems()["currency_options.eur"]
+
+
+def test_a_tiered_price_takes_each_currencys_amounts_per_tier_on_its_own_bounds() -> None:
+    typed = form("usd", product_name="Seats", model="graduated", tiers=[("10", "5", "10"), ("", "4", "")])
+    typed.add_currency("eur")
+    assert typed.values.currencies[0].tiers == [TierInput(), TierInput()]
+    assert typed.tier_bounds() == ["1 – 10", "11 – ∞"]
+    # A tier added before the unbounded one adds a row there in each currency; one removed takes its row along.
+    typed.edit_currency(CurrencyInput("eur", tiers=[TierInput("", "4.5", "9"), TierInput("", "3.5")]))
+    typed.edit_tiers([TierInput("10", "5", "10"), TierInput("20", "4.5"), TierInput("", "4")])
+    assert typed.values.currencies[0].tiers == [TierInput("", "4.5", "9"), TierInput(), TierInput("", "3.5")]
+    assert typed.tier_bounds() == ["1 – 10", "11 – 20", "21 – ∞"]
+    assert typed.shown_problems()["currency_options.eur"] == "EUR tier 2 needs a per-unit price, a flat fee, or both"
+    typed.tier_removed(0)
+    typed.edit_tiers([TierInput("20", "4.5"), TierInput("", "4")])
+    assert typed.values.currencies[0].tiers == [TierInput(), TierInput("", "3.5")]
+    typed.edit_currency(CurrencyInput("eur", tiers=[TierInput("", "4x"), TierInput("", "3.5")]))
+    assert typed.problems["currency_options.eur.tiers[0].unit_amount"].startswith("EUR tier 1: ")
+    typed.edit_currency(CurrencyInput("eur", tiers=[TierInput("", "4"), TierInput("", "3.5")]))
+    params = typed.build().request.price_params("prod_1", None)
+    assert params["currency_options"]["eur"]["tiers"] == [
+        {"up_to": 20, "unit_amount": 400},
+        {"up_to": "inf", "unit_amount": 350},
+    ]
+    preview = typed.preview()
+    assert preview is not None and preview.others[0].samples[-1] == preview.others[0].total
+
+
+def test_replacing_a_multi_currency_price_prefills_each_currency() -> None:
+    options = {
+        "usd": {"unit_amount": 2000, "unit_amount_decimal": "2000", "tax_behavior": "unspecified"},
+        "eur": {"unit_amount": 1850, "unit_amount_decimal": "1850", "tax_behavior": "unspecified"},
+        "jpy": {"unit_amount": 3000, "unit_amount_decimal": "3000", "tax_behavior": "unspecified"},
+    }
+    typed = PriceForm()
+    typed.prefill(stripe_price(currency_options=options, tax_behavior=None))
+    assert typed.values.currencies == [CurrencyInput("eur", "18.50"), CurrencyInput("jpy", "3000")]
+    assert typed.problems == {}
+    assert set(typed.build().request.price_params("prod_pro", None)["currency_options"]) == {"eur", "jpy"}

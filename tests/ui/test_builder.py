@@ -13,6 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from portal_tui.sandbox import Sandbox
 from portal_tui.ui.app import PortalApp
 from portal_tui.ui.screens.builder import BuilderScreen
+from portal_tui.ui.widgets.extra_currency import ExtraCurrency
 from portal_tui.ui.widgets.field_error import FieldError
 from tests.ui.helpers import settle, text_of, wait_until
 
@@ -702,3 +703,165 @@ async def test_the_from_column_follows_every_insert_remove_and_move(
         await settle(pilot)
         assert column(screen, ".tier-up-to") == ["10", "∞"]
         assert froms(screen) == ["1 –", "11 –"]
+
+
+# ---- extra currencies (Stripe's currency_options) --------------------------------------------------------------
+
+
+async def add_currency(pilot: Any, code: str, amounts: list[str]) -> None:
+    """ctrl+g, type the code, enter; then type the amounts from the field that gets the cursor, tab between them."""
+    await pilot.press("ctrl+g")
+    await settle(pilot)
+    assert type(pilot.app.screen).__name__ == "CurrencyPrompt"
+    await pilot.press(*code, "enter")
+    await settle(pilot)
+    for index, amount in enumerate(amounts):
+        if index:
+            await pilot.press("tab")
+        await pilot.press(*amount)
+    await settle(pilot)
+
+
+async def flat_form(pilot: Any, app: PortalApp, name: str) -> BuilderScreen:
+    """The builder with a product name and a 20 (account currency) monthly amount typed in."""
+    screen = await open_builder(pilot, app)
+    await type_into(pilot, screen, "#product-name", name)
+    await type_into(pilot, screen, "#amount", "20")
+    return screen
+
+
+def section_of(screen: BuilderScreen, code: str) -> ExtraCurrency:
+    return next(section for section in screen.query(ExtraCurrency) if section.code == code)
+
+
+def retrieved(sandbox: Sandbox, price_id: str, expand: list[str]) -> dict[str, Any]:
+    """The price as the real stripe client reads it back from the sandbox."""
+    import stripe
+
+    from tests.conftest import TEST_KEY
+
+    client = stripe.StripeClient(TEST_KEY, base_addresses={"api": sandbox.url})
+    price: dict[str, Any] = client.v1.prices.retrieve(price_id, {"expand": expand}).to_dict()
+    return price
+
+
+async def test_a_flat_price_in_eur_and_jpy_is_reviewed_created_and_read_back(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await flat_form(pilot, app, "Global VPS")
+        await add_currency(pilot, "eru", [])  # a typo: the prompt says what was probably meant
+        assert "Did you mean" in str(app.screen.query_one("#currency-error").render())
+        await pilot.press(*["backspace"] * 3, *"eur", "enter")
+        await settle(pilot)
+        assert app.focused is screen.query_one("#amount-eur", Input)
+        await pilot.press(*"18.5")
+        await add_currency(pilot, "jpy", ["3000.5"])
+        assert "JPY has no decimals" in error_at(screen, "currency-jpy")
+        assert_blocked(screen, "JPY amount: JPY has no decimals")
+        await type_into(pilot, screen, "#amount-jpy", "3000", clear=True)
+        assert error_at(screen, "currency-jpy") == ""
+        compact = str(screen.query_one("#preview-compact").render())
+        assert "At 10: £200.00 · €185.00 · ¥30,000 / month" in compact, compact
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        review = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        assert '"currency_options": {' in review and '"unit_amount": 1850' in review and '"unit_amount": 3000' in review
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert "✓ Created." in str(screen.query_one("#progress").render())
+    params = sent(sandbox, "/v1/prices")[0]
+    assert params["currency"] == "gbp" and params["unit_amount"] == "2000"
+    assert params["currency_options"] == {"eur": {"unit_amount": "1850"}, "jpy": {"unit_amount": "3000"}}
+    price_id = next(iter(sandbox.test_world.objects["price"]))
+    price = retrieved(sandbox, price_id, ["currency_options"])
+    options = price["currency_options"]
+    assert {code: option["unit_amount"] for code, option in options.items()} == {"gbp": 2000, "eur": 1850, "jpy": 3000}
+
+
+async def test_a_graduated_price_in_eur_and_jpy_follows_the_tiers_and_is_created(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_builder(pilot, app)
+        fill(screen, **{"product-name": "Seats", "currency": "usd"})
+        await choose(pilot, screen, "#model", "graduated")
+        await set_tiers(pilot, screen, [("10", "5", "10"), ("∞", "4", "")])
+        await add_currency(pilot, "eur", ["4.5", "9", "3.5"])  # per unit and flat fee of tier 1, per unit of tier 2
+        await add_currency(pilot, "jpy", ["700", "", "600"])
+        bounds = [str(b.render()) for b in section_of(screen, "eur").query(".currency-bound").results(Static)]
+        assert bounds == ["1 – 10", "11 – ∞"]
+        # A tier added to the price adds a row to each currency, on the new bounds.
+        screen.tier_rows()[0].query_one(".tier-unit", Input).focus()
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        await pilot.press(*"20", "tab", *"4.5")
+        await settle(pilot)
+        assert [len(entry.tiers) for entry in screen.form.values.currencies] == [3, 3]
+        assert "EUR tier 2 needs a per-unit price" in error_at(screen, "currency-eur")
+        await settle(pilot)
+        eur_rows = section_of(screen, "eur").query(".currency-tier")
+        assert [str(r.query_one(".currency-bound", Static).render()) for r in eur_rows] == [
+            "1 – 10",
+            "11 – 20",
+            "21 – ∞",
+        ]
+        eur_rows[1].query_one(".currency-unit", Input).focus()
+        await pilot.press(*"4")
+        for row, amount in zip(
+            section_of(screen, "jpy").query(".currency-tier"),
+            ["700", "650", "600"],
+            strict=True,
+        ):
+            row.query_one(".currency-unit", Input).value = amount
+        await settle(pilot)
+        assert not screen.form.problems, screen.form.problems
+        samples = text_of(screen.query_one("#samples", Static))
+        assert "USD" in samples and "EUR" in samples and "JPY" in samples
+        await create(pilot, app, screen)
+    params = sent(sandbox, "/v1/prices")[0]
+    assert params["currency_options"]["eur"]["tiers"] == [
+        {"up_to": "10", "unit_amount": "450", "flat_amount": "900"},
+        {"up_to": "20", "unit_amount": "400"},
+        {"up_to": "inf", "unit_amount": "350"},
+    ]
+    assert [t["unit_amount"] for t in params["currency_options"]["jpy"]["tiers"]] == ["700", "650", "600"]
+    price_id = next(iter(sandbox.test_world.objects["price"]))
+    price = retrieved(
+        sandbox, price_id, ["currency_options", "currency_options.eur.tiers", "currency_options.jpy.tiers"]
+    )
+    eur = price["currency_options"]["eur"]["tiers"]
+    assert [(t["up_to"], t["unit_amount"], t["flat_amount"]) for t in eur] == [
+        (10, 450, 900),
+        (20, 400, None),
+        (None, 350, None),
+    ]
+
+
+async def test_a_currency_is_removed_from_the_keyboard(make_app: Callable[..., PortalApp], sandbox: Sandbox) -> None:
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await flat_form(pilot, app, "Pro")
+        await add_currency(pilot, "eur", ["18"])
+        await pilot.press("tab")
+        assert app.focused is screen.query_one("#remove-eur", Button)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not screen.query(ExtraCurrency) and screen.form.values.currencies == []
+        assert "€" not in str(screen.query_one("#preview-compact").render())
+
+
+async def test_the_flat_form_with_one_extra_currency_fits_80x24(
+    make_app: Callable[..., PortalApp], sandbox: Sandbox
+) -> None:
+    from tests.ui.test_layout import FLAT_FORM, in_view
+
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)
+        await add_currency(pilot, "eur", ["18"])
+        form = screen.query_one("#form")
+        hidden = [name for name in [*FLAT_FORM, "#amount-eur", "#remove-eur"] if not in_view(screen.query_one(name))]
+        assert not hidden and form.scroll_y == 0, hidden

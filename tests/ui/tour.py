@@ -153,6 +153,18 @@ async def builder_package(pilot: Pilot[None]) -> None:
     )
 
 
+async def builder_currencies(pilot: Pilot[None]) -> None:
+    """The flat form offered in EUR and JPY too (ctrl+g for each), every currency's total under the form."""
+    await builder_flat(pilot)
+    for code, amount in (("eur", "18"), ("jpy", "3000")):
+        await pilot.press("ctrl+g", *code, "enter")
+        await settle(pilot)
+        await pilot.press(*amount)
+        await settle(pilot)
+    pilot.app.screen.query_one("#product-name", Input).focus()
+    await settle(pilot)
+
+
 async def verify(pilot: Pilot[None]) -> None:
     await pilot.press("f5")
     await settle(pilot)
@@ -235,6 +247,7 @@ STOPS = [
     Stop("builder-flat", builder_flat),
     Stop("builder-graduated", builder_graduated),
     Stop("builder-package", builder_package),
+    Stop("builder-currencies", builder_currencies),
     Stop("verify", verify, plans=True),
     Stop("go-live", go_live, plans=True),
     Stop("help", help_screen),

@@ -22,7 +22,16 @@ from portal_tui.domain.money import (
     parse_quantity,
     parse_unit_amount,
 )
-from portal_tui.domain.pricing import PriceDraft, PricingModel, Tier, breakdown, interval_label, sample_quantities
+from portal_tui.domain.pricing import (
+    Breakdown,
+    CurrencyAmounts,
+    PriceDraft,
+    PricingModel,
+    Tier,
+    breakdown,
+    interval_label,
+    sample_quantities,
+)
 from portal_tui.services.product_setup import NewMeter, SetupProgress, SetupRequest
 
 # The "New product" / "Create a new meter…" choice in the product and meter lists.
@@ -114,6 +123,24 @@ def parse_price_amount(text: str, currency: str, *, decimal_units: bool) -> Deci
     return parse_unit_amount(text, currency) if decimal_units else Decimal(parse_amount(text, currency))
 
 
+def _read_tier_amounts(
+    row: TierInput, tier: Tier, currency: str, where: str, label: str, decimal_units: bool
+) -> dict[str, str]:
+    """Fill `tier`'s per-unit price and flat fee from `row`; a problem per field that cannot be read ("where.field")."""
+    problems: dict[str, str] = {}
+    try:
+        if row.unit_amount.strip():
+            tier.unit_amount = parse_price_amount(row.unit_amount, currency, decimal_units=decimal_units)
+    except AmountError as error:
+        problems[f"{where}.unit_amount"] = f"{label}: {error.message}"
+    try:
+        if row.flat_amount.strip():
+            tier.flat_amount = parse_amount(row.flat_amount, currency)
+    except AmountError as error:
+        problems[f"{where}.flat_amount"] = f"{label}: {error.message}"
+    return problems
+
+
 @dataclass
 class TierInput:
     """One tier row as typed; the last row's `up_to` is unbounded and not read."""
@@ -128,6 +155,43 @@ class TierInput:
 
 def _fresh_tiers() -> list[TierInput]:
     return [TierInput(), TierInput()]
+
+
+@dataclass
+class CurrencyInput:
+    """An extra currency of the price as typed: its amount (per-unit models) or one row per tier of the price's own
+    (tiered models: the bounds follow the price's tiers, so only the amounts are typed; `up_to` stays empty)."""
+
+    code: str  # lower-case ISO code
+    amount: str = ""
+    tiers: list[TierInput] = field(default_factory=list)
+
+    def has_input(self) -> bool:
+        return bool(self.amount.strip()) or any(tier.has_input(True) for tier in self.tiers)
+
+
+def _fit_rows(rows: list[TierInput], count: int) -> list[TierInput]:
+    """`rows` made `count` long the way the tier editor changes: rows come and go before the unbounded last one."""
+    rows = list(rows)
+    while len(rows) < count:
+        rows.insert(max(len(rows) - 1, 0), TierInput())
+    while len(rows) > max(count, 1):
+        del rows[-2]
+    return rows
+
+
+def _tier_input(tier: Tier, currency: str, *, bounded: bool) -> TierInput:
+    """A tier as the form shows it (`bounded`: with its "up to"; an extra currency's rows follow the price's own)."""
+    return TierInput(
+        "" if tier.up_to is None or not bounded else str(tier.up_to),
+        "" if tier.unit_amount is None else format_amount_input(tier.unit_amount, currency),
+        "" if tier.flat_amount is None else format_amount_input(tier.flat_amount, currency),
+    )
+
+
+def _currency_input(code: str, amounts: CurrencyAmounts) -> CurrencyInput:
+    amount = "" if amounts.unit_amount is None else format_amount_input(amounts.unit_amount, code)
+    return CurrencyInput(code, amount, [_tier_input(tier, code, bounded=False) for tier in amounts.tiers])
 
 
 @dataclass
@@ -158,9 +222,11 @@ class PriceFormValues:
     transfer: bool = False
     nickname: str = ""
     tax: str = "unspecified"
+    currencies: list[CurrencyInput] = field(default_factory=list)  # extra currencies, in the order added
 
 
-FIELD_NAMES = frozenset(f.name for f in fields(PriceFormValues)) - {"tiers"}
+FIELD_NAMES = frozenset(f.name for f in fields(PriceFormValues)) - {"tiers", "currencies"}
+OPTION = "currency_options."  # the start of an extra currency's problem keys: "currency_options.eur.unit_amount"
 
 
 @dataclass(frozen=True)
@@ -192,11 +258,22 @@ class Preview:
     """What a customer pays: the price, totals at sample quantities, and the breakdown at one quantity."""
 
     summary: str
+    currency: str  # the price's own, lower-case
     samples: list[tuple[int, str]]  # (quantity, total)
     quantity: int
     rows: list[str]  # "11–25: 15 × $1.00 + $5.00 flat = $20.00"
     total: str
     period: str  # " / month", or "" for a one-off price
+    others: list[CurrencyTotals] = field(default_factory=list)  # the same in each extra currency complete so far
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    """What a customer billed in an extra currency pays: at each sample quantity, and at the preview's quantity."""
+
+    code: str  # upper-case: "EUR"
+    samples: list[str]
+    total: str
 
 
 class PriceForm:
@@ -231,9 +308,66 @@ class PriceForm:
         self.values.tiers = tiers
         if any(tier.has_input(index == len(tiers) - 1) for index, tier in enumerate(tiers)):
             self.touched.add("tiers")
+        for entry in self.values.currencies:  # each extra currency has a row per tier of the price's own
+            entry.tiers = _fit_rows(entry.tiers, len(tiers))
+
+    def tier_removed(self, index: int) -> None:
+        """Tier row `index` of the price is going: each extra currency's row for it goes too."""
+        for entry in self.values.currencies:
+            if 0 <= index < len(entry.tiers) and len(entry.tiers) > 1:
+                del entry.tiers[index]
 
     def snapshot(self) -> PriceFormValues:
-        return replace(self.values, tiers=[replace(tier) for tier in self.values.tiers])
+        return replace(
+            self.values,
+            tiers=[replace(tier) for tier in self.values.tiers],
+            currencies=[
+                replace(entry, tiers=[replace(tier) for tier in entry.tiers]) for entry in self.values.currencies
+            ],
+        )
+
+    # ---- extra currencies ---------------------------------------------------------------------------------------
+
+    def currency_refusal(self, text: str) -> str | None:
+        """Why the currency typed cannot be added to the price (None: it can)."""
+        code = text.strip().lower()
+        problem = currency_problem(code)
+        if problem:
+            return problem
+        if code == self.values.currency.strip().lower():
+            return f"{code.upper()} is the price's own currency: its amount is set in the form"
+        if code in self.currency_codes():
+            return f"{code.upper()} is added already"
+        return None
+
+    def add_currency(self, text: str) -> str | None:
+        """Offer the price in one more currency (its amounts still empty); the refusal if it cannot be added."""
+        refusal = self.currency_refusal(text)
+        if refusal is None:
+            code = text.strip().lower()
+            self.values.currencies.append(CurrencyInput(code, tiers=[TierInput() for _ in self.values.tiers]))
+        return refusal
+
+    def remove_currency(self, code: str) -> None:
+        self.values.currencies = [entry for entry in self.values.currencies if entry.code != code]
+        self.touched.discard(OPTION + code)
+
+    def edit_currency(self, entry: CurrencyInput) -> None:
+        """The admin changed an extra currency's amounts (typing something touches it)."""
+        self.values.currencies = [entry if e.code == entry.code else e for e in self.values.currencies]
+        if entry.has_input():
+            self.touched.add(OPTION + entry.code)
+
+    def currency_codes(self) -> list[str]:
+        return [entry.code for entry in self.values.currencies]
+
+    def tier_bounds(self) -> list[str]:
+        """Each tier of the price as a range ("1 – 10", "11 – ∞"): what an extra currency's tier rows show."""
+        up_tos = [tier.up_to.strip() for tier in self.values.tiers]
+        return [
+            f"{low:,} – {'∞' if index == len(up_tos) - 1 else up_tos[index] or '?'}"
+            for index, low in enumerate(tier_starts(up_tos))
+        ]
 
     def reset(self) -> None:
         """Every field back to a fresh form's, and no memory of earlier attempts (products and meters stay known)."""
@@ -320,18 +454,36 @@ class PriceForm:
                 except AmountError:
                     problems[f"tiers[{index}].up_to"] = f"Tier {index + 1}: enter where it ends ('up to')"
                     tier.up_to = 0
-            try:
-                if row.unit_amount.strip():
-                    tier.unit_amount = parse_price_amount(row.unit_amount, currency, decimal_units=decimal_units)
-            except AmountError as error:
-                problems[f"tiers[{index}].unit_amount"] = f"Tier {index + 1}: {error.message}"
-            try:
-                if row.flat_amount.strip():
-                    tier.flat_amount = parse_amount(row.flat_amount, currency)
-            except AmountError as error:
-                problems[f"tiers[{index}].flat_amount"] = f"Tier {index + 1}: {error.message}"
+            problems.update(
+                _read_tier_amounts(row, tier, currency, f"tiers[{index}]", f"Tier {index + 1}", decimal_units)
+            )
             tiers.append(tier)
         return tiers, problems
+
+    def currency_options(self, draft: PriceDraft) -> tuple[dict[str, CurrencyAmounts], dict[str, str]]:
+        """The extra currencies' amounts on the draft's tier bounds, and a problem per field that cannot be read."""
+        options: dict[str, CurrencyAmounts] = {}
+        problems: dict[str, str] = {}
+        decimal_units = draft.model is PricingModel.USAGE_PER_UNIT or draft.model is PricingModel.USAGE_PER_TIER
+        for entry in self.values.currencies:
+            key, name = OPTION + entry.code, entry.code.upper()
+            # One tax behaviour for the whole price: each currency is taxed the way the form says.
+            amounts = CurrencyAmounts(tax_behavior=draft.tax_behavior)
+            if draft.model.is_tiered:
+                for index, (row, own) in enumerate(
+                    zip(_fit_rows(entry.tiers, len(draft.tiers)), draft.tiers, strict=True)
+                ):
+                    tier = Tier(up_to=own.up_to)
+                    where, label = f"{key}.tiers[{index}]", f"{name} tier {index + 1}"
+                    problems.update(_read_tier_amounts(row, tier, entry.code, where, label, decimal_units))
+                    amounts.tiers.append(tier)
+            elif entry.amount.strip():
+                try:
+                    amounts.unit_amount = parse_price_amount(entry.amount, entry.code, decimal_units=decimal_units)
+                except AmountError as error:
+                    problems[f"{key}.unit_amount"] = f"{name} amount: {error.message}"
+            options[entry.code] = amounts
+        return options, problems
 
     def build(self) -> Built:
         """The draft and request from the values, and every problem keyed by field."""
@@ -383,6 +535,8 @@ class PriceForm:
             problems["lookup_key"] = self.lookup_taken[1]
         draft.nickname = v.nickname.strip() or None
         draft.tax_behavior = None if v.tax == "unspecified" else v.tax  # type: ignore[assignment]
+        draft.currency_options, option_problems = self.currency_options(draft)
+        problems.update(option_problems)
         for rule in draft.validate():
             problems.setdefault(rule.field, rule.message)
         request = SetupRequest(
@@ -410,19 +564,24 @@ class PriceForm:
         return any(key in self.touched or str(getattr(self.values, key)).strip() for key in keys)
 
     def shown_problems(self, problems: dict[str, str] | None = None) -> dict[str, str]:
-        """The problems to show at their fields now, by key; every tier problem together under "tiers"."""
+        """The problems to show at their fields now, by key; every tier problem together under "tiers", and every
+        problem of an extra currency together under "currency_options.<code>" (its section of the form)."""
         problems = self.build().problems if problems is None else problems
         shown: dict[str, str] = {}
-        tier_messages: list[str] = []
+        grouped: dict[str, list[str]] = {}
         tiers_touched = self.attempted or "tiers" in self.touched
         for key, message in problems.items():
             if key.startswith("tiers") and key != "tiers_mode":
                 if "[" not in key or tiers_touched:  # a row's problem waits until the rows were typed in
-                    tier_messages.append(message)
+                    grouped.setdefault("tiers", []).append(message)
+            elif key.startswith(OPTION):
+                section = OPTION + key[len(OPTION) :].split(".")[0]
+                # A currency just added is not wrong yet: its problems wait until its amounts were typed in.
+                if self.attempted or key == section or section in self.touched:
+                    grouped.setdefault(section, []).append(message)
             elif self._touched(key):
                 shown[key] = message
-        if tier_messages:
-            shown["tiers"] = "\n".join(dict.fromkeys(tier_messages))
+        shown.update({key: "\n".join(dict.fromkeys(messages)) for key, messages in grouped.items()})
         return shown
 
     @property
@@ -453,6 +612,7 @@ class PriceForm:
             any(getattr(v, name).strip() for name in CONTENT_FIELDS)
             or tiers
             or bool(v.meter_name.strip() or v.meter_event.strip())
+            or bool(v.currencies)
         )
 
     @property
@@ -461,25 +621,42 @@ class PriceForm:
         return self.has_input() and self.snapshot() != self.created_values
 
     def preview(self, built: Built | None = None) -> Preview | None:
-        """What a customer pays, or None while the price itself is incomplete or wrong."""
+        """What a customer pays, or None while the price itself is incomplete or wrong; the extra currencies complete
+        so far are billed too (one still being typed is left out rather than hiding the others)."""
         built = built or self.build()
-        if any(key not in NOT_ABOUT_THE_PRICE for key in built.problems):
+        if any(key not in NOT_ABOUT_THE_PRICE and not key.startswith(OPTION) for key in built.problems):
             return None
-        draft = built.draft
+        complete = {
+            code: amounts
+            for code, amounts in built.draft.currency_options.items()
+            if not any(key == OPTION + code or key.startswith(f"{OPTION}{code}.") for key in built.problems)
+        }
+        draft = replace(built.draft, currency_options=complete)
         price = draft.to_stripe_price()
-        samples = [(q, format_money(breakdown(price, q).total, draft.currency)) for q in sample_quantities(price)]
+        quantities = sample_quantities(price)
         try:
             quantity = parse_quantity(self.preview_quantity)
         except AmountError:
-            quantity = sample_quantities(price)[-1]
-        result = breakdown(price, quantity)
+            quantity = quantities[-1]
+
+        def totals(code: str) -> tuple[list[str], Breakdown]:
+            result = breakdown(price, quantity, currency=code)
+            return [format_money(breakdown(price, q, currency=code).total, code) for q in quantities], result
+
+        samples, result = totals(draft.currency)
+        others: list[CurrencyTotals] = []
+        for code in complete:
+            extra, at = totals(code)
+            others.append(CurrencyTotals(code.upper(), extra, format_money(at.total, code)))
         return Preview(
             summary=draft.summary(),
-            samples=samples,
+            currency=draft.currency,
+            samples=list(zip(quantities, samples, strict=True)),
             quantity=quantity,
             rows=[row.text for row in result.rows],
             total=format_money(result.total, result.currency),
             period=f" / {interval_label(draft.interval, draft.interval_count)}" if draft.recurring else "",
+            others=others,
         )
 
     # ---- creating -------------------------------------------------------------------------------------------------
@@ -555,14 +732,8 @@ class PriceForm:
             v.meter = draft.meter_id
         if draft.model.is_tiered:
             v.tiers_mode = draft.effective_tiers_mode
-            v.tiers = [
-                TierInput(
-                    "" if tier.up_to is None else str(tier.up_to),
-                    "" if tier.unit_amount is None else format_amount_input(tier.unit_amount, draft.currency),
-                    "" if tier.flat_amount is None else format_amount_input(tier.flat_amount, draft.currency),
-                )
-                for tier in draft.tiers
-            ] or [TierInput()]
+            v.tiers = [_tier_input(tier, draft.currency, bounded=True) for tier in draft.tiers] or [TierInput()]
+        v.currencies = [_currency_input(code, amounts) for code, amounts in sorted(draft.currency_options.items())]
         return draft
 
     def replace_note(self) -> str:

@@ -23,6 +23,8 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from portal_tui.forms.price_form import Built, PriceForm
 from portal_tui.services.product_setup import SetupProgress, SetupRequest
 from portal_tui.ui.context import portal
+from portal_tui.ui.widgets.currency_prompt import CurrencyPrompt
+from portal_tui.ui.widgets.extra_currency import ExtraCurrency
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.meter_picker import MeterPicker
 from portal_tui.ui.widgets.price_fields import BOUND, PriceFields
@@ -89,10 +91,13 @@ class BuilderScreen(Screen[None]):
         Binding("ctrl+up", "move_tier(-1)", "Tier up", show=False),
         Binding("ctrl+down", "move_tier(1)", "Tier down", show=False),
         Binding("ctrl+r", "reset", "Reset form", show=False),
+        # Not ctrl+e: text fields take it (cursor to the end). Last, so the key bar cuts it before the others.
+        Binding("ctrl+g", "add_currency", "Add currency"),
     ]
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Pricing: review and create", "Show what will be sent, then create", "create"),
         ("Pricing: add a tier", "Insert a tier before the unbounded one", "add_tier"),
+        ("Pricing: add a currency", "Offer the price in one more currency", "add_currency"),
         ("Pricing: show or hide the preview", "Full screen on narrow terminals", "toggle_preview"),
         ("Pricing: reset the form", "Start a new product", "reset"),
     ]
@@ -187,6 +192,8 @@ class BuilderScreen(Screen[None]):
             return
         elif isinstance(widget, Input) and self.tier_editor in widget.ancestors:
             self.form.edit_tiers(self.tier_editor.values())
+        elif section := next((node for node in widget.ancestors if isinstance(node, ExtraCurrency)), None):
+            self.form.edit_currency(section.entry())
         if widget.id == "model":
             self.refresh_bindings()
         self.refresh_form()
@@ -201,23 +208,28 @@ class BuilderScreen(Screen[None]):
         self.pull(*METER_FIELDS)
         self.refresh_form()
 
-    def refresh_form(self) -> None:
-        """Show what the form model says: the parts that apply, the problems at their fields, the preview."""
+    def refresh_form(self, *, focus: str | None = None) -> None:
+        """Show what the form model says: the parts that apply, the problems at their fields, the preview.
+        `focus`: an extra currency just added, whose first amount gets the cursor."""
         if not self.is_mounted:
             return
-        self.fields.show_visibility(self.form.visibility())
         self.built = self.form.build()
-        self.show_problems(self.built.problems)
+        self.fields.show(self.form, self.built.problems, connected=portal(self).context.connected, focus=focus)
         self.preview_pane.show(self.form.preview(self.built))
 
-    def show_problems(self, problems: dict[str, str]) -> None:
-        connected = portal(self).context.connected
-        self.fields.show_problems(self.form.shown_problems(problems))
-        self.fields.show_status(
-            self.form.status(problems, connected=connected),
-            done=self.form.just_created and not problems,
-            can_create=not problems and connected,
-        )
+    def action_add_currency(self) -> None:
+        def add(code: str | None) -> None:
+            if code and self.form.add_currency(code) is None:
+                self.refresh_form(focus=code)
+
+        self.app.push_screen(CurrencyPrompt(self.form.currency_refusal), add)
+
+    @on(Button.Pressed, ".remove-currency")
+    def remove_currency(self, event: Button.Pressed) -> None:
+        section = next(node for node in event.button.ancestors if isinstance(node, ExtraCurrency))
+        self.form.remove_currency(section.code)
+        self.refresh_form()
+        self.query_one("#currency", Input).focus()
 
     @property
     def unsaved(self) -> bool:
@@ -285,6 +297,8 @@ class BuilderScreen(Screen[None]):
         index = self.tier_editor.row_of(self.app.focused)
         if index is None and isinstance(self.app.focused, Input):
             raise SkipAction()  # ctrl+x in another field keeps its meaning there: cut
+        if index is not None and len(self.tier_rows()) > 1:
+            self.form.tier_removed(index)  # each extra currency's row for it goes with it
         if not self.tier_editor.remove_row(index):
             self.notify("A tiered price needs at least one tier.", severity="warning")
 

@@ -16,7 +16,17 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from portal_tui.domain.money import CURRENCIES
 from portal_tui.domain.pricing import PricingModel
-from portal_tui.forms.price_form import FIELD_NAMES, NEW, PERIODS, PriceFormValues, Visibility
+from portal_tui.forms.price_form import (
+    FIELD_NAMES,
+    NEW,
+    OPTION,
+    PERIODS,
+    CurrencyInput,
+    PriceForm,
+    PriceFormValues,
+    Visibility,
+)
+from portal_tui.ui.widgets.extra_currency import ExtraCurrency
 from portal_tui.ui.widgets.field_error import FieldError
 from portal_tui.ui.widgets.meter_picker import MeterPicker
 from portal_tui.ui.widgets.setup_result import SetupResult
@@ -86,6 +96,7 @@ class PriceFields(VerticalScroll):
             yield Static("ctrl+t add · ctrl+x remove · ctrl+↑↓ move prices", id="tier-keys")
             yield TierEditor(id="tier-editor")
             yield FieldError(id="error-tiers")
+        yield Vertical(id="currencies")  # one ExtraCurrency per currency added (ctrl+g)
         with Vertical(id="period-fields"):
             yield row("Billing period", Select(PERIODS, value=v.period, allow_blank=False, id="period"))
             units = [("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year")]
@@ -148,6 +159,19 @@ class PriceFields(VerticalScroll):
         select.set_options([("New product", NEW), *[(p["name"], p["id"]) for p in products]])
         select.value = chosen
 
+    def show(self, form: PriceForm, problems: dict[str, str], *, connected: bool, focus: str | None = None) -> None:
+        """Everything the form model says about the fields: which apply, the extra currencies, the problems at their
+        fields, and whether (or why not) it can create."""
+        self.show_visibility(form.visibility())
+        tiered = form.model.is_tiered
+        self.show_currencies(form.values.currencies, tiered=tiered, bounds=form.tier_bounds(), focus=focus)
+        self.show_problems(form.shown_problems(problems))
+        self.show_status(
+            form.status(problems, connected=connected),
+            done=form.just_created and not problems,
+            can_create=not problems and connected,
+        )
+
     def show_visibility(self, seen: Visibility) -> None:
         self.query_one("#new-product").display = seen.new_product
         self.query_one("#amount-row").display = seen.amount
@@ -165,7 +189,7 @@ class PriceFields(VerticalScroll):
         at: dict[str, list[str]] = {}
         known = {error.id for error in self.query(FieldError)}
         for key, message in shown.items():
-            target = f"error-{ERROR_AT.get(key, key)}"
+            target = f"error-{ERROR_AT.get(key, key)}".replace(OPTION, "currency-")
             at.setdefault(target if target in known else "error-model", []).append(message)
         for error in self.query(FieldError):
             error.show("; ".join(at.get(error.id or "", [])))
@@ -176,3 +200,23 @@ class PriceFields(VerticalScroll):
         why = self.query_one("#why-not", Static)
         why.set_class(done, "done")
         why.update(text)
+
+    def show_currencies(
+        self, entries: list[CurrencyInput], *, tiered: bool, bounds: list[str], focus: str | None = None
+    ) -> None:
+        """One section per extra currency, in order; a section whose shape changed (model, tier count) is rebuilt.
+        `focus`: the code of a currency just added, whose first amount gets the cursor."""
+        box = self.query_one("#currencies", Vertical)
+        shown = {s.code: s for s in box.query_children(ExtraCurrency) if not (s._closing or s._pruning)}
+        wanted = {entry.code: entry for entry in entries}
+        for code, section in shown.items():
+            if code not in wanted:
+                section.remove()
+        for code, entry in wanted.items():
+            present = shown.get(code)
+            if present is None:
+                box.mount(ExtraCurrency(entry, tiered=tiered, bounds=bounds, focus=code == focus))
+            elif present.fits(entry, tiered=tiered):
+                present.show_bounds(bounds)
+            else:
+                present.reshape(entry, tiered=tiered, bounds=bounds)

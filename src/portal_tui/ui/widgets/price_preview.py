@@ -45,9 +45,12 @@ class PricePreview(VerticalScroll):
         summary.update(preview.summary)
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("Quantity", justify="right")
-        table.add_column("Customer pays", justify="right")
-        for quantity, total in preview.samples:
-            table.add_row(f"{quantity:,}", total)
+        # With extra currencies, a column per currency: what a customer billed in it pays.
+        table.add_column(preview.currency.upper() if preview.others else "Customer pays", justify="right")
+        for other in preview.others:
+            table.add_column(other.code, justify="right")
+        for index, (quantity, total) in enumerate(preview.samples):
+            table.add_row(f"{quantity:,}", total, *(other.samples[index] for other in preview.others))
         samples.update(table)
         text = Text()
         for row in preview.rows:
@@ -55,10 +58,17 @@ class PricePreview(VerticalScroll):
         text.append(f"Total at {preview.quantity:,}: ", style="bold")
         text.append(preview.total, style="bold green")
         text.append(preview.period)
+        for other in preview.others:
+            text.append(f"\nBilled in {other.code}: ")
+            text.append(other.total, style="bold green")
+            text.append(preview.period)
         detail.update(text)
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(preview.summary + "\n")
         line.append(f"At {preview.quantity:,}: ")
         line.append(preview.total, style="bold green")
+        for other in preview.others:
+            line.append(" · ")
+            line.append(other.total, style="bold green")
         line.append(preview.period + " · ctrl+o: full preview", style="")
         compact.update(line)
