@@ -88,7 +88,7 @@ async def test_a_secret_key_pasted_as_a_price_id_is_never_echoed(
         assert app.screen.query_one("#error-price-live", FieldError).message == (
             "That was a secret API key — removed from this field; price IDs start with price_"
         )
-        assert app.screen.plan.live_price_id is None  # type: ignore[attr-defined]
+        assert app.screen.form.plan.live_price_id is None  # type: ignore[attr-defined]
         assert "51Hsecret" not in str(app.screen.query_one("#state-price-live").render())
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -173,7 +173,7 @@ async def test_invalid_quota_survives_switching_plans_and_blocks_saving(
         await settle(pilot)
         assert not (config_dir / "plans.toml").exists()
         # Saving pointed back at the plan and field holding the bad text.
-        assert app.screen.selected == 0  # type: ignore[attr-defined]
+        assert app.screen.form.selected == 0  # type: ignore[attr-defined]
         assert app.screen.query_one("#quota-vcpu", Input).value == "abc"
         assert app.screen.query_one("#quota-storage_gb", Input).value == "-5"
         assert "not a number" in app.screen.query_one("#error-quota-vcpu", FieldError).message

@@ -16,28 +16,24 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, ListView, Static
 from textual.widgets.input import Selection
 
-from portal_tui.domain.plans import Plan, PlanConfig
+from portal_tui.domain.plans import PlanConfig
 from portal_tui.forms.plan_form import (
     SLOTS,
-    DiskChange,
     InputError,
     Offer,
     PlanForm,
-    PriceLookup,
     Slot,
     look_up_price,
-    price_field,
-    quota_field,
 )
 from portal_tui.ui.context import portal
 from portal_tui.ui.widgets.confirm import ConfirmModal
 from portal_tui.ui.widgets.key_bar import KeyBar
 from portal_tui.ui.widgets.new_resource import NewResource
-from portal_tui.ui.widgets.plan_fields import PlanFields, widget_id
+from portal_tui.ui.widgets.plan_fields import PlanFields
 from portal_tui.ui.widgets.plan_list import PlanList
 from portal_tui.ui.widgets.price_offer import PriceOffer
 from portal_tui.ui.widgets.price_slot import PriceSlot
-from portal_tui.ui.widgets.quota_rows import QuotaRows, widget_key
+from portal_tui.ui.widgets.quota_rows import QuotaRows
 from portal_tui.ui.widgets.top_bar import TopBar
 
 
@@ -112,14 +108,6 @@ class PlansScreen(Screen[None]):
         return self.form.config
 
     @property
-    def selected(self) -> int | None:
-        return self.form.selected
-
-    @property
-    def plan(self) -> Plan | None:
-        return self.form.plan
-
-    @property
     def unsaved(self) -> bool:
         return self.form.dirty
 
@@ -139,7 +127,7 @@ class PlansScreen(Screen[None]):
             yield PlanList()
             with VerticalScroll(id="plan-form", can_focus=False):
                 yield Static("No plan selected. Press ctrl+n to create one.", id="empty-form")
-                yield PlanFields()
+                yield PlanFields(self.form, self.lookup_delay)
         yield KeyBar()
 
     async def on_mount(self) -> None:
@@ -174,7 +162,7 @@ class PlansScreen(Screen[None]):
         if self.form.broken is not None:
             return
         for slot in SLOTS:
-            self.check_price(slot, look_up=False)  # check_all_prices looks it up with the others
+            self.query_one(PlanFields).check_price(slot, look_up=False)  # check_all_prices looks it up
         self.check_all_prices()
 
     # ---- file ----------------------------------------------------------------------------------------------------
@@ -245,19 +233,19 @@ class PlansScreen(Screen[None]):
         if change is None:
             self.write_file()
             return
-        self.app.push_screen(self.overwrite_question(change), lambda ok: self.write_file() if ok else self.not_saved())
+        store = self.form.store
+        title, details, confirm = change.question(store.path.name, store.backup_path.name)
+        self.app.push_screen(ConfirmModal(title, details, confirm_label=confirm), self.overwrite_answered)
 
-    def not_saved(self) -> None:
+    def overwrite_answered(self, ok: bool | None) -> None:
+        if ok:
+            self.write_file()
+            return
         self.notify(
             "Not saved: your edits are still here. ctrl+r reloads the file from disk (and discards them).",
             severity="warning",
             timeout=10,
         )
-
-    def overwrite_question(self, change: DiskChange) -> ConfirmModal:
-        store = self.form.store
-        title, details, confirm = change.question(store.path.name, store.backup_path.name)
-        return ConfirmModal(title, details, confirm_label=confirm)
 
     def write_file(self) -> None:
         from portal_tui.services.errors import PortalError
@@ -287,7 +275,7 @@ class PlansScreen(Screen[None]):
             self.query_one("#plan-list", ListView).index = bad.index
             self.fill_form()
         self.notify(bad.notice(), title="Fix the highlighted fields", severity="error", timeout=10)
-        self.call_after_refresh(self.query_one(f"#{widget_id(bad.field)}", Input).focus)
+        self.call_after_refresh(self.query_one(PlanFields).field(bad.field).focus)
         return True
 
     # ---- plan list ----------------------------------------------------------------------------------------------
@@ -296,7 +284,7 @@ class PlansScreen(Screen[None]):
         return [self.form.label(plan, self.key_mode) for plan in self.config.plans]
 
     async def rebuild_list(self) -> None:
-        await self.query_one(PlanList).rebuild(self.labels(), self.selected)
+        await self.query_one(PlanList).rebuild(self.labels(), self.form.selected)
         self.update_header()
 
     def rebuild_list_labels(self) -> None:
@@ -320,7 +308,7 @@ class PlansScreen(Screen[None]):
 
     @on(Button.Pressed, "#delete-plan")
     def action_delete_plan(self) -> None:
-        plan = self.plan
+        plan = self.form.plan
         if plan is None or self.form.broken is not None:
             return
 
@@ -340,69 +328,17 @@ class PlansScreen(Screen[None]):
     # ---- the form --------------------------------------------------------------------------------------------------
 
     def fill_form(self) -> None:
-        plan = self.plan
-        self.query_one("#empty-form").display = plan is None
-        self.query_one(PlanFields).display = plan is not None
+        self.query_one("#empty-form").display = self.form.plan is None
+        self.query_one(PlanFields).display = self.form.plan is not None
         self.update_header()
-        if plan is None:
-            return
-        self.query_one(QuotaRows).show_units(self.config.resources, plan.quotas)
-        self.query_one(PlanFields).fill(self.form.values(plan), self.form.errors(plan), self.form.id_note(plan))
-        for slot in SLOTS:
-            self.check_price(slot)
+        self.query_one(PlanFields).fill()
 
-    def show_error(self, field: str, message: str | None) -> None:
-        self.query_one(PlanFields).show_error(field, message)
-
-    def changed(self) -> None:
+    @on(PlanFields.Edited)
+    def changed(self, event: PlanFields.Edited | None = None) -> None:
+        if event is not None and event.prices:
+            self.update_currency_warning()
         self.rebuild_list_labels()
         self.update_header()
-
-    @on(Input.Changed, "#plan-name")
-    def name_changed(self, event: Input.Changed) -> None:
-        plan = self.plan
-        if plan is None:
-            return
-        self.show_error("name", self.form.set_name(event.value))
-        if event.value.strip() and self.form.id_follows_name(plan):
-            with self.prevent(Input.Changed):
-                self.query_one(PlanFields).field("id").value = plan.id
-            self.show_error("id", None)
-        self.changed()
-
-    @on(Input.Changed, "#plan-id")
-    def id_changed(self, event: Input.Changed) -> None:
-        plan = self.plan
-        if plan is None:
-            return
-        self.show_error("id", self.form.set_id(event.value))
-        self.query_one(PlanFields).show_id_note(self.form.id_note(plan))
-        self.changed()
-
-    @on(Input.Changed, "#price-test")
-    @on(Input.Changed, "#price-live")
-    def price_changed(self, event: Input.Changed) -> None:
-        if self.plan is None:
-            return
-        slot: Slot = "test" if (event.input.id or "").endswith("test") else "live"
-        edit = self.form.set_price(slot, event.value)
-        if edit.cleared:
-            with self.prevent(Input.Changed):
-                event.input.value = ""
-        self.show_error(price_field(slot), edit.message)
-        if edit.cleared or edit.look_up:
-            self.check_price(slot, delay=0.0 if edit.cleared else self.lookup_delay)
-        else:
-            self.slot(slot).show_state()
-        self.update_currency_warning()
-        self.changed()
-
-    def slot(self, slot: Slot) -> PriceSlot:
-        return self.query_one(f"#slot-{slot}", PriceSlot)
-
-    def check_price(self, slot: Slot, delay: float = 0.0, *, look_up: bool = True) -> None:
-        """Show what is known about the slot's price; look it up (after `delay`) when nothing is."""
-        self.slot(slot).show(self.form.slot_state(slot, portal(self).context.connected), delay, look_up=look_up)
 
     def check_all_prices(self) -> None:
         """Check every plan's linked prices, so the list marks problems of plans not on screen too."""
@@ -415,15 +351,12 @@ class PlansScreen(Screen[None]):
         context = portal(self).context
         for price_id, slot in wanted:
             result = look_up_price(context.gateway, price_id, slot, self.key_mode)
-            self.app.call_from_thread(self._price_checked, price_id, slot, result)
+            self.app.call_from_thread(self.price_checked, PriceSlot.Checked(slot, price_id, result))
 
     @on(PriceSlot.Checked)
     def price_checked(self, event: PriceSlot.Checked) -> None:
-        self._price_checked(event.price_id, event.slot, event.result)
-
-    def _price_checked(self, price_id: str, slot: Slot, result: PriceLookup) -> None:
-        if self.form.record_lookup(price_id, slot, result):
-            self.slot(slot).show_state(result.text, result.ok)
+        if self.form.record_lookup(event.price_id, event.slot, event.result):
+            self.query_one(PlanFields).slot(event.slot).show_state(event.result.text, event.result.ok)
         self.rebuild_list_labels()
         self.update_currency_warning()
 
@@ -435,7 +368,7 @@ class PlansScreen(Screen[None]):
 
     def action_link_replacement(self) -> None:
         """Link the price that replaced an archived one, in every slot of the selected plan that links one."""
-        plan = self.plan
+        plan = self.form.plan
         if plan is None:
             return
         swapped = self.form.replacements_for(plan)
@@ -446,17 +379,6 @@ class PlansScreen(Screen[None]):
             self.set_price(slot, new)
         done = "; ".join(f"{slot}: {new} instead of {old}" for slot, old, new in swapped)
         self.notify(f"Linked '{plan.name or plan.id}' to the new price ({done}). Press ctrl+s to save.")
-
-    @on(Input.Changed, "#quota-rows Input")
-    def quota_changed(self, event: Input.Changed) -> None:
-        key = (event.input.id or "").removeprefix("quota-")
-        resource = next((r for r in self.config.resources if widget_key(r.key) == key), None)
-        if self.plan is None or resource is None:
-            return
-        message = self.form.set_quota(resource.key, event.value)
-        self.show_error(quota_field(resource.key), message)
-        self.query_one(QuotaRows).show_unit(resource, None if message else self.plan.quotas.get(resource.key))
-        self.changed()
 
     def action_focus_new_resource(self) -> None:
         self.query_one("#new-resource-key", Input).focus()
@@ -486,7 +408,7 @@ class PlansScreen(Screen[None]):
     def action_pick(self, slot: Slot) -> None:
         from portal_tui.ui.screens.price_picker import PricePickerModal
 
-        if self.plan is None:
+        if self.form.plan is None:
             return
         refusal = self.form.pick_refusal(slot, portal(self).context.connected, self.key_mode)
         if refusal:
@@ -500,7 +422,7 @@ class PlansScreen(Screen[None]):
         # The Pick button opened the picker, also when ctrl+o did: focus comes back to it, not to a text field
         # where the next step key would be typed.
         self.set_focus(self.query_one(f"#pick-{slot}", Button))
-        self.app.push_screen(PricePickerModal(f"Pick the {slot} price for '{self.plan.name}'"), picked)
+        self.app.push_screen(PricePickerModal(f"Pick the {slot} price for '{self.form.plan.name}'"), picked)
 
     def set_price(self, slot: Slot, price_id: str) -> None:
         self.query_one(f"#price-{slot}", Input).value = price_id  # fires price_changed
@@ -529,9 +451,9 @@ class PlansScreen(Screen[None]):
             self.notify(refusal, title=f"Not linked as the {slot} price", severity="error", timeout=10)
             return
         price_id = self.form.take_offer(slot)
-        if price_id is not None and self.plan is not None:
+        if price_id is not None and self.form.plan is not None:
             self.set_price(slot, price_id)
-            self.notify(f"{price_id} linked to '{self.plan.name}' ({slot}). Press ctrl+s to save.")
+            self.notify(f"{price_id} linked to '{self.form.plan.name}' ({slot}). Press ctrl+s to save.")
             self.query_one(PriceOffer).hide()
 
     @on(Button.Pressed, "#offer-dismiss")
