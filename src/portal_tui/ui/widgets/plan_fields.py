@@ -91,23 +91,19 @@ class PlanFields(Vertical):
         self.slot(slot).show(self.form.slot_state(slot, portal(self).context.connected), delay, look_up=look_up)
 
     @on(Input.Changed, "#plan-name")
-    def name_changed(self, event: Input.Changed) -> None:
-        plan = self.form.plan
-        if plan is None:
-            return
-        self.show_error("name", self.form.set_name(event.value))
-        if event.value.strip() and self.form.id_follows_name(plan):
-            with self.prevent(Input.Changed):
-                self.field("id").value = plan.id
-            self.show_error("id", None)
-        self.post_message(self.Edited())
-
     @on(Input.Changed, "#plan-id")
-    def id_changed(self, event: Input.Changed) -> None:
+    def name_or_id_changed(self, event: Input.Changed) -> None:
         plan = self.form.plan
         if plan is None:
             return
-        self.show_error("id", self.form.set_id(event.value))
+        if event.input.id == "plan-id":
+            self.show_error("id", self.form.set_id(event.value))
+        else:
+            self.show_error("name", self.form.set_name(event.value))
+            if event.value.strip() and self.form.id_follows_name(plan):
+                with self.prevent(Input.Changed):
+                    self.field("id").value = plan.id
+                self.show_error("id", None)
         self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
         self.post_message(self.Edited())
 
