@@ -110,7 +110,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("conformance") is not None)  # stable: order kept otherwise
+    # Stable sort, order kept otherwise. The snapshot tour first: under pytest-xdist it is one unit of work for one
+    # worker (about a tenth of the suite), so handed out first it never leaves that worker running alone at the end.
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        group = item.get_closest_marker("xdist_group")
+        return group is None or group.args != ("tour",), item.get_closest_marker("conformance") is not None
+
+    items.sort(key=order)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def css_parsed_once_per_worker() -> Iterator[None]:
+    """Each test builds a new app, and each app parsed every CSS block it met again (0.04 s of CPU for
+    the home screen, 0.4 s for the builder's form): parsed rules are kept per worker instead, keyed on
+    everything the parse reads (the CSS, where it came from, and the theme's variables). Textual keeps them the
+    same way within one app; nothing changes a parsed rule afterwards."""
+    from textual.css.stylesheet import Stylesheet
+
+    parse = Stylesheet._parse_rules
+    parsed: dict[object, Any] = {}
+
+    def parse_once(self: Stylesheet, css: str, *args: Any, **kwargs: Any) -> Any:
+        key = (css, args, tuple(sorted(kwargs.items())), tuple(sorted(self._variables.items())))
+        if key not in parsed:
+            parsed[key] = parse(self, css, *args, **kwargs)
+        return parsed[key]
+
+    Stylesheet._parse_rules = parse_once  # type: ignore[method-assign]
+    yield
+    Stylesheet._parse_rules = parse  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session", autouse=True)
