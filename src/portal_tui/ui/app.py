@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -41,15 +42,6 @@ def screen_class(mode: str) -> type[Screen[None]]:
     module_name, class_name = SCREEN_CLASSES[mode]
     cls: type[Screen[None]] = getattr(import_module(f"portal_tui.ui.screens.{module_name}"), class_name)
     return cls
-
-
-def _screen(mode: str) -> Callable[[], Screen[None]]:
-    """Build each screen only when its step is first opened."""
-
-    def build() -> Screen[None]:
-        return screen_class(mode)()
-
-    return build
 
 
 def binding_keys(cls: type[object], action: str) -> str | None:
@@ -107,7 +99,7 @@ class PortalApp(App[None]):
     .dense Checkbox { height: 1; border: none; padding: 0 1; }
     .dense Checkbox:focus { border: none; border-left: outer $accent; padding-left: 0; }
     """
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {mode: _screen(mode) for mode in SCREEN_CLASSES}
+    # The steps are modes (added in __init__, each screen built when its step is first opened).
     DEFAULT_MODE = "home"
     # The notice on the status line of every screen (None: the line is empty).
     notice: reactive[Notice | None] = reactive(None, always_update=True)
@@ -133,6 +125,8 @@ class PortalApp(App[None]):
         self, context: AppContext, *, load_key_on_start: bool = False, start_notice: str | None = None
     ) -> None:
         super().__init__()
+        for mode in SCREEN_CLASSES:
+            self.add_mode(mode, partial(self._build_step, mode))
         self.context = context
         self.load_key_on_start = load_key_on_start
         # Shown once after the first frame (the demo says where its plans go); screenshots and tests pass none.
@@ -144,6 +138,18 @@ class PortalApp(App[None]):
         self._disable_notifications = True
         # Each open modal, the screen under it and the control that had focus there when it opened.
         self._modal_openers: list[tuple[Screen[object], Screen[object], Widget | None]] = []
+
+    def _build_step(self, mode: str) -> Screen[None]:
+        """A step's screen, built when the step is first opened.
+
+        Textual restyles every screen of every mode, after parsing all the CSS again, when it opens a mode whose
+        screen missed a CSS change (a theme switch). A screen built now missed none (it is styled as it mounts), so
+        it is marked current: the home screen's first frame and each step's first opening skip that pass."""
+        screen = screen_class(mode)()
+        current = getattr(self, "_css_update_count", None)  # Textual's count of CSS changes (private: if gone, skip)
+        if isinstance(current, int):
+            screen._css_update_count = current
+        return screen
 
     # ---- errors: never a key on screen or in a traceback ------------------------------------------------------
 
