@@ -31,7 +31,7 @@ def test_sandbox_command_serves_the_seeded_catalog_until_interrupted() -> None:
         assert "serves test and live mode" in first
         assert DEMO_KEY in "".join(banner) and DEMO_LIVE_KEY in "".join(banner)
         client = stripe.StripeClient(TEST_KEY, base_addresses={"api": match.group(0)})
-        assert len(client.v1.prices.list(params={"limit": 100}).data) == 12  # archived one included
+        assert len(client.v1.prices.list(params={"limit": 100}).data) == 14  # archived one included
         assert client.v1.accounts.retrieve_current().id.startswith("acct_")
         # The live world starts empty, so Go live has a catalog to create; its account can charge.
         live = stripe.StripeClient(DEMO_LIVE_KEY, base_addresses={"api": match.group(0)})

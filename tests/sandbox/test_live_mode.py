@@ -82,9 +82,9 @@ def test_the_same_idempotency_key_is_separate_per_mode(live: stripe.StripeClient
 def test_seeding_fills_the_live_world_only_when_asked() -> None:
     with Sandbox(seed=True) as plain, Sandbox(seed=True, live=True) as both:
         assert client(plain).v1.prices.list().data == []
-        assert len(client(plain, TEST_KEY).v1.prices.list(params={"limit": 100}).data) == 12
+        assert len(client(plain, TEST_KEY).v1.prices.list(params={"limit": 100}).data) == 14
         live_prices = client(both).v1.prices.list(params={"limit": 100}).data
-        assert len(live_prices) == 12 and all(p.livemode for p in live_prices)
+        assert len(live_prices) == 14 and all(p.livemode for p in live_prices)
         test_ids = {p.id for p in client(both, TEST_KEY).v1.prices.list(params={"limit": 100}).data}
         assert test_ids.isdisjoint(p.id for p in live_prices)
 

@@ -56,6 +56,8 @@ ALL_KEYS = {
     "team_seats",
     "api_calls",
     "eu_monthly",
+    "worldwide_monthly",
+    "support_seats",
     *UNKEYED.values(),
 }
 
@@ -126,7 +128,7 @@ def test_a_price_without_lookup_key_is_refused_with_a_suggestion_until_one_is_se
             assert set_lookup_key(test, price_id, suggestion)["lookup_key"] == suggestion
         catalog = export_catalog(test, all_prices=True)
         assert {p.lookup_key for p in catalog.prices} >= set(suggestions.values())
-        assert len(catalog.prices) == 11
+        assert len(catalog.prices) == 13
 
 
 def test_export_describes_every_model_its_product_default_and_meter(world: Sandbox) -> None:
@@ -236,11 +238,11 @@ def test_apply_to_an_empty_live_account_then_nothing_is_pending_and_a_second_run
     assert before.mode == "live" and before.pending
     assert {item.state for item in before.items} == {"create"}
     result = apply_catalog(catalog, live)
-    assert live_objects(world) == {"billing.meter": 3, "product": 10, "price": 11}
+    assert live_objects(world) == {"billing.meter": 3, "product": 12, "price": 13}
     assert set(result.price_ids) == ALL_KEYS and result.skipped == []
     for key, price_id in result.price_ids.items():
         assert live_price(world, key)["id"] == price_id and price_id.startswith("price_1PortalLive")
-    assert result.writes == world.writes(live=True) == 3 + 10 + 11 + 10  # every product gets its default price
+    assert result.writes == world.writes(live=True) == 3 + 12 + 13 + 12  # every product gets its default price
     assert world.writes(live=False) == 0
     products = world.worlds[True].objects["product"].values()
     assert all(p["metadata"][PRODUCT_KEY_METADATA] for p in products)
@@ -321,7 +323,7 @@ def test_an_interrupted_apply_resumes_without_creating_anything_twice(
         apply_catalog(catalog, live_gateway(world, retries=0))
     assert world.faults.faults[-1].times == 0  # the fault was hit
     result = apply_catalog(catalog, live_gateway(world, retries=0))
-    assert live_objects(world) == {"billing.meter": 3, "product": 10, "price": 11}
+    assert live_objects(world) == {"billing.meter": 3, "product": 12, "price": 13}
     assert set(result.price_ids) == ALL_KEYS
     assert not diff_catalog(catalog, live_gateway(world)).pending
     assert apply_catalog(catalog, live_gateway(world)).writes == 0
@@ -331,9 +333,9 @@ def test_a_dropped_answer_is_retried_with_the_same_idempotency_key_and_replayed(
     catalog = export_catalog(gateway_test_mode(world), all_prices=True)
     world.faults.add(method="POST", path="/v1/prices", kind="drop", when="after")
     apply_catalog(catalog, live_gateway(world))
-    assert live_objects(world)["price"] == 11
+    assert live_objects(world)["price"] == 13
     posts = [r for r in world.requests if r.method == "POST" and r.path == "/v1/prices"]
-    assert len(posts) == 12 and posts[0].idempotency_key == posts[1].idempotency_key
+    assert len(posts) == 14 and posts[0].idempotency_key == posts[1].idempotency_key
 
 
 def test_an_archived_live_price_holding_the_key_is_replaced_by_a_new_one_taking_the_key(world: Sandbox) -> None:
@@ -471,7 +473,7 @@ def test_a_replacement_interrupted_before_the_archive_is_finished_by_the_next_ru
     assert result.writes == 1 and len(result.created) == 0
     assert result.replaced == [("pro_monthly", old_id, result.price_ids["pro_monthly"])]
     assert world.worlds[True].objects["price"][old_id]["active"] is False
-    assert live_objects(world)["price"] == 12
+    assert live_objects(world)["price"] == 14
     assert not diff_catalog(catalog, live).pending
 
 

@@ -29,7 +29,7 @@ async def test_home_shows_each_step_state(make_app: Callable[..., PortalApp], se
         await settle(pilot)
         rows = [str(row.render()) for row in app.screen.query("StepRow")]
         assert "connected to Sandbox Hosting Ltd, test mode" in rows[0]
-        assert "11 active prices" in rows[1]
+        assert "13 active prices" in rows[1]
         assert "no plans yet" in rows[3]
         bar = str(app.screen.query_one(TopBar).render())
         assert "TEST MODE" in bar and "Sandbox Hosting Ltd" in bar
@@ -206,7 +206,7 @@ async def test_screens_not_on_view_follow_connect_and_disconnect(
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert "11 active prices" in str(app.screen.query("StepRow")[1].render())
+        assert "13 active prices" in str(app.screen.query("StepRow")[1].render())
         await pilot.press("1")
         await settle(pilot)
         await pilot.press("ctrl+d")
@@ -228,7 +228,7 @@ async def test_screens_not_on_view_follow_connect_and_disconnect(
         await pilot.press("3")
         await settle(pilot)
         assert not app.screen.query_one("#not-connected").display
-        assert len(app.screen.query_one(PriceTable).rows) == 11
+        assert len(app.screen.query_one(PriceTable).rows) == 13
         # A price created elsewhere (step 2, or the Dashboard) shows on Home when it is next opened.
         gateway = app.context.gateway()
         product = gateway.create_product("Extra", None, idempotency_key="test-extra-product")
@@ -236,7 +236,7 @@ async def test_screens_not_on_view_follow_connect_and_disconnect(
         gateway.create_price(draft.to_stripe_params(product["id"]), idempotency_key="test-extra-price")
         await pilot.press("h")
         await settle(pilot)
-        assert "12 active prices" in str(app.screen.query("StepRow")[1].render())
+        assert "14 active prices" in str(app.screen.query("StepRow")[1].render())
 
 
 async def test_the_key_bar_keeps_help_visible_at_80_and_100_columns(
@@ -353,10 +353,10 @@ async def test_catalog_changed_reaches_screens_not_on_view(
             await pilot.press(key)
             await settle(pilot)
         plans = app._unsaved_screen("plans")
-        plans.price_checks[("price_stale", "monthly")] = (True, "cached")  # type: ignore[attr-defined]
+        plans.form.checks[("price_stale", "monthly")] = (True, "cached")  # type: ignore[attr-defined]
         listed = seeded_sandbox.count("GET", "/v1/prices")
         app.catalog_changed()
         await settle(pilot)
         assert app.current_mode == "home"
-        assert plans.price_checks == {}  # type: ignore[attr-defined]
+        assert plans.form.checks == {}  # type: ignore[attr-defined]
         assert seeded_sandbox.count("GET", "/v1/prices") > listed  # the catalog re-read Stripe

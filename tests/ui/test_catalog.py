@@ -42,7 +42,7 @@ async def test_catalog_loads_filters_and_copies(make_app: Callable[..., PortalAp
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_catalog(pilot, app)
-        assert len(table.rows) == 11  # active prices only
+        assert len(table.rows) == 13  # active prices only
         assert {row.product for row in table.rows} >= {"Pro VPS", "API calls", "Team seats"}
         await pilot.press("slash")
         await type_text(pilot, "pro_monthly")
@@ -82,7 +82,7 @@ async def test_archived_toggle_and_refresh(make_app: Callable[..., PortalApp], s
         table = await open_catalog(pilot, app)
         await pilot.press("a")
         await settle(pilot)
-        assert len(table.rows) == 12 and any(not row.active for row in table.rows)
+        assert len(table.rows) == 14 and any(not row.active for row in table.rows)
         before = len([r for r in seeded_sandbox.requests if r.path == "/v1/prices"])
         await pilot.press("r")
         await settle(pilot)
@@ -346,14 +346,14 @@ async def test_the_picker_finds_a_usd_price_by_its_other_currencies_and_says_how
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_picker(pilot, app)
-        await wait_until(pilot, lambda: len(table.rows) == 13)  # the seed's 11 and these two
+        await wait_until(pilot, lambda: len(table.rows) == 15)  # the seed's 13 and these two
         row = next(r for r in table.rows if r.price_id == flat)
         assert row.summary == "$20.00 / month · +2 currencies"
         await type_text(pilot, "eur")
         await pilot.pause()
-        # the two USD prices offered in EUR too, and the seed's own EUR price
+        # these two USD prices offered in EUR too, the seed's two such prices, and the seed's own EUR price
         shown = {r.price_id for r in table.shown}
-        assert {flat, graduated} <= shown and len(shown) == 3
+        assert {flat, graduated} <= shown and len(shown) == 5
         line = "".join(segment.text for segment in table.render_line(1 + table.shown.index(row)))
         assert "in EUR JPY · $20.00" in line  # the row says why it matched, before its summary
         await pilot.press("backspace", "backspace", "backspace")
@@ -370,7 +370,7 @@ async def test_details_list_each_currency_with_its_amount_or_tiers(
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(160, 50)) as pilot:
         table = await open_catalog(pilot, app)
-        await wait_until(pilot, lambda: len(table.rows) == 13)
+        await wait_until(pilot, lambda: len(table.rows) == 15)
         details = app.screen.query_one(PriceDetails)
         currencies = details.query_one("#details-currencies", Static)
         assert table.select_price(flat)

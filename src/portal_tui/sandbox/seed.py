@@ -17,7 +17,8 @@ def _monthly(**extra: Any) -> dict[str, Any]:
 
 
 def seed_catalog(world: World) -> None:
-    """Meters, products and prices: flat, volume, graduated, usage per unit/package/tier, one-off, EUR, JPY."""
+    """Meters, products and prices: flat, volume, graduated, usage per unit/package/tier, one-off, EUR, JPY, and a
+    flat and a graduated price in USD with EUR and JPY amounts."""
     tick = iter(range(SEED_TIME, SEED_TIME + 10_000, 60))
     clock = world.clock
     world.clock = lambda: float(next(tick))
@@ -161,6 +162,33 @@ def _seed(world: World) -> None:
 
     tokyo = product("Tokyo region", "Servers in Tokyo")
     price(product=tokyo, currency="jpy", unit_amount="1500", recurring=_monthly(), nickname="Tokyo monthly")
+
+    # One price, billed in the customer's currency: a flat and a graduated price with EUR and JPY amounts too.
+    worldwide = product("Worldwide VPS", "2 vCPU, 4 GB RAM, billed in your customer's currency")
+    price(
+        product=worldwide,
+        currency="usd",
+        unit_amount="1200",
+        recurring=_monthly(),
+        nickname="Worldwide monthly",
+        lookup_key="worldwide_monthly",
+        currency_options={"eur": {"unit_amount": "1100"}, "jpy": {"unit_amount": "1800"}},
+    )
+    support = product("Support seats", "Help-desk seats, billed in your customer's currency")
+    price(
+        product=support,
+        currency="usd",
+        recurring=_monthly(),
+        billing_scheme="tiered",
+        tiers_mode="graduated",
+        nickname="Support seats graduated",
+        lookup_key="support_seats",
+        tiers=[{"up_to": "3", "unit_amount": "900"}, {"up_to": "inf", "unit_amount": "700"}],
+        currency_options={
+            "eur": {"tiers": [{"up_to": "3", "unit_amount": "800"}, {"up_to": "inf", "unit_amount": "650"}]},
+            "jpy": {"tiers": [{"up_to": "3", "unit_amount": "1400"}, {"up_to": "inf", "unit_amount": "1100"}]},
+        },
+    )
 
 
 def bulk_prices(world: World, n: int) -> None:
