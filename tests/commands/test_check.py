@@ -93,8 +93,26 @@ def test_mismatched_config_exits_1_with_json(tmp_path: Path, seeded_sandbox: San
     assert "archived" in messages and "one-time" in messages and "does not exist" in messages
     assert "no test-mode price linked" in messages and "different currencies" in messages
     clash = next(p["message"] for p in report["problems"] if "different currencies" in p["message"])
-    assert clash.endswith("link prices in one currency")  # a whole sentence, not one cut at "cannot"
+    assert clash.endswith("link prices offered in the same currencies")  # a whole sentence, not one cut at "cannot"
     assert {p["plan"]: p["ok"] for p in report["prices"] if p["slot"] == "test"}["pro"] is True
+
+
+def test_multi_currency_plans_pass_together_and_one_lacking_a_currency_is_named(
+    tmp_path: Path, seeded_sandbox: Sandbox
+) -> None:
+    path = tmp_path / "plans.toml"
+    both = [
+        Plan("vps", "VPS", seed_price(seeded_sandbox, "worldwide_monthly")),
+        Plan("support", "Support", seed_price(seeded_sandbox, "support_seats")),
+    ]
+    ConfigStore(path).save(PlanConfig(plans=both))
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "+2 currencies" in result.stdout
+    ConfigStore(path).save(PlanConfig(plans=[*both, Plan("pro", "Pro", seed_price(seeded_sandbox, "pro_monthly"))]))
+    result = run_check(tmp_path, path, key=TEST_KEY, api_base=seeded_sandbox.url)
+    assert result.returncode == 1
+    assert "vps=USD+EUR+JPY, support=USD+EUR+JPY, pro=USD; EUR missing from pro; JPY missing from pro" in result.stdout
 
 
 def test_broken_config_exits_2(tmp_path: Path, seeded_sandbox: Sandbox) -> None:

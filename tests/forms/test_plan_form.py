@@ -279,7 +279,7 @@ def test_a_slot_says_not_linked_connect_checking_then_what_the_lookup_found(plan
     checking = form.slot_state("test", connected=True)
     assert checking is not None and (checking.text, checking.look_up) == ("checking…", "price_1Pro")
     assert form.unchecked_prices() == [("price_1Pro", "test")]
-    assert form.record_lookup("price_1Pro", "test", PriceLookup(False, "✗ price_1Pro is archived", "usd"))
+    assert form.record_lookup("price_1Pro", "test", PriceLookup(False, "✗ price_1Pro is archived", ("usd",)))
     state = form.slot_state("test", connected=True)
     assert state is not None and (state.text, state.ok, state.look_up) == ("✗ price_1Pro is archived", False, None)
     assert form.mark(form.config.plans[0], "test") == "✗" and form.unchecked_prices() == []
@@ -296,23 +296,31 @@ def test_plans_whose_prices_bill_in_different_currencies_are_flagged_per_slot(pl
     form = form_on(
         plans_file, PRO.format(name="Pro") + '\n[[plans]]\nid = "eu"\nname = "EU"\ntest_price_id = "price_1Eu"\n'
     )
-    form.record_lookup("price_1Pro", "test", PriceLookup(True, "✓", "usd"))
+    form.record_lookup("price_1Pro", "test", PriceLookup(True, "✓", ("usd",)))
     assert form.currency_warnings() == []
-    form.record_lookup("price_1Eu", "test", PriceLookup(True, "✓", "eur"))
+    form.record_lookup("price_1Eu", "test", PriceLookup(True, "✓", ("eur",)))
     (line,) = form.currency_warnings()
     assert line.startswith("⚠ Test prices bill in different currencies (pro=USD, eu=EUR): ")
-    assert line.endswith("link prices in one currency")
+    assert line.endswith("link prices offered in the same currencies")
     form.select(1)
     form.set_price("test", "price_1Pro")
     assert form.currency_warnings() == []
-    assert currency_clash("live", [("a", "gbp"), ("b", "gbp")]) is None
+    assert currency_clash("live", [("a", ["gbp"]), ("b", ["gbp"])]) is None
+
+
+def test_multi_currency_prices_clash_only_when_a_plan_lacks_a_currency_another_offers() -> None:
+    both = ["usd", "eur", "jpy"]
+    assert currency_clash("test", [("basic", both), ("pro", ["usd", "jpy", "eur"])]) is None
+    line = currency_clash("test", [("basic", ["usd"]), ("pro", both)])
+    assert line is not None
+    assert "(basic=USD, pro=USD+EUR+JPY; EUR missing from basic; JPY missing from basic)" in line
 
 
 def test_the_price_that_replaced_an_archived_one_is_offered_per_slot(plans_file: Path) -> None:
     form = form_on(plans_file, PRO.format(name="Pro"))
     plan = form.config.plans[0]
     assert form.replacements_for(plan) == []
-    form.record_lookup("price_1Pro", "test", PriceLookup(False, "✗ replaced", "usd", replacement="price_1New"))
+    form.record_lookup("price_1Pro", "test", PriceLookup(False, "✗ replaced", ("usd",), replacement="price_1New"))
     assert form.replacements_for(plan) == [("test", "price_1Pro", "price_1New")]
     form.forget_price_checks()
     assert form.replacements_for(plan) == [] and form.currencies == {}
@@ -355,7 +363,9 @@ def test_a_lookup_names_the_price_or_what_makes_it_unfit(seeded_sandbox: Sandbox
     one_off = next(str(p["id"]) for p in prices if p["type"] == "one_time")
     pro = seed_price(seeded_sandbox, "pro_monthly")
     gateway = connect(seeded_sandbox)
-    assert look_up_price(gateway, pro, "test", "test") == PriceLookup(True, "✓ Pro VPS · $20.00 / month", "usd")
+    assert look_up_price(gateway, pro, "test", "test") == PriceLookup(True, "✓ Pro VPS · $20.00 / month", ("usd",))
+    worldwide = look_up_price(gateway, seed_price(seeded_sandbox, "worldwide_monthly"), "test", "test")
+    assert worldwide == PriceLookup(True, "✓ Worldwide VPS · $12.00 / month · +2 currencies", ("usd", "eur", "jpy"))
     found = look_up_price(gateway, archived, "test", "test")
     assert found.ok is False and "archived" in found.text
     found = look_up_price(gateway, one_off, "test", "test")

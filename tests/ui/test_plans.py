@@ -354,7 +354,8 @@ async def test_plans_in_different_currencies_are_flagged_in_the_editor(
         await checked(pilot)
         assert warning.has_class("visible") and warning.region.height > 0
         text = str(warning.render())
-        assert "pro=USD" in text and "eu=EUR" in text and text.rstrip().endswith("link prices in one currency")
+        assert "pro=USD" in text and "eu=EUR" in text
+        assert text.rstrip().endswith("link prices offered in the same currencies")
         app.screen.query_one("#price-test", Input).value = usd
         await checked(pilot)
         assert not warning.has_class("visible")

@@ -10,7 +10,7 @@ state, currency clashes, replacements of archived prices). Field keys follow `Pl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,7 +53,7 @@ class PriceLookup:
 
     ok: bool | None
     text: str
-    currency: str | None = None
+    currencies: tuple[str, ...] = ()  # the price's own currency first, then its currency_options
     replacement: str | None = None  # the active price that replaced this archived one
 
 
@@ -143,23 +143,23 @@ def _without_records(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, "plans": plans}
 
 
-def currency_clash(slot: Slot, found: list[tuple[str, str]]) -> str | None:
-    """The warning when plans' linked prices of one slot bill in different currencies; `found` is (plan ID, currency).
+def currency_clash(slot: Slot, found: Sequence[tuple[str, Sequence[str]]]) -> str | None:
+    """The warning when plans' linked prices of one slot do not all bill in the same currencies; `found` is
+    (plan ID, the price's currencies).
 
     A subscription keeps its currency, so a customer could not switch between such plans (see `CURRENCY_CLASH`).
     """
-    from portal_tui.services.plan_check import CURRENCY_CLASH
+    from portal_tui.services.plan_check import CURRENCY_CLASH, currency_gap
 
-    if len({currency for _plan, currency in found}) <= 1:
+    if (gap := currency_gap(found)) is None:
         return None
-    listing = ", ".join(f"{plan_id}={currency.upper()}" for plan_id, currency in found)
-    return f"⚠ {slot.capitalize()} prices bill in different currencies ({listing}): {CURRENCY_CLASH}"
+    return f"⚠ {slot.capitalize()} prices bill in different currencies ({gap}): {CURRENCY_CLASH}"
 
 
 def look_up_price(connect: Callable[[], StripeGateway], price_id: str, slot: Slot, key_mode: Slot) -> PriceLookup:
     """Look a linked price up (network: call it from a worker). With a key of the other mode, finding the price
     proves it sits in the wrong slot; not finding it only says it is not a price of the key's mode."""
-    from portal_tui.domain.pricing import describe_price
+    from portal_tui.domain.pricing import describe_price, price_currencies
     from portal_tui.services.errors import NotFoundError, PortalError
     from portal_tui.services.plan_check import find_replacement, price_problems
 
@@ -178,7 +178,7 @@ def look_up_price(connect: Callable[[], StripeGateway], price_id: str, slot: Slo
         return PriceLookup(None, f"not a {key_mode}-mode price; connect a {slot} key to check it fully")
     except PortalError as error:
         return PriceLookup(None, f"could not check: {error.message}")
-    currency = str(price.get("currency") or "") or None
+    currency = tuple(price_currencies(price)) if price.get("currency") else ()
     if successor is not None:
         new_id = str(successor["id"])
         problems = [p for p in problems if "archived" not in p]
@@ -208,9 +208,9 @@ class PlanForm:
         self.fresh: set[int] = set()
         # Each plan as last loaded or saved, with its ID in the file: Verify's records are kept by that ID.
         self.file_ids: list[tuple[Plan, str]] = []
-        # What lookups said per (price ID, slot), each price's currency, and the successor of a replaced price.
+        # What lookups said per (price ID, slot), each price's currencies, and the successor of a replaced price.
         self.checks: dict[tuple[str, Slot], tuple[bool, str]] = {}
-        self.currencies: dict[tuple[str, Slot], str] = {}
+        self.currencies: dict[tuple[str, Slot], tuple[str, ...]] = {}
         self.replacements: dict[str, str] = {}
         self.offer: Offer | None = None
 
@@ -493,8 +493,8 @@ class PlanForm:
         """Keep what a lookup said; True when it is about the selected plan's price in that slot."""
         if lookup.ok is not None:  # "could not check" is not kept: the next visit tries again
             self.checks[(price_id, slot)] = (lookup.ok, lookup.text)
-        if lookup.currency:
-            self.currencies[(price_id, slot)] = lookup.currency
+        if lookup.currencies:
+            self.currencies[(price_id, slot)] = lookup.currencies
         if lookup.replacement:
             self.replacements[price_id] = lookup.replacement
         plan = self.plan

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from portal_tui.domain.plans import PlanConfig
-from portal_tui.domain.pricing import describe_price
+from portal_tui.domain.pricing import describe_price, price_currencies
 from portal_tui.services.errors import NotFoundError
 from portal_tui.services.product_setup import REPLACED_BY
 
@@ -17,7 +17,7 @@ PRICE_PREFIX = "price_"
 # A subscription keeps the currency it started in: Stripe refuses to update it to a price in another currency.
 CURRENCY_CLASH = (
     "a customer switching plans cannot move their subscription to a price in another currency, so the upgrade or "
-    "downgrade fails; link prices in one currency"
+    "downgrade fails; link prices offered in the same currencies"
 )
 OTHER_IDS = {"prod_": "a product ID", "plan_": "a legacy plan ID", "sub_": "a subscription ID", "mtr_": "a meter ID"}
 
@@ -151,13 +151,30 @@ def check_plan_prices(
                 problems.append(Problem(where, f"Plan '{plan.id}' has no {mode}-mode price linked", plan.id))
                 continue
             problems.extend(Problem(where, f"Plan '{plan.id}': {message}", plan.id) for message in check.problems)
-    currencies = {c.price["currency"] for c in checks if c.slot == mode and c.price and c.price.get("currency")}
-    if len(currencies) > 1:
-        listing = ", ".join(f"{c.plan_id}={c.price['currency'].upper()}" for c in checks if c.slot == mode and c.price)
-        problems.append(
-            Problem("plans", f"Plans bill in different currencies ({listing}): {CURRENCY_CLASH}")
-        )
+    found = [(c.plan_id, price_currencies(c.price)) for c in checks if c.slot == mode and c.price]
+    if (gap := currency_gap(found)) is not None:
+        problems.append(Problem("plans", f"Plans bill in different currencies ({gap}): {CURRENCY_CLASH}"))
     return checks, problems
+
+
+def currency_gap(found: Sequence[tuple[str, Sequence[str]]]) -> str | None:
+    """Which plans lack a currency another plan bills in; `found` is (plan ID, its price's currencies).
+
+    A subscription keeps its currency, so every plan a customer may switch to must offer it: a price with
+    EUR among its currency_options next to a USD-only price strands EUR customers. None when all plans offer the
+    same currencies; otherwise the listing ("basic=USD, pro=USD+EUR; EUR missing from basic").
+    """
+    offered = [(plan_id, [code.lower() for code in codes]) for plan_id, codes in found if codes]
+    every = {code for _plan, codes in offered for code in codes}
+    missing = {code: [plan for plan, codes in offered if code not in codes] for code in sorted(every)}
+    missing = {code: plans for code, plans in missing.items() if plans}
+    if not missing:
+        return None
+    listing = ", ".join(f"{plan_id}={'+'.join(code.upper() for code in codes)}" for plan_id, codes in offered)
+    if all(len(codes) == 1 for _plan, codes in offered):
+        return listing  # one currency per plan: the listing says it all
+    gaps = "; ".join(f"{code.upper()} missing from {', '.join(plans)}" for code, plans in missing.items())
+    return f"{listing}; {gaps}"
 
 
 def _check_slot(
