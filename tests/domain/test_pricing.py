@@ -564,7 +564,7 @@ def graduated_draft(**options: CurrencyAmounts) -> PriceDraft:
         (
             multi_draft(currency_options={"eur": CurrencyAmounts()}),
             "currency_options.eur.unit_amount",
-            "Enter an amount",
+            "Enter the EUR amount",
         ),
         (
             multi_draft(currency_options={"eur": CurrencyAmounts(Decimal(-5))}),

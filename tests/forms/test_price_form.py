@@ -479,7 +479,7 @@ def test_a_currencys_problems_show_in_its_section_once_typed_in_and_leave_the_ot
     typed = form("usd", product_name="P", amount="20")
     typed.add_currency("eur")
     typed.add_currency("jpy")
-    assert typed.problems["currency_options.eur.unit_amount"] == "Enter an amount"
+    assert typed.problems["currency_options.eur.unit_amount"] == "Enter the EUR amount"
     assert typed.shown_problems() == {}  # just added: not wrong yet
     typed.edit_currency(CurrencyInput("jpy", "12.5"))
     assert typed.shown_problems() == {"currency_options.jpy": "JPY amount: JPY has no decimals: enter a whole amount"}
@@ -488,7 +488,7 @@ def test_a_currencys_problems_show_in_its_section_once_typed_in_and_leave_the_ot
     assert preview is not None and [other.code for other in preview.others] == ["EUR"]
     typed.attempted = True
     typed.edit_currency(CurrencyInput("jpy", ""))
-    assert typed.shown_problems()["currency_options.jpy"] == "Enter an amount"
+    assert typed.shown_problems()["currency_options.jpy"] == "Enter the JPY amount"
     # The price's own currency changed to one of its extra ones: said at that currency whatever was touched.
     typed.edit("currency", "eur")
     assert "EUR is already the price's own currency" in typed.shown_problems()["currency_options.eur"]

@@ -440,7 +440,10 @@ def _check_unit_amount(
     if label is None:
         label = f"Tier {int(name[6 : name.index(']')]) + 1} per-unit price" if name.startswith("tiers[") else "Amount"
     if value is None:
-        return [FieldError(name, "Enter an amount")] if required else []
+        # The form's own amount field is "Amount"; any other (an extra currency's) is named, so "Cannot create yet"
+        # beside the button says which one is missing.
+        missing = "Enter an amount" if label == "Amount" else f"Enter the {label}"
+        return [FieldError(name, missing)] if required else []
     if _is_whole(value):
         value = Decimal(value)
     if not isinstance(value, Decimal):
