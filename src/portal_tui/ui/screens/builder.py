@@ -44,6 +44,7 @@ class BuilderScreen(Screen[None]):
     """The "Add a product" form, keyboard first, with a live what-a-customer-pays preview."""
 
     DEFAULT_CLASSES = "dense"  # one-row fields (app CSS): at 80×24 the flat-rate form fits without scrolling
+    AUTO_FOCUS = "#product-name"  # straight to the first field: focusing the scrolling form first restyled it twice
     DEFAULT_CSS = """
     BuilderScreen Vertical { height: auto; }
     BuilderScreen #builder-body { height: 1fr; }
@@ -108,10 +109,13 @@ class BuilderScreen(Screen[None]):
         self.built: Built = self.form.build()
         self.choices_loaded = False
         self._form_focus: Widget | None = None
+        self._refresh_pending = False
 
     # ---- layout ----------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The size classes before the first styling pass: set on the first resize, they restyled ~500 widgets again.
+        self.fit_to(self.app.size.width, self.app.size.height)
         yield TopBar("2 Products & pricing")
         with Horizontal(id="builder-body"):
             yield PriceFields(self.form.values, id="form")
@@ -136,11 +140,14 @@ class BuilderScreen(Screen[None]):
         self.load_choices()
 
     def on_resize(self) -> None:
+        self.fit_to(self.size.width, self.size.height)
+
+    def fit_to(self, width: int, height: int) -> None:
         # Too narrow for side by side: the preview goes under the form (ctrl+o shows it full screen).
-        self.set_class(self.size.width < 100, "narrow")
+        self.set_class(width < 100, "narrow")
         # A 24-row terminal: the section headings and the tier keys' hint (also in the key bar) give their rows to
         # the form, so a three-tier price fits from Name to "Review & create".
-        self.set_class(self.size.height < 30, "short")
+        self.set_class(height < 30, "short")
 
     def action_toggle_preview(self) -> None:
         if not self.has_class("narrow"):
@@ -196,16 +203,27 @@ class BuilderScreen(Screen[None]):
             self.form.edit_currency(section.entry())
         if widget.id == "model":
             self.refresh_bindings()
-        self.refresh_form()
+        self.refresh_form_soon()
 
     @on(TierEditor.Changed)
     def tiers_changed(self) -> None:
         self.form.edit_tiers(self.tier_editor.values())
-        self.refresh_form()
+        self.refresh_form_soon()
 
     @on(MeterPicker.Changed)
     def meter_changed(self) -> None:
         self.pull(*METER_FIELDS)
+        self.refresh_form_soon()
+
+    def refresh_form_soon(self) -> None:
+        """One refresh for a burst of changes: mounting the form, or a prefill, posts a dozen Changed messages, and
+        each refresh restyles the form's fields."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_after_refresh(self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_pending = False
         self.refresh_form()
 
     def refresh_form(self, *, focus: str | None = None) -> None:

@@ -187,11 +187,12 @@ class PriceFields(VerticalScroll):
     def show_problems(self, shown: dict[str, str]) -> None:
         """Each problem under its field (several at one field joined by "; "), every other FieldError cleared."""
         at: dict[str, list[str]] = {}
-        known = {error.id for error in self.query(FieldError)}
+        errors = list(self.query(FieldError))
+        known = {error.id for error in errors}
         for key, message in shown.items():
             target = f"error-{ERROR_AT.get(key, key)}".replace(OPTION, "currency-")
             at.setdefault(target if target in known else "error-model", []).append(message)
-        for error in self.query(FieldError):
+        for error in errors:
             error.show("; ".join(at.get(error.id or "", [])))
 
     def show_status(self, text: str, *, done: bool, can_create: bool) -> None:
