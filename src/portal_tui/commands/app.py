@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +77,8 @@ def run_app(*, config: str | None, api_base: str | None, demo: bool, no_demo: bo
 
 
 def _run_demo(plans: Path | None = None) -> int:
+    import tempfile  # the demo's alone: not worth its import on the real start-up path
+
     from portal_tui.sandbox import Sandbox
     from portal_tui.ui.app import PortalApp
 

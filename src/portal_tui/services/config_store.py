@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tomli_w
-
-from portal_tui.domain.plans import Plan, PlanConfig, PlanConfigError, VerifyRecord
 from portal_tui.services.errors import ConfigFileError
-from portal_tui.services.toml_file import (
-    atomic_write,
-    backup_path,
-    field_error,
-    file_fingerprint,
-    locate,
-    problems_error,
-    read_toml,
-    remove_stale_temp_files,
-)
 
-__all__ = ["ConfigStore", "locate"]
+if TYPE_CHECKING:
+    from portal_tui.domain.plans import Plan, PlanConfig, VerifyRecord
+
+# The plan model, the TOML reader and writer are imported when a file is first read or written, not with the app:
+# the Home screen's first frame does not wait for them (about a twentieth of start-up).
+
+__all__ = ["ConfigStore"]
 
 
 class ConfigStore:
@@ -30,6 +24,8 @@ class ConfigStore:
 
     @property
     def backup_path(self) -> Path:
+        from portal_tui.services.toml_file import backup_path
+
         return backup_path(self.path)
 
     def exists(self) -> bool:
@@ -37,10 +33,15 @@ class ConfigStore:
 
     def fingerprint(self) -> str | None:
         """The file's content hash (None when missing): a save must not silently replace someone else's edit."""
+        from portal_tui.services.toml_file import file_fingerprint
+
         return file_fingerprint(self.path)
 
     def load(self) -> PlanConfig:
         """The config on disk; an empty default one when the file does not exist yet."""
+        from portal_tui.domain.plans import PlanConfig, PlanConfigError
+        from portal_tui.services.toml_file import problems_error, read_toml
+
         read = read_toml(self.path)
         if read is None:
             return PlanConfig()
@@ -58,10 +59,16 @@ class ConfigStore:
 
     def _field_error(self, text: str, field: str, message: str) -> ConfigFileError:
         """A refusal that names the field and, where it can be found in the text, its line."""
+        from portal_tui.services.toml_file import field_error
+
         return field_error(self.path, text, field, message)
 
     def save(self, config: PlanConfig) -> None:
         """Write atomically: a temp file in the same folder, fsync, keep the previous file as .bak, rename."""
+        import tomli_w
+
+        from portal_tui.services.toml_file import atomic_write
+
         text = tomli_w.dumps(config.to_toml_dict())
         try:
             atomic_write(self.path, text)
@@ -88,4 +95,6 @@ class ConfigStore:
 
     def _remove_stale_temp_files(self) -> None:
         """Delete temp files left by a save that was killed (SIGKILL, power loss) before its rename."""
+        from portal_tui.services.toml_file import remove_stale_temp_files
+
         remove_stale_temp_files(self.path)

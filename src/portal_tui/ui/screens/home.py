@@ -60,13 +60,15 @@ class HomeScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.refresh_steps()
-        # Network work (and the stripe import it needs) starts after the first frame, not before it.
+        # The plan file (and the TOML reader and plan model it needs) is read right after the first frame, and the
+        # network work (and the stripe import it needs) starts then too: the first frame waits for neither.
+        self.refresh_steps(read_plans=False)
+        self.call_after_refresh(self.refresh_steps)
         self.call_after_refresh(self.count_prices)
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
-        self.refresh_steps()
+        self.call_after_refresh(self.refresh_steps)  # also when first shown: the plan file is read after that frame
         # Prices may have been created (step 2) since the last count: one page, after the frame.
         self.call_after_refresh(self.count_prices)
 
@@ -103,19 +105,22 @@ class HomeScreen(Screen[None]):
         self.price_count, self.price_error = total, error
         self.refresh_steps()
 
-    def refresh_steps(self) -> None:
+    def refresh_steps(self, *, read_plans: bool = True) -> None:
         from portal_tui.services.errors import PortalError
         from portal_tui.ui.steps import STEPS
 
         context = portal(self).context
         mode: Literal["test", "live"] = "live" if context.livemode else "test"
-        try:
-            config = context.config_store.load()
-            plans, linked = len(config.plans), config.linked_count(mode)
-            live_linked = config.linked_count("live")
-            config_note = None
-        except PortalError as error:
-            plans, linked, live_linked, config_note = 0, 0, 0, error.message
+        plans = linked = live_linked = 0
+        config_note: str | None = "…"  # until the plan file is read
+        if read_plans:
+            try:
+                config = context.config_store.load()
+                plans, linked = len(config.plans), config.linked_count(mode)
+                live_linked = config.linked_count("live")
+                config_note = None
+            except PortalError as error:
+                config_note = error.message
         states: dict[str, tuple[bool, str]] = {}
         if context.connected:
             who = context.account.display_name if context.account else context.stored_key.key.masked  # type: ignore[union-attr]
@@ -139,6 +144,8 @@ class HomeScreen(Screen[None]):
             states["plans"] = (linked == plans, f"{linked} of {plans} plans linked to a {mode} price")
         if context.livemode:
             states["verify"] = (False, "needs a test key (sk_test_…)")
+        elif not read_plans:
+            states["verify"] = (False, "…")
         else:
             states["verify"] = (
                 False,
