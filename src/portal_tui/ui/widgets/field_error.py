@@ -22,12 +22,14 @@ class FieldError(Static):
         if not message:
             self.clear()
             return
-        self.message = message
-        self.update(message)
+        if message != self.message:  # forms re-show every message on each keystroke: only a change lays out again
+            self.message = message
+            self.update(message)
         self.set_class(hint, "hint")
         self.add_class("visible")
 
     def clear(self) -> None:
-        self.message = ""
-        self.update("")
+        if self.message:
+            self.message = ""
+            self.update("")
         self.remove_class("visible")

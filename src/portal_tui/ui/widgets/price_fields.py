@@ -175,7 +175,9 @@ class PriceFields(VerticalScroll):
     def show_visibility(self, seen: Visibility) -> None:
         self.query_one("#new-product").display = seen.new_product
         self.query_one("#amount-row").display = seen.amount
-        self.query_one("#amount-label", Label).update(seen.amount_label)
+        label = self.query_one("#amount-label", Label)
+        if str(label.content) != seen.amount_label:
+            label.update(seen.amount_label)
         self.query_one("#package-fields").display = seen.package
         self.query_one("#tier-fields").display = seen.tiers
         self.query_one("#tiers-mode-row").display = seen.tiers_mode
@@ -200,7 +202,8 @@ class PriceFields(VerticalScroll):
         self.query_one("#create", Button).disabled = not can_create
         why = self.query_one("#why-not", Static)
         why.set_class(done, "done")
-        why.update(text)
+        if str(why.content) != text:  # unchanged on most keystrokes: updating it anyway lays the form out again
+            why.update(text)
 
     def show_currencies(
         self, entries: list[CurrencyInput], *, tiered: bool, bounds: list[str], focus: str | None = None

@@ -20,6 +20,8 @@ INCOMPLETE = "Complete the price to see what a customer pays."
 class PricePreview(VerticalScroll):
     """The price in words, a quantity → total table, and the breakdown at the quantity typed (#preview-quantity)."""
 
+    _shown: tuple[Preview | None] | None = None  # what show() last drew
+
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-compact", markup=False)
         yield Label("What a customer pays", classes="section")
@@ -32,6 +34,10 @@ class PricePreview(VerticalScroll):
         yield Static("ctrl+o: back to the form", id="preview-help")
 
     def show(self, preview: Preview | None) -> None:
+        # Shown again after every keystroke in the form; most (a name, a lookup key) change nothing here.
+        if self._shown is not None and self._shown[0] == preview:
+            return
+        self._shown = (preview,)
         summary = self.query_one("#summary", Static)
         samples = self.query_one("#samples", Static)
         detail = self.query_one("#preview-breakdown", Static)
