@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-
-import tomli_w
 
 from portal_tui import locations
 from portal_tui.services.errors import KeyFormatError, KeyStorageError
@@ -213,12 +210,16 @@ class KeyStore:
     # ---- active mode (non-secret state) -----------------------------------------------------------------
 
     def _state(self) -> dict[str, object]:
+        import tomllib  # here, not at module level: most start-ups have no state file to read before the first frame
+
         try:
             return tomllib.loads(locations.state_file(self.config_dir).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             return {}
 
     def _write_state(self, **changes: object) -> None:
+        import tomli_w
+
         state = {**self._state(), **changes}
         path = locations.state_file(self.config_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
