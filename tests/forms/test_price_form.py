@@ -520,6 +520,19 @@ def test_a_tiered_price_takes_each_currencys_amounts_per_tier_on_its_own_bounds(
     assert preview is not None and preview.others[0].samples[-1] == preview.others[0].total
 
 
+def test_a_tiered_price_with_no_tiers_of_its_own_yet_keeps_its_currencies_without_breaking() -> None:
+    # The tier editor is empty for a moment while it refills (a replaced price's prefill): a keystroke then must
+    # find the form's problems, not crash on the currency rows that have no tiers to follow.
+    typed = form("usd", product_name="Seats", model="graduated", tiers=[("10", "5", ""), ("", "4", "")])
+    typed.add_currency("eur")
+    typed.edit_currency(CurrencyInput("eur", tiers=[TierInput("", "4.5"), TierInput("", "3.5")]))
+    typed.edit_tiers([])
+    assert typed.build().problems["tiers"] == "Add at least one tier"
+    typed.edit_tiers([TierInput("10", "5"), TierInput("", "4")])
+    assert typed.values.currencies[0].tiers == [TierInput("", "4.5"), TierInput("", "3.5")]
+    assert not typed.problems
+
+
 def test_replacing_a_multi_currency_price_prefills_each_currency() -> None:
     options = {
         "usd": {"unit_amount": 2000, "unit_amount_decimal": "2000", "tax_behavior": "unspecified"},

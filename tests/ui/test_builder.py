@@ -426,6 +426,33 @@ async def test_ctrl_x_removes_the_focused_tier_and_still_cuts_elsewhere(
         assert name.value == "" and len(screen.tier_rows()) == 2
 
 
+async def test_replacing_a_tiered_multi_currency_price_keeps_each_currencys_tier_rows_while_editing(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    old = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "support_seats")
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("catalog")
+        await settle(pilot)
+        assert app.screen.query_one("PriceTable").select_price(old["id"])  # type: ignore[attr-defined]
+        await pilot.press("e", "3")  # a keystroke into the first tier right away, while the tier rows refill
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen)
+
+        def shown() -> dict[str, list[str]]:
+            return {
+                section.code: [field.value for field in section.query(".currency-unit").results(Input)]
+                for section in screen.query(ExtraCurrency)
+            }
+
+        # a section whose rows change shape composes them again on its next turn
+        await wait_until(pilot, lambda: shown() == {"eur": ["8.00", "6.50"], "jpy": ["1400", "1100"]})
+        assert not screen.form.problems, screen.form.problems
+        preview = screen.form.preview()
+        assert preview is not None and [other.total for other in preview.others] == ["€56.50", "¥9,700"]
+
+
 async def test_replacing_a_tiered_usage_price_prefills_its_tiers_and_meter(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:

@@ -308,6 +308,8 @@ class PriceForm:
         self.values.tiers = tiers
         if any(tier.has_input(index == len(tiers) - 1) for index, tier in enumerate(tiers)):
             self.touched.add("tiers")
+        if not tiers:
+            return  # the tier editor refilling (a prefill): the currencies' rows wait for the tiers to come back
         for entry in self.values.currencies:  # each extra currency has a row per tier of the price's own
             entry.tiers = _fit_rows(entry.tiers, len(tiers))
 
@@ -470,9 +472,9 @@ class PriceForm:
             # One tax behaviour for the whole price: each currency is taxed the way the form says.
             amounts = CurrencyAmounts(tax_behavior=draft.tax_behavior)
             if draft.model.is_tiered:
-                for index, (row, own) in enumerate(
-                    zip(_fit_rows(entry.tiers, len(draft.tiers)), draft.tiers, strict=True)
-                ):
+                # No tiers of its own yet (all removed, or the tier editor is refilling): nothing to follow.
+                rows = _fit_rows(entry.tiers, len(draft.tiers)) if draft.tiers else []
+                for index, (row, own) in enumerate(zip(rows, draft.tiers, strict=True)):
                     tier = Tier(up_to=own.up_to)
                     where, label = f"{key}.tiers[{index}]", f"{name} tier {index + 1}"
                     problems.update(_read_tier_amounts(row, tier, entry.code, where, label, decimal_units))

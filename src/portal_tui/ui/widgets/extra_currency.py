@@ -35,6 +35,7 @@ class ExtraCurrency(Vertical):
         self.start = entry  # what the inputs hold when (re)composed
         self.tiered = tiered
         self.bounds = bounds
+        self.rows = min(len(bounds), len(entry.tiers))  # tier rows composed: one per bound the price has now
         self.focus_first = focus  # a currency just added: the cursor goes to its first amount
 
     def on_mount(self) -> None:
@@ -70,14 +71,17 @@ class ExtraCurrency(Vertical):
         ]
         return CurrencyInput(self.code, self.start.amount, rows)
 
-    def fits(self, entry: CurrencyInput, *, tiered: bool) -> bool:
+    def fits(self, entry: CurrencyInput, *, tiered: bool, bounds: list[str]) -> bool:
         """Whether the rows on screen have the shape `entry` needs (else the screen composes them again)."""
         # By what it was composed with: a section just mounted has no rows yet and must not be rebuilt for that.
-        return tiered == self.tiered and (not tiered or len(entry.tiers) == len(self.start.tiers))
+        # (The price's own tiers may have been empty for a moment, while its tier editor refilled: rows composed
+        # then are fewer than the entry's, and come back once the tiers do.)
+        return tiered == self.tiered and (not tiered or min(len(bounds), len(entry.tiers)) == self.rows)
 
     def reshape(self, entry: CurrencyInput, *, tiered: bool, bounds: list[str]) -> None:
         """Compose the rows again for another model or tier count, keeping what was typed."""
         self.start, self.tiered, self.bounds = entry, tiered, bounds
+        self.rows = min(len(bounds), len(entry.tiers))
         self.call_later(self.recompose)
 
     def show_bounds(self, bounds: list[str]) -> None:

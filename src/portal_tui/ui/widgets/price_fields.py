@@ -220,7 +220,7 @@ class PriceFields(VerticalScroll):
             present = shown.get(code)
             if present is None:
                 box.mount(ExtraCurrency(entry, tiered=tiered, bounds=bounds, focus=code == focus))
-            elif present.fits(entry, tiered=tiered):
+            elif present.fits(entry, tiered=tiered, bounds=bounds):
                 present.show_bounds(bounds)
             else:
                 present.reshape(entry, tiered=tiered, bounds=bounds)
