@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from portal_tui.domain.money import CURRENCIES
 from portal_tui.sandbox.account import ACCOUNT_ID, ACCOUNT_NAME
-from portal_tui.sandbox.catalog import currency_options, render_price
+from portal_tui.sandbox.catalog import currency_code, currency_options, render_price
 from portal_tui.sandbox.errors import ApiError, invalid, missing_param, no_such
 from portal_tui.sandbox.params import boolean, check_known, choice, integer, mapping, refuse_unmodelled, text
 from portal_tui.sandbox.store import Obj, World, created_filter, expansions, list_expansions, page, range_filter
@@ -128,7 +127,7 @@ def advance_clock(world: World, clock_id: str, params: dict[str, Any], skew: int
     customers = [c for c in world.objects["customer"].values() if c.get("test_clock") == clock_id]
     for customer in customers:
         for sub in list(world.objects["subscription"].values()):
-            if sub["customer"] != customer["id"] or sub["status"] in ("canceled", "incomplete_expired"):
+            if sub["customer"] != customer["id"] or sub["status"] in ENDED:
                 continue
             if sub["status"] == "incomplete":
                 _expire_if_due(world, sub, target)
@@ -870,11 +869,8 @@ def _subscription_currency(world: World, params: dict[str, Any], customer: Obj, 
     price's own. Every price must offer it (its own currency or one of its `currency_options`), and a customer
     with a running subscription in another currency is refused, as Stripe refuses it."""
     asked = text(params, "currency")
-    if asked is not None and asked.lower() not in CURRENCIES:
-        raise invalid(
-            f"Invalid currency: {asked}. Stripe currently supports these currencies: " + ", ".join(sorted(CURRENCIES)),
-            "currency",
-        )
+    if asked is not None:
+        currency_code(asked, "currency")
     settled = customer.get("currency")
     currency = (asked or "").lower() or (
         settled if settled and all(settled in currency_options(price) for price in prices) else prices[0]["currency"]
@@ -1136,7 +1132,7 @@ def list_subscriptions(world: World, params: dict[str, Any]) -> Obj:
     if status is None:
         items = [s for s in items if s["status"] != "canceled"]
     elif status == "ended":
-        items = [s for s in items if s["status"] in ("canceled", "incomplete_expired")]
+        items = [s for s in items if s["status"] in ENDED]
     elif status != "all":
         items = [s for s in items if s["status"] == status]
     return page(world, items, params, "/v1/subscriptions", lambda s: render_subscription(world, s, expand))
@@ -1385,7 +1381,7 @@ def update_subscription(world: World, sub_id: str, params: dict[str, Any]) -> Ob
     check_known(params, "SubscriptionUpdateParams")
     refuse_unmodelled(params, SUBSCRIPTION_UPDATE_MODELLED)
     sub = world.get("subscription", sub_id)
-    if sub["status"] in ("canceled", "incomplete_expired"):
+    if sub["status"] in ENDED:
         raise invalid(
             f"A canceled subscription can only update its cancellation_details and metadata (subscription {sub_id}).",
             None,

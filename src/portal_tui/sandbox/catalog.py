@@ -466,14 +466,8 @@ def _currency_options(raw: Any, price: Obj, current: dict[str, Obj] | None = Non
         raise invalid("Invalid hash", "currency_options", "parameter_invalid_hash")
     options: dict[str, Obj] = {}
     for code_in, option_in in raw.items():
-        code = str(code_in).lower()
         where = f"currency_options[{code_in}]"
-        if code not in CURRENCIES:
-            raise invalid(
-                f"Invalid currency: {code_in}. Stripe currently supports these currencies: "
-                + ", ".join(sorted(CURRENCIES)),
-                where,
-            )
+        code = currency_code(str(code_in), where)
         if code == price["currency"]:
             raise invalid(
                 f"`currency_options` cannot include the price's own currency ({code}): its amounts are the price's "
@@ -595,18 +589,22 @@ def create_price(world: World, params: dict[str, Any]) -> Obj:
         raise
 
 
+def currency_code(value: str, param: str) -> str:
+    """`value` as Stripe's lower-case currency code; Stripe's refusal, at `param`, for one it does not support."""
+    if value.lower() not in CURRENCIES:
+        raise invalid(
+            f"Invalid currency: {value}. Stripe currently supports these currencies: " + ", ".join(sorted(CURRENCIES)),
+            param,
+        )
+    return value.lower()
+
+
 def _create_price(world: World, params: dict[str, Any]) -> Obj:
     check_known(params, "PriceCreateParams")
     currency = text(params, "currency")
     if not currency:
         raise missing_param("currency")
-    currency = currency.lower()
-    if currency not in CURRENCIES:
-        raise invalid(
-            f"Invalid currency: {currency}. Stripe currently supports these currencies: "
-            + ", ".join(sorted(CURRENCIES)),
-            "currency",
-        )
+    currency = currency_code(currency, "currency")
     product_id = text(params, "product")
     if product_id:
         product = world.get("product", product_id, param="product")

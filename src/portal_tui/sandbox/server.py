@@ -218,7 +218,7 @@ def _within_two_intervals(world: World, clock_id: str, params: dict[str, Any]) -
     limits = [
         (_add_interval(start, recurring["interval"], 2 * int(recurring["interval_count"])), recurring)
         for sub in world.objects["subscription"].values()
-        if sub["customer"] in customers and sub["status"] not in ("canceled", "incomplete_expired")
+        if sub["customer"] in customers and sub["status"] not in billing.ENDED
         for item in sub["items"]["data"]
         if isinstance(item.get("price"), dict) and (recurring := item["price"].get("recurring"))
     ]

@@ -60,16 +60,14 @@ class HomeScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        # The plan file (and the TOML reader and plan model it needs) is read right after the first frame, and the
-        # network work (and the stripe import it needs) starts then too: the first frame waits for neither.
-        self.refresh_steps(read_plans=False)
-        self.call_after_refresh(self.refresh_steps)
-        self.call_after_refresh(self.count_prices)
+        self.refresh_steps(read_plans=False)  # the rest follows the first frame (on_screen_resume)
 
     def on_screen_resume(self) -> None:
+        # Also when first shown (Textual resumes a mode's screen when it sets the mode up). The plan file (with the
+        # TOML reader and plan model it needs) is read after the frame, and the price count (one page; prices may
+        # have been created in step 2 meanwhile) and the stripe import it needs start then: no frame waits for them.
         self.query_one(TopBar).refresh_state()
-        self.call_after_refresh(self.refresh_steps)  # also when first shown: the plan file is read after that frame
-        # Prices may have been created (step 2) since the last count: one page, after the frame.
+        self.call_after_refresh(self.refresh_steps)
         self.call_after_refresh(self.count_prices)
 
     def connection_changed(self) -> None:
