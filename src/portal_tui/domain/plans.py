@@ -228,9 +228,10 @@ class PlanConfig:
     def linked_count(self, mode: Literal["test", "live"] = "test") -> int:
         return sum(1 for plan in self.plans if plan.price_id(mode))
 
-    def unique_plan_id(self, name: str) -> str:
+    def unique_plan_id(self, name: str, *, excluding: Plan | None = None) -> str:
+        """An ID from `name` that no plan (other than `excluding`, the one being renamed) has."""
         base = slugify(name)
-        taken = {plan.id for plan in self.plans}
+        taken = {plan.id for plan in self.plans if plan is not excluding}
         candidate, n = base, 2
         while candidate in taken:
             candidate, n = f"{base}-{n}", n + 1

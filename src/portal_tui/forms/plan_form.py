@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, parse_quota, slugify
+from portal_tui.domain.plans import PLAN_ID, Plan, PlanConfig, Resource, parse_quota
 from portal_tui.services.errors import ConfigFileError
 from portal_tui.services.redact import redact
 
@@ -414,12 +414,8 @@ class PlanForm:
             plan.name = text
             if id(plan) in self.fresh:
                 # A plan nobody has saved yet: nothing refers to its ID, so it follows the name.
-                others = {p.id for p in self.config.plans if p is not plan}
-                base, n, candidate = slugify(text), 2, slugify(text)
-                while candidate in others:
-                    candidate, n = f"{base}-{n}", n + 1
-                plan.id = candidate
-                self._set_bad("id", candidate, None)
+                plan.id = self.config.unique_plan_id(text, excluding=plan)
+                self._set_bad("id", plan.id, None)
         return message
 
     def id_follows_name(self, plan: Plan) -> bool:

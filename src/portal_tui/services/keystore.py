@@ -210,11 +210,15 @@ class KeyStore:
     # ---- active mode (non-secret state) -----------------------------------------------------------------
 
     def _state(self) -> dict[str, object]:
-        import tomllib  # here, not at module level: most start-ups have no state file to read before the first frame
+        try:
+            text = locations.state_file(self.config_dir).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        import tomllib  # only once there is a file: most start-ups have none to read before the first frame
 
         try:
-            return tomllib.loads(locations.state_file(self.config_dir).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
             return {}
 
     def _write_state(self, **changes: object) -> None:

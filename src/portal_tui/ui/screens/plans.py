@@ -179,7 +179,7 @@ class PlansScreen(Screen[None]):
             return
         await self.rebuild_list()
         await self.query_one(QuotaRows).rebuild(self.config.resources)
-        self.fill_form()
+        self.fill_form(look_up=False)  # check_all_prices looks up the shown plan's prices too: once each
         self.check_all_prices()
 
     def adopt_verify_records(self) -> bool:
@@ -228,8 +228,8 @@ class PlansScreen(Screen[None]):
             self.notify("Not saved: your edits are still here.", severity="warning")
 
     def save_unless_changed_on_disk(self) -> None:
-        self.adopt_verify_records()  # a Verify result recorded meanwhile is no conflict, and is kept
-        change = self.form.disk_change()
+        change = self.form.disk_change()  # adopts a Verify result recorded meanwhile: no conflict, and kept
+        self.update_header()
         if change is None:
             self.write_file()
             return
@@ -327,11 +327,11 @@ class PlansScreen(Screen[None]):
 
     # ---- the form --------------------------------------------------------------------------------------------------
 
-    def fill_form(self) -> None:
+    def fill_form(self, *, look_up: bool = True) -> None:
         self.query_one("#empty-form").display = self.form.plan is None
         self.query_one(PlanFields).display = self.form.plan is not None
         self.update_header()
-        self.query_one(PlanFields).fill()
+        self.query_one(PlanFields).fill(look_up=look_up)
 
     @on(PlanFields.Edited)
     def changed(self, event: PlanFields.Edited | None = None) -> None:

@@ -60,8 +60,9 @@ class PlanFields(Vertical):
     def slot(self, slot: Slot) -> PriceSlot:
         return self.query_one(f"#slot-{slot}", PriceSlot)
 
-    def fill(self) -> None:
-        """Show the selected plan: values (text as typed where it is not valid), its errors only, its prices' state."""
+    def fill(self, *, look_up: bool = True) -> None:
+        """Show the selected plan: values (text as typed where it is not valid), its errors only, its prices' state
+        (`look_up=False`: the caller looks every linked price up itself)."""
         plan = self.form.plan
         if plan is None:
             return
@@ -79,7 +80,7 @@ class PlanFields(Vertical):
             self.show_error(field, message)
         self.query_one("#plan-id-note", Static).update(self.form.id_note(plan))
         for slot in ("test", "live"):
-            self.check_price(slot)
+            self.check_price(slot, look_up=look_up)
 
     def show_error(self, field: str, message: str | None) -> None:
         errors = self.query(f"#error-{widget_id(field)}")
