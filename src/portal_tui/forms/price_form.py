@@ -118,6 +118,12 @@ def tier_starts(up_tos: list[str]) -> list[int]:
     return starts
 
 
+def fractional_units(model: PricingModel) -> bool:
+    """Whether the model's unit amounts may be fractions of a minor unit ($0.0004 per API call): per-unit usage
+    prices and usage tiers; a package, a flat rate or a licensed tier costs whole minor units."""
+    return model in (PricingModel.USAGE_PER_UNIT, PricingModel.USAGE_PER_TIER)
+
+
 def parse_price_amount(text: str, currency: str, *, decimal_units: bool) -> Decimal:
     """A per-unit price in minor units; fractions of a minor unit only for usage ("$0.0004 per call")."""
     return parse_unit_amount(text, currency) if decimal_units else Decimal(parse_amount(text, currency))
@@ -466,7 +472,7 @@ class PriceForm:
         """The extra currencies' amounts on the draft's tier bounds, and a problem per field that cannot be read."""
         options: dict[str, CurrencyAmounts] = {}
         problems: dict[str, str] = {}
-        decimal_units = draft.model is PricingModel.USAGE_PER_UNIT or draft.model is PricingModel.USAGE_PER_TIER
+        decimal_units = fractional_units(draft.model)
         for entry in self.values.currencies:
             key, name = OPTION + entry.code, entry.code.upper()
             # One tax behaviour for the whole price: each currency is taxed the way the form says.
@@ -503,8 +509,7 @@ class PriceForm:
             currency = draft.currency = "usd"  # keep validating the amounts; the price cannot be created anyway
         if not model.is_tiered and v.amount.strip():
             try:
-                decimal_units = model is PricingModel.USAGE_PER_UNIT
-                draft.unit_amount = parse_price_amount(v.amount, currency, decimal_units=decimal_units)
+                draft.unit_amount = parse_price_amount(v.amount, currency, decimal_units=fractional_units(model))
             except AmountError as error:
                 problems["unit_amount"] = error.message
         if model is PricingModel.USAGE_PACKAGE:
@@ -512,7 +517,7 @@ class PriceForm:
             draft.package_round = "down" if v.package_round == "down" else "up"
         if model.is_tiered:
             draft.tiers_mode = "volume" if v.tiers_mode == "volume" else "graduated"
-            tiers, tier_problems = self.tiers(currency, decimal_units=model.is_usage_based)
+            tiers, tier_problems = self.tiers(currency, decimal_units=fractional_units(model))
             draft.tiers.extend(tiers)
             problems.update(tier_problems)
         if draft.recurring:
