@@ -120,6 +120,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
+def pilot_notices_idle_sooner() -> Iterator[None]:
+    """Pilot waits for the app to go idle after every key press and pause (`textual._wait.wait_for_idle`): it sleeps
+    in steps of 20 ms until a step passes with under 1 ms of CPU used, so each key press slept at least 40 ms and
+    60% of the builder tests' wall time was spent asleep. Steps of 2 ms, idle under 0.5 ms, keep the same rule ("no
+    work happened during a step") at a tenth of the wait. Tests never rely on the idle guess for network or worker
+    results: they wait for those with `settle()` or `wait_until()` (tests/ui/helpers.py)."""
+    import textual._wait as idle
+
+    saved = idle.SLEEP_GRANULARITY, idle.SLEEP_IDLE
+    idle.SLEEP_GRANULARITY, idle.SLEEP_IDLE = 0.002, 0.0005
+    yield
+    idle.SLEEP_GRANULARITY, idle.SLEEP_IDLE = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def css_parsed_once_per_worker() -> Iterator[None]:
     """Each test builds a new app, and each app parsed every CSS block it met again (0.04 s of CPU for
     the home screen, 0.4 s for the builder's form): parsed rules are kept per worker instead, keyed on

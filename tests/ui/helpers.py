@@ -30,6 +30,15 @@ async def wait_until(pilot: Pilot[None], predicate: Callable[[], object], timeou
         await pilot.pause(0.01)
 
 
+def press_now(pilot: Pilot[None], *keys: str) -> None:
+    """Queue keys for the app without letting it go idle first (`pilot.press` does), as keys typed during a slow
+    moment arrive: the app handles them when it gets to them."""
+    from textual import events
+
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
 async def type_text(pilot: Pilot[None], text: str) -> None:
     await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
 

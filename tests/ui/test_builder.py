@@ -15,7 +15,7 @@ from portal_tui.ui.app import PortalApp
 from portal_tui.ui.screens.builder import BuilderScreen
 from portal_tui.ui.widgets.extra_currency import ExtraCurrency
 from portal_tui.ui.widgets.field_error import FieldError
-from tests.ui.helpers import settle, text_of, wait_until
+from tests.ui.helpers import press_now, settle, text_of, wait_until
 
 
 async def open_builder(pilot: Any, app: PortalApp) -> BuilderScreen:
@@ -24,6 +24,14 @@ async def open_builder(pilot: Any, app: PortalApp) -> BuilderScreen:
     screen = app.screen
     assert isinstance(screen, BuilderScreen)
     return screen
+
+
+async def highlight_in_catalog(pilot: Any, app: PortalApp, sandbox: Sandbox, lookup_key: str) -> None:
+    """Step 3, with the cursor on the price that has `lookup_key`."""
+    price = next(p for p in sandbox.test_world.objects["price"].values() if p["lookup_key"] == lookup_key)
+    await app.switch_mode("catalog")
+    await settle(pilot)
+    assert app.screen.query_one("PriceTable").select_price(price["id"])  # type: ignore[attr-defined]
 
 
 def fill(screen: BuilderScreen, **values: str) -> None:
@@ -429,13 +437,15 @@ async def test_ctrl_x_removes_the_focused_tier_and_still_cuts_elsewhere(
 async def test_replacing_a_tiered_multi_currency_price_keeps_each_currencys_tier_rows_while_editing(
     make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
 ) -> None:
-    old = next(p for p in seeded_sandbox.test_world.objects["price"].values() if p["lookup_key"] == "support_seats")
     app = make_app(seeded_sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.switch_mode("catalog")
-        await settle(pilot)
-        assert app.screen.query_one("PriceTable").select_price(old["id"])  # type: ignore[attr-defined]
-        await pilot.press("e", "3")  # a keystroke into the first tier right away, while the tier rows refill
+        await highlight_in_catalog(pilot, app, seeded_sandbox, "support_seats")
+        # "3" typed while the builder opens and its tier rows refill: it waits for the filled form and goes to the
+        # first tier's amount, where the cursor lands (not into a field about to be refilled, where it made the
+        # replace ask "Replace the form?", nor to the step keys while no field had focus)
+        press_now(pilot, "e")
+        await wait_until(pilot, lambda: isinstance(app.screen, BuilderScreen))
+        press_now(pilot, "3")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, BuilderScreen)
@@ -448,9 +458,28 @@ async def test_replacing_a_tiered_multi_currency_price_keeps_each_currencys_tier
 
         # a section whose rows change shape composes them again on its next turn
         await wait_until(pilot, lambda: shown() == {"eur": ["8.00", "6.50"], "jpy": ["1400", "1100"]})
+        assert app.focused is screen.tier_rows()[0].query_one(".tier-unit", Input)
+        assert screen.tier_rows()[0].query_one(".tier-unit", Input).value == "3"  # focus selects the $9.00
         assert not screen.form.problems, screen.form.problems
         preview = screen.form.preview()
         assert preview is not None and [other.total for other in preview.others] == ["€56.50", "¥9,700"]
+
+
+async def test_keys_typed_while_the_open_builder_takes_a_price_to_replace_reach_its_amount(
+    make_app: Callable[..., PortalApp], seeded_sandbox: Sandbox
+) -> None:
+    app = make_app(seeded_sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_builder(pilot, app)  # built already, and left with the cursor in the product name
+        await highlight_in_catalog(pilot, app, seeded_sandbox, "pro_monthly")
+        press_now(pilot, "e")
+        await wait_until(pilot, lambda: app.screen is screen)
+        press_now(pilot, "2", "5")
+        await settle(pilot)
+        assert app.screen is screen and screen.form.replaces is not None
+        assert app.focused is screen.query_one("#amount", Input)
+        assert screen.query_one("#amount", Input).value == "25"
+        assert screen.query_one("#product-name", Input).value == ""
 
 
 async def test_replacing_a_tiered_usage_price_prefills_its_tiers_and_meter(

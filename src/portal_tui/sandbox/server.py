@@ -9,6 +9,7 @@ import hashlib
 import json
 import random
 import re
+import selectors
 import socket
 import threading
 import time
@@ -36,6 +37,45 @@ FaultKind = Literal["500", "429", "lock_timeout", "drop", "latency", "gate"]
 RANDOM_KINDS = ("429", "500", "drop", "lock_timeout")  # what `FaultPlan.randomly` injects
 RANDOM_NAMES = ("429", "500", "reset", "lock_timeout")  # how the command line names them ("drop" works too)
 GATE_LIMIT = 30.0  # a gate nobody opens lets its request through after this many seconds (no hung test)
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, stopped at once: `serve_forever` notices a shutdown only at its next poll (every 0.5 s by
+    default), and a test session starts and stops hundreds of sandboxes. Here `stop()` wakes the loop through a
+    socket pair instead, and returns once the loop has ended and the port is closed."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._serving: int | None = None  # the serving thread's ident
+
+    def serve_until_stopped(self) -> None:
+        self._serving = threading.get_ident()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    for key, _events in selector.select():
+                        if key.fileobj is self and not self._stopping.is_set():
+                            self.handle_request()  # ready: it accepts without waiting
+        finally:
+            self.server_close()
+            self._wake_reader.close()
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """End `serve_until_stopped` (from another thread, or from a handler of this server: then without waiting)."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+        if self._serving != threading.get_ident():
+            self._stopped.wait(timeout=5)
+        self._wake_writer.close()
 
 
 @dataclass
@@ -269,7 +309,7 @@ class Sandbox:
         self.unsupported_currencies: set[str] = set()
         self.meter_event_lag = meter_event_lag
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.routes: list[Route] = self._routes()
         if seed:
@@ -299,11 +339,8 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-sandbox", daemon=True
-        )
+        self._server = _Server(("127.0.0.1", self.port), handler)
+        self._thread = threading.Thread(target=self._server.serve_until_stopped, name="stripe-sandbox", daemon=True)
         self._thread.start()
         return self
 
@@ -312,18 +349,13 @@ class Sandbox:
         # `portal-tui sandbox` stops it from its own thread too: whoever comes second must find nothing to close
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (for `portal-tui sandbox`)."""
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        server = self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        server.daemon_threads = True
-        try:
-            server.serve_forever()
-        finally:
-            server.server_close()
+        server = self._server = _Server(("127.0.0.1", self.port), handler)
+        server.serve_until_stopped()
 
     def __enter__(self) -> Sandbox:
         return self.start()

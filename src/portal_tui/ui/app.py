@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -132,6 +132,7 @@ class PortalApp(App[None]):
         # Shown once after the first frame (the demo says where its plans go); screenshots and tests pass none.
         self.start_notice = start_notice
         self._failing: BaseException | None = None
+        self.price_to_replace: dict[str, Any] | None = None  # for the builder, from the catalog's "Replace price…"
         self.notices = NoticeBoard()
         # Notices show on the status line above the key bar (widgets/status_line.py), not as Textual's toasts, which
         # covered the lower right of the form: no screen gets a toast rack (as in run_test(notifications=False)).
@@ -366,6 +367,15 @@ class PortalApp(App[None]):
     def _unsaved_screen(self, mode: str) -> object:
         stack = self._screen_stacks.get(mode) or []
         return stack[0] if stack else None
+
+    def replace_price(self, price: dict[str, Any]) -> None:
+        """Open the builder prefilled from `price`: the builder takes it as it comes on view (`price_to_replace`),
+        before it handles any key typed after the one that asked for this."""
+        self.price_to_replace = price
+        builder = self._unsaved_screen("builder")
+        if builder is not None:
+            builder.take_price_to_replace()  # type: ignore[attr-defined]
+        self.switch_mode("builder")
 
     def link_price_to_plan(self, price_id: str) -> None:
         async def offer() -> None:

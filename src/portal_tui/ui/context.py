@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -117,6 +117,7 @@ class PortalAppAPI(Protocol):
     """What screens may call on the app (implemented by `PortalApp`)."""
 
     context: AppContext
+    price_to_replace: dict[str, Any] | None  # set by `replace_price`, taken by the builder as it comes on view
 
     async def confirm_write(self, action: str, details: str = "", *, live: bool | None = None) -> bool:
         """True at once in test mode; in live mode asks the admin first (every live write). `live=True` asks
@@ -133,6 +134,9 @@ class PortalAppAPI(Protocol):
 
     def open_step(self, step: str) -> None:
         """Go to a step of the flow: "home", "connect", "builder", "catalog", "plans", "verify", "go_live"."""
+
+    def replace_price(self, price: dict[str, Any]) -> None:
+        """Open the builder prefilled from `price` (a Stripe price), to create its replacement."""
 
     def link_price_to_plan(self, price_id: str) -> None:
         """Open the plan editor with `price_id` ready to be linked to a plan."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -109,6 +109,11 @@ class BuilderScreen(Screen[None]):
         self.built: Built = self.form.build()
         self.choices_loaded = False
         self._form_focus: Widget | None = None
+        self._held_keys: list[events.Key] | None = None  # see on_key
+        if portal(self).price_to_replace is not None:
+            # Opened to replace a price: no field until the form is filled, keys typed meanwhile are held for it
+            self.AUTO_FOCUS = ""  # type: ignore[misc]  # Textual reads it from the instance
+            self._held_keys = []
         self._refresh_pending = False
 
     # ---- layout ----------------------------------------------------------------------------------------------
@@ -127,13 +132,35 @@ class BuilderScreen(Screen[None]):
         self.sync_default_currency()
         self.load_choices()
         self.refresh_form()
-        self.query_one("#product-name", Input).focus()
+        self.take_price_to_replace()
 
     def on_screen_resume(self) -> None:
         self.query_one(TopBar).refresh_state()
         self.sync_default_currency()
         if not self.choices_loaded:
             self.load_choices()
+        self.take_price_to_replace()
+        if self.focused is None and self._held_keys is None:
+            self.set_focus(self.query_one("#product-name", Input))
+
+    def take_price_to_replace(self) -> None:
+        """Prefill from the price the catalog asked to replace (`PortalApp.replace_price`), if any: at once when
+        nothing typed would be lost, even before this screen is on view, so that keys typed meanwhile are held for
+        the form; otherwise once on view, after asking."""
+        app = portal(self)
+        price = app.price_to_replace
+        if price is None or (self.unsaved and not self.is_current):
+            return
+        app.price_to_replace = None
+        self.replace_price(price)
+
+    def on_key(self, event: events.Key) -> None:
+        """While a replacement refills the tier rows no field has the cursor: keys typed then are held, and given to
+        the first tier's amount once it exists (not to the step keys, nor to a field about to go)."""
+        if self._held_keys is not None:
+            event.stop()
+            event.prevent_default()
+            self._held_keys.append(event)
 
     def connection_changed(self) -> None:
         self.sync_default_currency()
@@ -450,7 +477,7 @@ class BuilderScreen(Screen[None]):
         self.tier_editor.reset()
         self.refresh_bindings()
         self.refresh_form()
-        self.query_one("#product-name", Input).focus()
+        self.set_focus(self.query_one("#product-name", Input))
 
     def replace_price(self, price: dict[str, Any]) -> None:
         """Prefill the form from an existing price; creating then moves its lookup key and archives it."""
@@ -464,11 +491,23 @@ class BuilderScreen(Screen[None]):
         if draft.meter_id and not self.meter_picker.choose(draft.meter_id):
             self.load_choices()  # the picker selects it when the meter list arrives
         if draft.model.is_tiered:
-            self.run_worker(self.tier_editor.fill(self.form.values.tiers), exclusive=True, group="fill-tiers")
+            self._held_keys = self._held_keys or []
+            self.set_focus(None)
+            self.run_worker(self._fill_tiers(), exclusive=True, group="fill-tiers")
         note = self.query_one("#replace-note", Static)
         note.update(self.form.replace_note())
         note.remove_class("hidden")
         self.refresh_bindings()
         self.refresh_form()
         if not draft.model.is_tiered:
-            self.query_one("#amount", Input).focus()  # the name field is hidden: the product exists
+            self._type_held_keys_into(self.query_one("#amount", Input))  # the name is hidden: the product exists
+
+    async def _fill_tiers(self) -> None:
+        await self.tier_editor.fill(self.form.values.tiers)
+        self._type_held_keys_into(self.tier_rows()[0].query_one(".tier-unit", Input))
+
+    def _type_held_keys_into(self, field: Input) -> None:
+        self.set_focus(field)
+        held, self._held_keys = self._held_keys or [], None
+        for key in held:  # to the field, as the app hands a key to the focused widget
+            field.post_message(events.Key(key.key, key.character))

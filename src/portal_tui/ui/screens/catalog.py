@@ -175,17 +175,8 @@ class CatalogScreen(Screen[None]):
     def action_replace(self) -> None:
         """Prices are immutable: open the builder prefilled from this price, to create its replacement."""
         row = self.view.table.current
-        if row is None:
-            return
-        price = row.price
-
-        def prefill() -> None:
-            screen = self.app.screen
-            if hasattr(screen, "replace_price"):
-                screen.replace_price(price)
-
-        portal(self).open_step("builder")
-        self.app.call_after_refresh(prefill)
+        if row is not None:
+            portal(self).replace_price(row.price)
 
     def action_toggle_archived(self) -> None:
         self.include_archived = not self.include_archived

@@ -153,7 +153,8 @@ class TierEditor(Vertical):
         self.post_message(self.Changed())
 
     async def fill(self, tiers: list[TierInput]) -> None:
-        """One row per tier, filled once the rows are mounted (their inputs exist only then)."""
+        """One row per tier, filled once the rows are mounted (their inputs exist only then); the caller places the
+        cursor."""
         await self.box.remove_children()
         rows = [TierRow() for _ in tiers] or [TierRow()]
         await self.box.mount_all(rows)
@@ -166,7 +167,6 @@ class TierEditor(Vertical):
                 if text:
                     row.query_one(cls, Input).value = text
         self.relabel()
-        rows[0].query_one(".tier-unit", Input).focus()
 
     def values(self) -> list[TierInput]:
         """The rows as typed (the unbounded last row's "up to" left empty)."""
